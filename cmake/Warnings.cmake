@@ -1,0 +1,16 @@
+# pd_set_warnings(target): the project's warning set, sanitizers when asked.
+function(pd_set_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # GCC 12 misreports Asio's coroutine frame allocator (operator new/delete pair in
+    # awaitable_frame_base) as mismatched; the pair is correct.
+    target_compile_options(${target} PRIVATE -Wno-mismatched-new-delete)
+  endif()
+  if(PD_PROXY_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(PD_PROXY_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${PD_PROXY_SANITIZE} -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=${PD_PROXY_SANITIZE})
+  endif()
+endfunction()

@@ -1,0 +1,32 @@
+// The proxy's error conditions, their HTTP status and the OpenAI-shaped bodies clients receive.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace pd_proxy {
+
+enum class errc {
+  bad_request,         // 400: body is not a JSON object, or the request is malformed
+  not_found,           // 404: unknown route
+  method_not_allowed,  // 405: known route, wrong method
+  payload_too_large,   // 413: body over --max-body-size
+  overloaded,          // 503: --max-connections reached
+  backend_failed,      // 502: a backend failed (transport error or 5xx) on every attempt
+  no_backend,          // 503: a pool is empty
+  backend_timeout,     // 504: a backend timed out before the first byte reached the client
+  internal,            // 500: a bug; never expected
+};
+
+int http_status(errc code);
+
+/// OpenAI error `type`: "invalid_request_error", "server_error", ...
+std::string_view error_type(errc code);
+
+/// `{"error":{"message":...,"type":...,"param":null,"code":<status>}}`.
+std::string openai_error_body(errc code, std::string_view message);
+
+/// The same object as one SSE event, `data: {...}\n\n`: how a failure is reported once bytes were sent.
+std::string sse_error_event(errc code, std::string_view message);
+
+}  // namespace pd_proxy

@@ -1,0 +1,54 @@
+// vLLM's OpenAI response formats, byte for byte as vLLM writes them (compact JSON, SSE `data:` events).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pd_proxy/core/request_rewrite.hpp"
+
+namespace pd_proxy::mock {
+
+/// What one completion looks like, independent of how it is delivered.
+struct completion_spec {
+  bool chat = false;            // chat.completion(.chunk) instead of text_completion
+  std::string id;               // "cmpl-<request id>" or "chatcmpl-<request id>"
+  std::string model;
+  std::int64_t created = 0;     // unix seconds
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+  std::optional<json> kv_transfer_params;  // non-streaming responses carry it (null when absent)
+};
+
+/// The response id vLLM derives from X-Request-Id.
+std::string response_id(bool chat, std::string_view request_id);
+
+/// The i-th generated token's text, deterministic in the request id (a small English vocabulary).
+std::string token_text(std::string_view request_id, int i);
+
+/// A whole non-streaming response whose generated text is `text`, finish_reason "length".
+std::string format_full_response(const completion_spec& spec, std::string_view text);
+
+/// Chat only: the first stream event, `delta: {role: assistant, content: ""}`.
+std::string format_role_event(const completion_spec& spec);
+
+/// One token event; `last` sets finish_reason "length".
+std::string format_token_event(const completion_spec& spec, std::string_view token, bool last);
+
+/// The usage event sent when `stream_options.include_usage` is true: `choices: []` and `usage`.
+std::string format_usage_event(const completion_spec& spec);
+
+inline constexpr std::string_view done_event = "data: [DONE]\n\n";
+
+/// vLLM's error object, `{"object":"error","message":..,"type":..,"param":null,"code":N}`.
+std::string format_error(int status, std::string_view type, std::string_view message);
+
+/// Prompt tokens estimated from a request: about 4 characters per token over `prompt` (string or list of
+/// strings) or the `content` of `messages` (strings or text parts); at least 1.
+int estimate_prompt_tokens(const json& request);
+
+/// Tokens to generate: `max_completion_tokens` (chat) or `max_tokens`, 16 when neither is given, at least 1.
+int requested_tokens(const json& request, bool chat);
+
+}  // namespace pd_proxy::mock

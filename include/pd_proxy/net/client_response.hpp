@@ -1,0 +1,57 @@
+// Writes one response to the client: whole (errors, small JSON) or streamed with chunked framing.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "pd_proxy/core/config.hpp"
+#include "pd_proxy/core/error.hpp"
+#include "pd_proxy/net/net.hpp"
+
+namespace pd_proxy {
+
+/// Not thread-safe; one per request, used only by the coroutine handling it. Every write is bounded by
+/// `write_timeout` so a client that stops reading cannot pin the request.
+class client_response {
+ public:
+  client_response(tcp::socket& socket, std::string_view request_id, bool keep_alive, bool http10,
+                  seconds_d write_timeout)
+      : socket_(socket),
+        request_id_(request_id),
+        keep_alive_(keep_alive && !http10),
+        http10_(http10),
+        write_timeout_(write_timeout) {}
+
+  /// A complete response with Content-Length.
+  net::awaitable<error_code> send_whole(int status, std::string_view content_type, std::string_view body,
+                                        std::string_view extra_headers = {});
+
+  /// An OpenAI-shaped JSON error.
+  net::awaitable<error_code> send_error(errc code, std::string_view message);
+
+  /// Prepares a streamed response; its head goes out with the first chunk.
+  void start_stream(int status, std::string_view content_type);
+
+  /// Writes `first` and `second` as one chunk (either may be empty; nothing is written when both are).
+  net::awaitable<error_code> write_chunk(std::string_view first, std::string_view second = {});
+
+  /// Writes the terminating chunk. `complete` false ends the connection without it, so the client sees a
+  /// truncated body instead of a well-formed short one.
+  net::awaitable<error_code> end_stream(bool complete);
+
+  bool head_sent() const { return head_sent_; }
+  bool keep_alive() const { return keep_alive_; }
+  /// After a failure mid-response the connection is closed once the response ends.
+  void close_after_response() { keep_alive_ = false; }
+
+ private:
+  tcp::socket& socket_;
+  std::string request_id_;
+  bool keep_alive_;
+  bool http10_;
+  seconds_d write_timeout_;
+  std::string head_;  // pending streamed head, written with the first chunk
+  bool head_sent_ = false;
+};
+
+}  // namespace pd_proxy

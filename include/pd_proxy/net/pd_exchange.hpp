@@ -1,0 +1,28 @@
+// One PD request: prefill on a prefiller, then decode on a decoder, relayed to the client.
+#pragma once
+
+#include <string_view>
+
+#include "pd_proxy/core/request_rewrite.hpp"
+#include "pd_proxy/net/backend_connection.hpp"
+#include "pd_proxy/net/client_response.hpp"
+#include "pd_proxy/net/proxy_state.hpp"
+
+namespace pd_proxy {
+
+struct pd_request {
+  std::string_view route;       // backend path: "/v1/completions" or "/v1/chat/completions"
+  const json& body;             // the client's request object
+  std::size_t body_bytes;       // length of the client's body, for the load scores
+  std::string_view request_id;  // X-Request-Id of both legs
+};
+
+/// Runs the whole PD flow and writes the whole response. Prefill and decode failures before the first byte
+/// to the client are retried on other backends, up to --max-retries attempts per leg, and otherwise end in a
+/// JSON error (502/503/504, or the backend's own 4xx); after the first byte a failure becomes an SSE error
+/// event (streams) or a truncated body (JSON). Every load reservation is released on every path. When the
+/// coroutine is cancelled (the client went away) it stops at once and closes both backend connections.
+net::awaitable<void> run_pd_exchange(proxy_state& state, backend_pool& pool, const pd_request& request,
+                                     client_response& response);
+
+}  // namespace pd_proxy

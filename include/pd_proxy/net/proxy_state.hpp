@@ -1,0 +1,45 @@
+// What every worker shares: the configuration, the scheduler and the process-wide counters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "pd_proxy/core/config.hpp"
+#include "pd_proxy/core/scheduler.hpp"
+
+namespace pd_proxy {
+
+/// Monotonic counters, updated with relaxed atomics from any worker.
+struct proxy_counters {
+  std::atomic<std::uint64_t> pd_requests{0};          // PD requests started
+  std::atomic<std::uint64_t> local_prefills{0};       // prefiller returned no kv_transfer_params
+  std::atomic<std::uint64_t> client_disconnects{0};   // client went away before its response ended
+  std::atomic<std::uint64_t> prefill_retries{0};      // prefill attempts after the first
+  std::atomic<std::uint64_t> decode_retries{0};       // decode attempts after the first
+  std::atomic<std::uint64_t> midstream_failures{0};   // decoder failed after bytes reached the client
+};
+
+/// Created once before the workers start and destroyed after they stop. Thread-safe.
+struct proxy_state {
+  explicit proxy_state(proxy_config c);
+
+  const proxy_config config;
+  scheduler sched;
+  std::atomic<std::int64_t> request_num{0};  // PD requests in flight (the reference's request_num)
+  std::atomic<std::size_t> client_connections{0};
+  proxy_counters counters;
+};
+
+/// Increments `request_num` for its lifetime.
+class inflight_guard {
+ public:
+  explicit inflight_guard(std::atomic<std::int64_t>& n) : n_(n) { n_.fetch_add(1, std::memory_order_relaxed); }
+  ~inflight_guard() { n_.fetch_sub(1, std::memory_order_relaxed); }
+  inflight_guard(const inflight_guard&) = delete;
+  inflight_guard& operator=(const inflight_guard&) = delete;
+
+ private:
+  std::atomic<std::int64_t>& n_;
+};
+
+}  // namespace pd_proxy

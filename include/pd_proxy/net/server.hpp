@@ -1,0 +1,49 @@
+// The proxy server: listeners, worker threads (one io_context each) and orderly shutdown.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "pd_proxy/net/backend_connection.hpp"
+#include "pd_proxy/net/proxy_state.hpp"
+
+namespace pd_proxy {
+
+/// Runs `config.workers` threads, each with its own io_context and backend connection pool; client
+/// connections are accepted on worker 0 and handed out round-robin. The scheduler and counters are shared.
+class server {
+ public:
+  /// Resolves `config.host` and binds every address it resolves to (only the first when `port` is 0).
+  /// Throws std::system_error when nothing can be bound: start-up is the one place that throws.
+  explicit server(proxy_config config);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// The first bound address (with the real port when 0 was asked for).
+  tcp::endpoint local_endpoint() const;
+  std::vector<tcp::endpoint> local_endpoints() const;
+
+  proxy_state& state() { return *state_; }
+
+  /// Starts accepting and the worker threads; returns at once.
+  void start();
+
+  /// Stops accepting, waits up to `drain` for in-flight PD requests to finish, then stops the workers and
+  /// joins them. Idempotent. Call from any thread but a worker's.
+  void stop(seconds_d drain = seconds_d{0});
+
+ private:
+  struct worker;
+  net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
+
+  std::unique_ptr<proxy_state> state_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::size_t next_worker_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace pd_proxy

@@ -1,0 +1,79 @@
+#include "pd_proxy/core/http_wire.hpp"
+
+namespace pd_proxy {
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
+}
+
+std::string format_response_head(const response_head& head) {
+  std::string out;
+  out.reserve(192 + head.request_id.size() + head.extra_headers.size());
+  out.append("HTTP/1.1 ").append(std::to_string(head.status)).append(" ");
+  out.append(reason_phrase(head.status)).append("\r\n");
+  out.append("Content-Type: ").append(head.content_type).append("\r\n");
+  if (head.content_length) {
+    out.append("Content-Length: ").append(std::to_string(*head.content_length)).append("\r\n");
+  } else {
+    out.append("Transfer-Encoding: chunked\r\n");
+  }
+  if (head.content_type.starts_with("text/event-stream")) {
+    out.append("Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+  }
+  if (!head.request_id.empty()) out.append("X-Request-Id: ").append(head.request_id).append("\r\n");
+  if (!head.keep_alive) out.append("Connection: close\r\n");
+  out.append(head.extra_headers);
+  out.append("\r\n");
+  return out;
+}
+
+std::size_t format_chunk_size(std::size_t n, char (&out)[24]) {
+  static constexpr char hex[] = "0123456789abcdef";
+  char digits[16];
+  std::size_t len = 0;
+  do {
+    digits[len++] = hex[n & 0xF];
+    n >>= 4;
+  } while (n != 0);
+  std::size_t pos = 0;
+  while (len > 0) out[pos++] = digits[--len];
+  out[pos++] = '\r';
+  out[pos++] = '\n';
+  return pos;
+}
+
+std::string format_backend_request_head(const backend_request_head& head) {
+  std::string out;
+  out.reserve(160 + head.target.size() + head.request_id.size() + head.api_key.size());
+  out.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
+  out.append("Host: ").append(head.authority).append("\r\n");
+  if (head.content_length) {
+    out.append("Content-Type: application/json\r\nContent-Length: ");
+    out.append(std::to_string(*head.content_length)).append("\r\n");
+  }
+  out.append("Accept: */*\r\n");
+  if (!head.request_id.empty()) out.append("X-Request-Id: ").append(head.request_id).append("\r\n");
+  if (!head.api_key.empty()) out.append("Authorization: Bearer ").append(head.api_key).append("\r\n");
+  out.append("\r\n");
+  return out;
+}
+
+}  // namespace pd_proxy

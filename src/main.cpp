@@ -1,0 +1,57 @@
+// pd-proxy: command line -> configuration -> logging -> server -> wait for SIGTERM/SIGINT -> drain.
+#include <spdlog/spdlog.h>
+
+#include <sys/resource.h>
+
+#include <cstdio>
+
+#include "pd_proxy/core/cli.hpp"
+#include "pd_proxy/net/server.hpp"
+
+namespace {
+
+// Every client stream holds a client and a backend socket: raise the soft descriptor limit to the hard one.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pd_proxy;
+  auto outcome = parse_command_line(argc, argv, process_env());
+  if (!outcome.config) {
+    std::fputs(outcome.output.c_str(), outcome.exit_code == 0 ? stdout : stderr);
+    return outcome.exit_code;
+  }
+  const proxy_config& config = *outcome.config;
+  spdlog::set_level(spdlog::level::from_str(config.log_level == "warn" ? "warning" : config.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  raise_open_file_limit();
+  try {
+    server proxy(config);
+    proxy.start();
+    for (const auto& endpoint : proxy.local_endpoints()) {
+      spdlog::info("pd-proxy listening on {}:{} with {} prefiller(s), {} decoder(s), {} worker(s)",
+                   endpoint.address().to_string(), endpoint.port(), config.prefillers.size(),
+                   config.decoders.size(), config.workers);
+    }
+    net::io_context signals_io;
+    net::signal_set signals(signals_io, SIGINT, SIGTERM);
+    signals.async_wait([&](const error_code&, int signal) {
+      spdlog::info("signal {}: draining for up to {}s", signal, config.shutdown_timeout.count());
+    });
+    signals_io.run();
+    proxy.stop(config.shutdown_timeout);
+    spdlog::info("pd-proxy stopped");
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

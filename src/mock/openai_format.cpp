@@ -1,0 +1,138 @@
+#include "pd_proxy/mock/openai_format.hpp"
+
+#include <array>
+#include <functional>
+
+namespace pd_proxy::mock {
+namespace {
+
+json usage_of(const completion_spec& spec) {
+  return json{{"prompt_tokens", spec.prompt_tokens},
+              {"total_tokens", spec.prompt_tokens + spec.completion_tokens},
+              {"completion_tokens", spec.completion_tokens},
+              {"prompt_tokens_details", nullptr}};
+}
+
+json chunk_head(const completion_spec& spec) {
+  return json{{"id", spec.id},
+              {"object", spec.chat ? "chat.completion.chunk" : "text_completion"},
+              {"created", spec.created},
+              {"model", spec.model}};
+}
+
+std::string as_event(const json& value) { return "data: " + dump_json(value) + "\n\n"; }
+
+std::size_t text_length(const json& value) {
+  if (value.is_string()) return value.get_ref<const std::string&>().size();
+  std::size_t n = 0;
+  if (value.is_array()) {
+    for (const auto& part : value) {
+      if (part.is_string()) n += part.get_ref<const std::string&>().size();
+      if (part.is_object() && part.contains("text")) n += text_length(part["text"]);
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string response_id(bool chat, std::string_view request_id) {
+  return std::string(chat ? "chatcmpl-" : "cmpl-") + std::string(request_id);
+}
+
+std::string token_text(std::string_view request_id, int i) {
+  static constexpr std::array<std::string_view, 16> words{" the", " cache", " moves", " from", " prefill",
+                                                          " to",  " decode", " and",  " every", " token",
+                                                          " flows", " through", " one", " proxy", " quickly", "."};
+  const std::size_t h = std::hash<std::string_view>{}(request_id);
+  return std::string(words[(h + static_cast<std::size_t>(i) * 7) % words.size()]);
+}
+
+std::string format_full_response(const completion_spec& spec, std::string_view text) {
+  json body{{"id", spec.id},
+            {"object", spec.chat ? "chat.completion" : "text_completion"},
+            {"created", spec.created},
+            {"model", spec.model}};
+  json choice;
+  if (spec.chat) {
+    choice = json{{"index", 0},
+                  {"message", json{{"role", "assistant"}, {"content", text}, {"tool_calls", json::array()}}},
+                  {"logprobs", nullptr},
+                  {"finish_reason", "length"},
+                  {"stop_reason", nullptr}};
+  } else {
+    choice = json{{"index", 0},         {"text", text},           {"logprobs", nullptr},
+                  {"finish_reason", "length"}, {"stop_reason", nullptr}, {"prompt_logprobs", nullptr}};
+  }
+  body["choices"] = json::array({choice});
+  body["usage"] = usage_of(spec);
+  if (spec.chat) body["prompt_logprobs"] = nullptr;
+  body["kv_transfer_params"] = spec.kv_transfer_params ? *spec.kv_transfer_params : json(nullptr);
+  return dump_json(body);
+}
+
+std::string format_role_event(const completion_spec& spec) {
+  json chunk = chunk_head(spec);
+  chunk["choices"] = json::array({json{{"index", 0},
+                                       {"delta", json{{"role", "assistant"}, {"content", ""}}},
+                                       {"logprobs", nullptr},
+                                       {"finish_reason", nullptr}}});
+  return as_event(chunk);
+}
+
+std::string format_token_event(const completion_spec& spec, std::string_view token, bool last) {
+  json chunk = chunk_head(spec);
+  json choice;
+  if (spec.chat) {
+    choice = json{{"index", 0}, {"delta", json{{"content", token}}}, {"logprobs", nullptr}};
+  } else {
+    choice = json{{"index", 0}, {"text", token}, {"logprobs", nullptr}};
+  }
+  choice["finish_reason"] = last ? json("length") : json(nullptr);
+  choice["stop_reason"] = nullptr;
+  chunk["choices"] = json::array({choice});
+  return as_event(chunk);
+}
+
+std::string format_usage_event(const completion_spec& spec) {
+  json chunk = chunk_head(spec);
+  chunk["choices"] = json::array();
+  chunk["usage"] = usage_of(spec);
+  chunk["usage"].erase("prompt_tokens_details");
+  return as_event(chunk);
+}
+
+std::string format_error(int status, std::string_view type, std::string_view message) {
+  return dump_json(json{{"object", "error"}, {"message", message}, {"type", type}, {"param", nullptr}, {"code", status}});
+}
+
+int estimate_prompt_tokens(const json& request) {
+  std::size_t chars = 0;
+  if (auto it = request.find("prompt"); it != request.end()) {
+    if (it->is_array() && !it->empty() && it->front().is_number()) {
+      chars = it->size() * 4;  // a token-id prompt
+    } else {
+      chars = text_length(*it);
+    }
+  }
+  if (auto it = request.find("messages"); it != request.end() && it->is_array()) {
+    for (const auto& message : *it) {
+      if (message.is_object() && message.contains("content")) chars += text_length(message["content"]);
+    }
+  }
+  return static_cast<int>(std::max<std::size_t>(1, (chars + 3) / 4));
+}
+
+int requested_tokens(const json& request, bool chat) {
+  auto read = [&](const char* key) -> std::optional<long long> {
+    auto it = request.find(key);
+    if (it == request.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<long long>();
+  };
+  std::optional<long long> n;
+  if (chat) n = read("max_completion_tokens");
+  if (!n) n = read("max_tokens");
+  return static_cast<int>(std::clamp<long long>(n.value_or(16), 1, 1 << 20));
+}
+
+}  // namespace pd_proxy::mock

@@ -1,0 +1,66 @@
+#include "pd_proxy/net/client_response.hpp"
+
+#include <array>
+
+#include "pd_proxy/core/http_wire.hpp"
+#include "pd_proxy/net/timed.hpp"
+
+namespace pd_proxy {
+
+net::awaitable<error_code> client_response::send_whole(int status, std::string_view content_type,
+                                                       std::string_view body, std::string_view extra_headers) {
+  const std::string head =
+      format_response_head({status, content_type, request_id_, keep_alive_, body.size(), extra_headers});
+  head_sent_ = true;
+  const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(body)};
+  auto [ec, n] = co_await timed(net::async_write(socket_, buffers, use_nothrow), write_timeout_);
+  co_return ec;
+}
+
+net::awaitable<error_code> client_response::send_error(errc code, std::string_view message) {
+  const std::string body = openai_error_body(code, message);
+  co_return co_await send_whole(http_status(code), "application/json", body);
+}
+
+void client_response::start_stream(int status, std::string_view content_type) {
+  response_head head{status, content_type, request_id_, keep_alive_, std::nullopt, {}};
+  head_ = format_response_head(head);
+  if (http10_) {
+    // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
+    constexpr std::string_view chunked = "Transfer-Encoding: chunked\r\n";
+    head_.erase(head_.find(chunked), chunked.size());
+  }
+}
+
+net::awaitable<error_code> client_response::write_chunk(std::string_view first, std::string_view second) {
+  const std::size_t size = first.size() + second.size();
+  if (size == 0) co_return error_code{};
+  char size_line[24];
+  const std::size_t size_len = http10_ ? 0 : format_chunk_size(size, size_line);
+  const std::string_view trailer = http10_ ? std::string_view() : chunk_end;
+  const std::array<net::const_buffer, 5> buffers{
+      net::buffer(head_sent_ ? std::string_view() : std::string_view(head_)), net::buffer(size_line, size_len),
+      net::buffer(first), net::buffer(second), net::buffer(trailer)};
+  head_sent_ = true;
+  auto [ec, n] = co_await timed(net::async_write(socket_, buffers, use_nothrow), write_timeout_);
+  co_return ec;
+}
+
+net::awaitable<error_code> client_response::end_stream(bool complete) {
+  if (!complete || http10_) {
+    keep_alive_ = false;
+    if (!head_sent_ && !head_.empty()) {
+      head_sent_ = true;
+      auto [ec, n] = co_await timed(net::async_write(socket_, net::buffer(head_), use_nothrow), write_timeout_);
+      co_return ec;
+    }
+    co_return error_code{};
+  }
+  const std::array<net::const_buffer, 2> buffers{
+      net::buffer(head_sent_ ? std::string_view() : std::string_view(head_)), net::buffer(last_chunk)};
+  head_sent_ = true;
+  auto [ec, n] = co_await timed(net::async_write(socket_, buffers, use_nothrow), write_timeout_);
+  co_return ec;
+}
+
+}  // namespace pd_proxy
