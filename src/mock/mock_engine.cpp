@@ -17,7 +17,7 @@ namespace pd_proxy::mock {
 namespace {
 
 constexpr std::size_t max_recorded = 256;
-constexpr seconds_d claim_timeout{2.0};
+constexpr seconds_d claim_timeout{30.0};  // generous: a busy prefiller answers late, not never
 
 bool flag_true(const json& object, const char* key) {
   auto it = object.find(key);
@@ -41,14 +41,14 @@ class engine {
   engine(net::io_context& io, const mock_options& options, const tcp::endpoint& endpoint, std::size_t index)
       : io_(io),
         options_(options),
-        acceptor_(io),
+        acceptor_(std::in_place, io),
         kv_(options.kv_blocks, options.block_tokens),
         rng_(options.seed * 1000003 + index) {
-    acceptor_.open(endpoint.protocol());
-    acceptor_.set_option(net::socket_base::reuse_address(true));
-    acceptor_.bind(endpoint);
-    acceptor_.listen(net::socket_base::max_listen_connections);
-    port_ = acceptor_.local_endpoint().port();
+    acceptor_->open(endpoint.protocol());
+    acceptor_->set_option(net::socket_base::reuse_address(true));
+    acceptor_->bind(endpoint);
+    acceptor_->listen(net::socket_base::max_listen_connections);
+    port_ = acceptor_->local_endpoint().port();
     engine_id_ = "mock-engine-" + std::to_string(port_);
   }
 
@@ -59,9 +59,13 @@ class engine {
 
   void stop() {
     error_code ignored;
-    acceptor_.close(ignored);
+    acceptor_->close(ignored);
     stopping_ = true;
   }
+
+  /// Destroys the engine's own I/O object while the io_context lives; the engine's plain state must outlive
+  /// the io_context, whose destruction destroys coroutine frames that still refer to it.
+  void release_io() { acceptor_.reset(); }
 
   std::uint16_t port() const { return port_; }
   engine_stats stats;
@@ -124,10 +128,10 @@ class engine {
 
   net::awaitable<void> accept_loop() {
     co_await net::this_coro::throw_if_cancelled(false);
-    while (acceptor_.is_open()) {
-      auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
+    while (acceptor_->is_open()) {
+      auto [ec, socket] = co_await acceptor_->async_accept(use_nothrow);
       if (ec) {
-        if (!acceptor_.is_open()) co_return;
+        if (!acceptor_->is_open()) co_return;
         co_await sleep_for(seconds_d{0.05});
         continue;
       }
@@ -449,7 +453,7 @@ class engine {
 
   net::io_context& io_;
   const mock_options& options_;
-  tcp::acceptor acceptor_;
+  std::optional<tcp::acceptor> acceptor_;
   std::uint16_t port_ = 0;
   std::string engine_id_;
   kv_block_table kv_;
@@ -472,7 +476,10 @@ mock_server::mock_server(mock_options options) : options_(std::move(options)) {
   }
 }
 
-mock_server::~mock_server() { stop(); }
+mock_server::~mock_server() {
+  stop();
+  for (auto& e : engines_) e->release_io();
+}
 
 void mock_server::start() {
   if (started_) return;

@@ -68,8 +68,8 @@ class mock_server {
 
  private:
   mock_options options_;
+  std::vector<std::unique_ptr<engine>> engines_;  // outlives io_: its destruction destroys frames using them
   net::io_context io_{1};
-  std::vector<std::unique_ptr<engine>> engines_;
   std::thread thread_;
   bool started_ = false;
 };

@@ -1,0 +1,86 @@
+// Hot pure parts of the proxy: pool expansion, scheduler pick+release, request rewrite, SSE parsing.
+#include <benchmark/benchmark.h>
+
+#include "pd_proxy/core/pool_expansion.hpp"
+#include "pd_proxy/core/request_rewrite.hpp"
+#include "pd_proxy/core/scheduler.hpp"
+#include "pd_proxy/core/sse_parser.hpp"
+
+namespace pd_proxy {
+namespace {
+
+void bm_pool_expansion_seed(benchmark::State& state) {
+  const pool_flags flags{{"192.0.0.5", "192.0.0.6", "192.0.0.7", "192.0.0.8"},
+                         std::vector<long long>{16, 16, 16, 16},
+                         {9000, 9000, 9000, 9000},
+                         std::vector<long long>{16, 16, 16, 16}};
+  for (auto _ : state) benchmark::DoNotOptimize(expand_pool(flags, "decoder"));
+}
+BENCHMARK(bm_pool_expansion_seed);
+
+// One request's scheduling: reserve a prefiller, finish the prefill, reserve a decoder, release both.
+void bm_schedule_request(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  scheduler s(n, n, make_policy("least-loaded"), make_policy("least-loaded"));
+  // Keep half the pool busy so picks are not all ties.
+  std::vector<decode_reservation> background;
+  for (std::size_t i = 0; i < n / 2; ++i) background.push_back(*s.reserve_decode(1000.0 + static_cast<double>(i)));
+  for (auto _ : state) {
+    auto p = s.reserve_prefill(prefill_score(4096));
+    p->prefill_finished();
+    auto d = s.reserve_decode(decode_score(4096));
+    p->release_kv();
+    benchmark::DoNotOptimize(d->index());
+  }
+}
+BENCHMARK(bm_schedule_request)->Arg(8)->Arg(64)->Arg(1024);
+
+std::string client_body(std::size_t bytes) {
+  json body{{"model", "deepseek_r1"},
+            {"prompt", std::string(bytes, 'x')},
+            {"max_tokens", 1100},
+            {"stream", true},
+            {"stream_options", {{"include_usage", true}}},
+            {"temperature", 0.0}};
+  return body.dump();
+}
+
+void bm_rewrite(benchmark::State& state) {
+  const std::string text = client_body(static_cast<std::size_t>(state.range(0)));
+  const json kv = *extract_kv_transfer_params(
+      R"({"kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[1,2,3],)"
+      R"("remote_engine_id":"e","remote_host":"10.0.0.1","remote_port":5600,"tp_size":1}})");
+  for (auto _ : state) {
+    auto parsed = parse_json_object(text);
+    auto prefill = make_prefill_body(*parsed);
+    auto decode = make_decode_body(*parsed, &kv);
+    benchmark::DoNotOptimize(prefill.data());
+    benchmark::DoNotOptimize(decode.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(text.size()));
+}
+BENCHMARK(bm_rewrite)->Arg(4 * 1024)->Arg(64 * 1024);
+
+void bm_sse_parse(benchmark::State& state) {
+  std::string stream;
+  for (int i = 0; i < 1024; ++i) {
+    stream += R"(data: {"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,)"
+              R"("text":" token","logprobs":null,"finish_reason":null,"stop_reason":null}]})"
+              "\n\n";
+  }
+  const auto piece = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    sse_parser parser;
+    std::size_t events = 0;
+    for (std::size_t pos = 0; pos < stream.size(); pos += piece) {
+      parser.feed(std::string_view(stream).substr(pos, piece),
+                  [&](const sse_event& e) { events += classify(e) == sse_event_kind::token; });
+    }
+    benchmark::DoNotOptimize(events);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(stream.size()));
+}
+BENCHMARK(bm_sse_parse)->Arg(64)->Arg(16384);
+
+}  // namespace
+}  // namespace pd_proxy

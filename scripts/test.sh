@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, configures, builds with warnings as errors, runs every test.
+# Usage: scripts/test.sh [--sanitizers]   (--sanitizers also runs the suite under ASan+UBSan and under TSan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+jobs=$(nproc)
+run_suite() {  # run_suite BUILD_DIR [cmake args...]
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DPD_PROXY_WERROR=ON "$@"
+  cmake --build "$dir" -j "$jobs"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 300
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "${1:-}" = "--sanitizers" ]; then
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DPD_PROXY_SANITIZE=address,undefined -DPD_PROXY_BUILD_BENCH=OFF
+  TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPD_PROXY_SANITIZE=thread \
+    -DPD_PROXY_BUILD_BENCH=OFF
+fi
