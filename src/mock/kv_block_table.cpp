@@ -8,7 +8,7 @@ namespace pd_proxy::mock {
 kv_block_table::kv_block_table(std::size_t total_blocks, std::size_t block_tokens)
     : total_(total_blocks), block_tokens_(std::max<std::size_t>(1, block_tokens)) {
   free_.reserve(total_);
-  for (std::size_t i = total_; i > 0; --i) free_.push_back(static_cast<int>(i - 1));
+  for (std::size_t i = 0; i < total_; ++i) free_.push_back(static_cast<int>(i));  // ascending: a valid min-heap
 }
 
 std::optional<std::vector<int>> kv_block_table::allocate(const std::string& request_id, int prompt_tokens,
@@ -19,6 +19,7 @@ std::optional<std::vector<int>> kv_block_table::allocate(const std::string& requ
   std::vector<int> blocks;
   blocks.reserve(need);
   for (std::size_t i = 0; i < need; ++i) {
+    std::pop_heap(free_.begin(), free_.end(), std::greater<>());
     blocks.push_back(free_.back());
     free_.pop_back();
   }
@@ -27,8 +28,10 @@ std::optional<std::vector<int>> kv_block_table::allocate(const std::string& requ
 }
 
 void kv_block_table::release(std::vector<int>& blocks) {
-  free_.insert(free_.end(), blocks.begin(), blocks.end());
-  std::sort(free_.begin(), free_.end(), std::greater<>());
+  for (const int block : blocks) {
+    free_.push_back(block);
+    std::push_heap(free_.begin(), free_.end(), std::greater<>());
+  }
   blocks.clear();
 }
 

@@ -44,7 +44,7 @@ class kv_block_table {
 
   std::size_t total_;
   std::size_t block_tokens_;
-  std::vector<int> free_;  // kept sorted descending, so back() is the lowest free id
+  std::vector<int> free_;  // a min-heap (std::greater): the lowest free id on top, O(log n) per block
   std::map<std::string, holding> held_;
 };
 

@@ -1,0 +1,55 @@
+// pd-bench's load generator against pd-mock engines behind the proxy.
+#include <gtest/gtest.h>
+
+#include "pd_proxy/bench/runner.hpp"
+#include "proxy_fixture.hpp"
+
+namespace pd_proxy::test {
+namespace {
+
+TEST(bench_runner, measures_every_request_through_the_proxy) {
+  auto decoders = fast_engines(2);
+  decoders.timing.decode_ms_per_token = 1;
+  cluster c({{fast_engines(1)}}, {{decoders}});
+  bench::run_options options;
+  options.target = {"127.0.0.1", c.port()};
+  options.num_requests = 40;
+  options.max_concurrency = 8;
+  const auto requests = bench::synthetic_requests({false, "mock-model", true, false}, 40,
+                                                  {bench::length_distribution::fixed, 64, 0},
+                                                  {bench::length_distribution::fixed, 5, 0}, 1);
+  std::atomic<bool> stop{false};
+  double duration = 0;
+  const auto records = bench::run_load(options, requests, stop, {}, duration);
+  ASSERT_EQ(records.size(), 40u);
+  const auto summary = bench::summarize_run(records, duration);
+  EXPECT_EQ(summary.completed, 40u);
+  EXPECT_EQ(summary.total_output_tokens, 200);
+  for (const auto& r : records) {
+    EXPECT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.itl_ms.size(), 4u);
+    EXPECT_LE(r.ttft_ms, r.e2e_ms);
+  }
+  EXPECT_GT(duration, 0);
+}
+
+TEST(bench_runner, counts_failures_by_kind) {
+  auto failing = fast_engines(1);
+  failing.faults.fail_status = 503;
+  mock::mock_server engine(failing);
+  engine.start();
+  bench::run_options options;
+  options.target = {"127.0.0.1", engine.port(0)};
+  options.num_requests = 5;
+  options.max_concurrency = 2;
+  const auto requests = bench::synthetic_requests({false, "m", true, false}, 5, {}, {}, 1);
+  std::atomic<bool> stop{false};
+  double duration = 0;
+  const auto summary = bench::summarize_run(bench::run_load(options, requests, stop, {}, duration), duration);
+  EXPECT_EQ(summary.failed, 5u);
+  ASSERT_EQ(summary.errors.size(), 1u);
+  EXPECT_EQ(summary.errors[0].first, "http_503");
+}
+
+}  // namespace
+}  // namespace pd_proxy::test

@@ -1,0 +1,100 @@
+#include <gtest/gtest.h>
+
+#include "pd_proxy/bench/report.hpp"
+#include "pd_proxy/bench/stats.hpp"
+#include "pd_proxy/bench/workload.hpp"
+
+namespace pd_proxy::bench {
+namespace {
+
+TEST(bench_stats, percentiles_interpolate_like_numpy) {
+  const std::vector<double> v{1, 2, 3, 4};
+  EXPECT_DOUBLE_EQ(percentile(v, 50), 2.5);
+  EXPECT_DOUBLE_EQ(percentile(v, 99), 3.97);
+  EXPECT_DOUBLE_EQ(percentile(v, 0), 1);
+  EXPECT_DOUBLE_EQ(percentile({}, 50), 0);
+  const auto d = summarize({4, 1, 3, 2});
+  EXPECT_DOUBLE_EQ(d.mean, 2.5);
+  EXPECT_DOUBLE_EQ(d.median, 2.5);
+  EXPECT_DOUBLE_EQ(d.min, 1);
+  EXPECT_DOUBLE_EQ(d.max, 4);
+  EXPECT_NEAR(d.std, 1.1180339887, 1e-9);
+}
+
+TEST(bench_workload, length_distributions_stay_in_range) {
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 1000; ++i) {
+    const int u = sample_length({length_distribution::uniform, 100, 0.5}, rng);
+    EXPECT_GE(u, 50);
+    EXPECT_LE(u, 150);
+    EXPECT_GE(sample_length({length_distribution::normal, 10, 2.0}, rng), 1);
+  }
+  EXPECT_EQ(sample_length({length_distribution::fixed, 3500, 0.9}, rng), 3500);
+  EXPECT_FALSE(parse_distribution("zipf"));
+}
+
+TEST(bench_workload, synthetic_requests_are_seeded_and_shaped) {
+  const request_shape shape{false, "m", true, true};
+  const auto a = synthetic_requests(shape, 3, {length_distribution::fixed, 100, 0}, {length_distribution::fixed, 7, 0}, 5);
+  const auto b = synthetic_requests(shape, 3, {length_distribution::fixed, 100, 0}, {length_distribution::fixed, 7, 0}, 5);
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(a[0].body, b[0].body);
+  EXPECT_NE(a[0].body, a[1].body);
+  EXPECT_EQ(a[0].input_tokens, 100);
+  EXPECT_EQ(a[0].output_tokens, 7);
+  const auto body = *parse_json_object(a[0].body);
+  EXPECT_EQ(body["max_tokens"], 7);
+  EXPECT_EQ(body["ignore_eos"], true);
+  EXPECT_EQ(body["stream_options"]["include_usage"], true);
+  const auto chat = make_request({true, "m", false, false}, "hi", 2);
+  EXPECT_EQ(chat.body, R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"stream":false})");
+}
+
+TEST(bench_workload, jsonl_dataset) {
+  std::size_t skipped = 0;
+  const auto r = jsonl_requests({false, "m", true, false}, "{\"prompt\":\"a\",\"output_len\":5}\n\nnot json\n{\"prompt\":\"b\"}\n",
+                                9, skipped);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].output_tokens, 5);
+  EXPECT_EQ(r[1].output_tokens, 9);
+  EXPECT_EQ(skipped, 1u);
+}
+
+TEST(bench_workload, arrival_gaps_have_the_requested_rate) {
+  const auto gaps = arrival_gaps(20000, 50.0, 1.0, 3);
+  double sum = 0;
+  for (double g : gaps) sum += g;
+  EXPECT_NEAR(sum / 20000, 1.0 / 50.0, 0.001);
+  for (double g : arrival_gaps(5, 0, 1.0, 3)) EXPECT_EQ(g, 0);
+}
+
+TEST(bench_report, token_events) {
+  EXPECT_TRUE(is_token_event(R"({"choices":[{"index":0,"text":" a"}]})"));
+  EXPECT_TRUE(is_token_event(R"({"choices":[{"index":0,"delta":{"content":"x"}}]})"));
+  EXPECT_FALSE(is_token_event(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})"));
+  EXPECT_FALSE(is_token_event(R"({"choices":[],"usage":{"completion_tokens":3}})"));
+  EXPECT_EQ(completion_tokens_of(R"({"choices":[],"usage":{"completion_tokens":3}})"), 3);
+  EXPECT_EQ(completion_tokens_of(R"({"choices":[]})"), -1);
+}
+
+TEST(bench_report, summary_uses_vllm_field_names) {
+  std::vector<request_record> records(2);
+  records[0] = {0, 10, 110, {50, 50}, 100, 3, 200, ""};
+  records[1] = {0, 0, 5, {}, 100, 0, 502, "http_502"};
+  const auto s = summarize_run(records, 2.0);
+  EXPECT_EQ(s.completed, 1u);
+  EXPECT_EQ(s.failed, 1u);
+  EXPECT_DOUBLE_EQ(s.request_throughput, 0.5);
+  EXPECT_DOUBLE_EQ(s.tpot_ms.mean, 50);
+  const auto j = to_json(s, records, true);
+  for (const char* key : {"completed", "request_throughput", "output_throughput", "mean_ttft_ms", "median_tpot_ms",
+                          "p99_itl_ms", "std_e2el_ms", "total_output_tokens"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["errors"]["http_502"], 1);
+  EXPECT_EQ(j["requests"].size(), 2u);
+  EXPECT_NE(to_markdown(s, "t").find("| TTFT | 10.00 |"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pd_proxy::bench
