@@ -1,5 +1,7 @@
 #include "pd_proxy/core/request_rewrite.hpp"
 
+#include "pd_proxy/core/json_scan.hpp"
+
 namespace pd_proxy {
 
 std::optional<json> parse_json_object(std::string_view text) {
@@ -41,11 +43,12 @@ std::string make_decode_body(const json& client_request, const json* kv_transfer
 }
 
 std::optional<json> extract_kv_transfer_params(std::string_view prefill_response_body) {
-  auto body = parse_json_object(prefill_response_body);
-  if (!body) return std::nullopt;
-  auto it = body->find("kv_transfer_params");
-  if (it == body->end() || !it->is_object() || it->empty()) return std::nullopt;
-  return std::move(*it);
+  // Only this member is parsed: the rest of the answer (choices, usage, logprobs) is skipped unbuilt.
+  const auto raw = find_top_level_member(prefill_response_body, "kv_transfer_params");
+  if (!raw) return std::nullopt;
+  auto kv = parse_json_object(*raw);
+  if (!kv || kv->empty()) return std::nullopt;
+  return kv;
 }
 
 double prefill_score(std::size_t body_bytes) {

@@ -283,11 +283,11 @@ class engine {
     const std::string head =
         format_backend_request_head({"POST", "/kv/claim", address.authority(), request_id, {}, body.size()});
     const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(body)};
-    auto [write_ec, n] = co_await timed(net::async_write(connection->socket, request, use_nothrow), claim_timeout);
+    auto [write_ec, n] = co_await timed([&](auto token) { return net::async_write(connection->socket, request, token); }, claim_timeout);
     if (write_ec) co_return false;
     http::response<http::string_body> answer;
     auto [read_ec, m] =
-        co_await timed(http::async_read(connection->socket, connection->buffer, answer, use_nothrow), claim_timeout);
+        co_await timed([&](auto token) { return http::async_read(connection->socket, connection->buffer, answer, token); }, claim_timeout);
     co_return !read_ec && answer.result_int() == 200;
   }
 
@@ -338,9 +338,7 @@ class engine {
       co_return outcome::served;
     }
 
-    ++stats.waiting;
     auto held = co_await acquire_slot();
-    --stats.waiting;
     if (!held) co_return outcome::served;  // cancelled while waiting
 
     const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -427,19 +425,30 @@ class engine {
     const bool include_usage = stream_options != body->end() && stream_options->is_object() &&
                                flag_true(*stream_options, "include_usage");
     response.start_stream(200, "text/event-stream; charset=utf-8");
+    // Events with no delay between them go out in one write, as a server under no load would send them.
+    std::string pending;
     int events = 0;
-    auto send = [&](const std::string& event) -> net::awaitable<bool> {
+    auto flush = [&]() -> net::awaitable<bool> {
+      if (pending.empty()) co_return true;
+      const bool ok = !co_await response.write_chunk(pending);
+      pending.clear();
+      co_return ok;
+    };
+    auto send = [&](std::string event) -> net::awaitable<bool> {
       if (die_after >= 0 && events >= die_after) {
+        co_await flush();
         error_code ignored;
         socket.close(ignored);
         co_return false;
       }
       ++events;
-      co_return !co_await response.write_chunk(event);
+      pending += event;
+      co_return true;
     };
     if (chat && !co_await send(format_role_event(spec))) co_return outcome::died;
     for (int i = 0; i < spec.completion_tokens; ++i) {
-      if (!co_await pause(decode_step_time(options_.timing, running_))) co_return outcome::served;
+      const auto step = decode_step_time(options_.timing, running_);
+      if (step.count() > 0 && (!co_await flush() || !co_await pause(step))) co_return outcome::served;
       ++stats.generation_tokens;
       if (!co_await send(format_token_event(spec, token_text(request_id, i), i + 1 == spec.completion_tokens))) {
         co_return outcome::died;
@@ -447,6 +456,7 @@ class engine {
     }
     if (include_usage && !co_await send(format_usage_event(spec))) co_return outcome::died;
     if (!co_await send(std::string(done_event))) co_return outcome::died;
+    if (!co_await flush()) co_return outcome::served;
     co_await response.end_stream(true);
     co_return outcome::served;
   }

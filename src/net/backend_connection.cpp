@@ -88,13 +88,12 @@ net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> conn
   };
 
   tcp::resolver resolver(executor);
-  auto [resolve_ec, endpoints] = co_await timed(
-      resolver.async_resolve(address.host, std::to_string(address.port), tcp::resolver::numeric_service, use_nothrow),
+  auto [resolve_ec, endpoints] = co_await timed([&](auto token) { return resolver.async_resolve(address.host, std::to_string(address.port), tcp::resolver::numeric_service, token); },
       remaining());
   if (resolve_ec) co_return std::make_tuple(resolve_ec, std::unique_ptr<backend_connection>());
 
   tcp::socket socket(executor);
-  auto [connect_ec, endpoint] = co_await timed(net::async_connect(socket, endpoints, use_nothrow), remaining());
+  auto [connect_ec, endpoint] = co_await timed([&](auto token) { return net::async_connect(socket, endpoints, token); }, remaining());
   if (connect_ec) co_return std::make_tuple(connect_ec, std::unique_ptr<backend_connection>());
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);

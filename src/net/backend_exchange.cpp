@@ -82,7 +82,7 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
   auto& socket = lease_.connection().socket;
 
   const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(body)};
-  auto [write_ec, written] = co_await timed(net::async_write(socket, request, use_nothrow), remaining(deadline));
+  auto [write_ec, written] = co_await timed([&](auto token) { return net::async_write(socket, request, token); }, remaining(deadline));
   if (write_ec) {
     const bool is_cancelled = co_await cancelled();
     retry_fresh = reused && !is_cancelled && is_stale_connection_error(write_ec);
@@ -93,7 +93,7 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
   parser_.emplace();
   parser_->body_limit(boost::none);  // bodies are streamed or bounded by read_all
   auto [read_ec, read] =
-      co_await timed(http::async_read_header(socket, lease_.connection().buffer, *parser_, use_nothrow),
+      co_await timed([&](auto token) { return http::async_read_header(socket, lease_.connection().buffer, *parser_, token); },
                      remaining(deadline));
   if (read_ec) {
     const bool is_cancelled = co_await cancelled();
@@ -117,7 +117,7 @@ net::awaitable<std::tuple<backend_failure, std::size_t>> backend_stream::read_so
     auto& body = parser_->get().body();
     body.data = buffer;
     body.size = capacity;
-    auto [ec, n] = co_await timed(http::async_read_some(connection.socket, connection.buffer, *parser_, use_nothrow),
+    auto [ec, n] = co_await timed([&](auto token) { return http::async_read_some(connection.socket, connection.buffer, *parser_, token); },
                                   remaining(deadline));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {

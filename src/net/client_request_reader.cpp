@@ -32,7 +32,7 @@ net::awaitable<std::optional<http::request<http::string_body>>> read_client_requ
   parser.body_limit(limits.max_body_bytes);
 
   auto [header_ec, header_bytes] =
-      co_await timed(http::async_read_header(socket, buffer, parser, use_nothrow), limits.wait_timeout);
+      co_await timed([&](auto token) { return http::async_read_header(socket, buffer, parser, token); }, limits.wait_timeout);
   if (header_ec) {
     if (header_ec == http::error::body_limit) {  // a Content-Length over the limit ends the header read
       co_await reject(socket, limits, errc::payload_too_large, too_large);
@@ -50,12 +50,12 @@ net::awaitable<std::optional<http::request<http::string_body>>> read_client_requ
   }
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-    auto [ec, n] = co_await timed(net::async_write(socket, net::buffer(go_on), use_nothrow), limits.write_timeout);
+    auto [ec, n] = co_await timed([&](auto token) { return net::async_write(socket, net::buffer(go_on), token); }, limits.write_timeout);
     if (ec) co_return std::nullopt;
   }
   if (!parser.is_done()) {
     auto [body_ec, body_bytes] =
-        co_await timed(http::async_read(socket, buffer, parser, use_nothrow), limits.read_timeout);
+        co_await timed([&](auto token) { return http::async_read(socket, buffer, parser, token); }, limits.read_timeout);
     if (body_ec == http::error::body_limit) {
       co_await reject(socket, limits, errc::payload_too_large, too_large);
       co_return std::nullopt;

@@ -1,8 +1,9 @@
 // Timeouts and cancellation checks for coroutine I/O.
 #pragma once
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
+#include <memory>
+#include <type_traits>
 #include <tuple>
 #include <variant>
 
@@ -14,20 +15,43 @@ namespace pd_proxy {
 /// Converts a configured duration to a timer duration; zero means "no limit".
 std::chrono::steady_clock::duration to_timer_duration(seconds_d limit);
 
-/// Awaits `op` (an awaitable returning `std::tuple<error_code, T...>`), racing it against `limit`.
-/// When the limit passes first, `op` is cancelled and the result's error code is beast::error::timeout.
-/// A zero limit awaits `op` alone. Never throws on I/O errors.
-template <class... T>
-net::awaitable<std::tuple<error_code, T...>> timed(net::awaitable<std::tuple<error_code, T...>> op,
-                                                   seconds_d limit) {
-  using namespace net::experimental::awaitable_operators;
-  if (limit.count() <= 0) co_return co_await std::move(op);
-  net::steady_timer timer(co_await net::this_coro::executor, to_timer_duration(limit));
-  auto result = co_await (std::move(op) || timer.async_wait(use_nothrow));
-  if (result.index() == 0) co_return std::get<0>(std::move(result));
-  std::tuple<error_code, T...> timed_out{};
-  std::get<0>(timed_out) = beast::error::timeout;
-  co_return timed_out;
+namespace detail {
+
+// Shared by one timed operation and its timer's handler, which may run after the operation completed.
+struct timeout_state {
+  explicit timeout_state(const net::any_io_executor& executor) : timer(executor) {}
+  net::steady_timer timer;
+  net::cancellation_signal signal;  // bound to the operation
+  bool fired = false;
+};
+
+}  // namespace detail
+
+/// Starts the operation `make_op(token)` (an Asio initiating function given a completion token, e.g.
+/// `[&](auto token) { return socket.async_read_some(buffer, token); }`) and awaits it, cancelling it when
+/// `limit` passes first; its error code is then beast::error::timeout. A cancellation of the calling
+/// coroutine (its client went away) is forwarded to the operation. A zero limit awaits the operation alone.
+/// Costs one small allocation and one timer per call; never throws on I/O errors.
+template <class MakeOp>
+std::invoke_result_t<MakeOp&, decltype(use_nothrow)> timed(MakeOp make_op, seconds_d limit) {
+  if (limit.count() <= 0) co_return co_await make_op(use_nothrow);
+  auto state = std::make_shared<detail::timeout_state>(co_await net::this_coro::executor);
+  net::cancellation_state cancellation = co_await net::this_coro::cancellation_state;
+  net::cancellation_slot outer = cancellation.slot();
+  if (outer.is_connected()) {
+    outer.assign([state](net::cancellation_type type) { state->signal.emit(type); });
+  }
+  state->timer.expires_after(to_timer_duration(limit));
+  state->timer.async_wait([state](const error_code& ec) {
+    if (ec) return;
+    state->fired = true;
+    state->signal.emit(net::cancellation_type::terminal);
+  });
+  auto result = co_await make_op(net::bind_cancellation_slot(state->signal.slot(), use_nothrow));
+  if (outer.is_connected()) outer.clear();
+  state->timer.cancel();
+  if (state->fired) std::get<0>(result) = beast::error::timeout;
+  co_return result;
 }
 
 /// True once the calling coroutine has been cancelled (e.g. its client went away). A cancelled coroutine
