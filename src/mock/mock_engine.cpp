@@ -157,6 +157,7 @@ class engine {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     beast::flat_buffer buffer;
+    buffer.reserve(16 * 1024);
     const request_limits limits{64 * 1024, 256 * 1024 * 1024, seconds_d{600}, seconds_d{600}, seconds_d{600}};
     while (!stopping_) {
       auto request = co_await read_client_request(socket, buffer, limits);

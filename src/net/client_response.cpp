@@ -33,15 +33,18 @@ void client_response::start_stream(int status, std::string_view content_type) {
   }
 }
 
-net::awaitable<error_code> client_response::write_chunk(std::string_view first, std::string_view second) {
+net::awaitable<error_code> client_response::write_chunk(std::string_view first, std::string_view second,
+                                                        bool last) {
   const std::size_t size = first.size() + second.size();
-  if (size == 0) co_return error_code{};
+  if (size == 0) co_return last ? co_await end_stream(true) : error_code{};
   char size_line[24];
   const std::size_t size_len = http10_ ? 0 : format_chunk_size(size, size_line);
   const std::string_view trailer = http10_ ? std::string_view() : chunk_end;
-  const std::array<net::const_buffer, 5> buffers{
+  const std::string_view terminator = last && !http10_ ? last_chunk : std::string_view();
+  if (last && http10_) keep_alive_ = false;
+  const std::array<net::const_buffer, 6> buffers{
       net::buffer(head_sent_ ? std::string_view() : std::string_view(head_)), net::buffer(size_line, size_len),
-      net::buffer(first), net::buffer(second), net::buffer(trailer)};
+      net::buffer(first), net::buffer(second), net::buffer(trailer), net::buffer(terminator)};
   head_sent_ = true;
   auto [ec, n] = co_await timed([&](auto token) { return net::async_write(socket_, buffers, token); }, write_timeout_);
   if (ec) keep_alive_ = false;  // a half-written response: the connection cannot carry another

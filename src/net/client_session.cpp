@@ -129,6 +129,7 @@ net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, 
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   beast::flat_buffer buffer;
+  buffer.reserve(8 * 1024);  // reads take at most the free capacity (512 bytes when empty)
   request_limits limits{64 * 1024, config.max_body_size, config.client_header_timeout, config.client_header_timeout,
                         config.stream_idle_timeout};
   while (true) {

@@ -158,25 +158,27 @@ net::awaitable<void> relay_decode(proxy_state& state, backend_stream& leg, const
 
   std::size_t n = first;
   while (true) {
-    std::string_view piece(buffer.data(), n);
+    const std::string_view piece(buffer.data(), n);
+    const bool last = leg.done();  // the decoder's body is complete: end the response in the same write
     error_code write_ec;
     if (!stream) {
-      write_ec = co_await response.write_chunk(piece);
+      write_ec = co_await response.write_chunk(piece, {}, last);
     } else {
       const std::size_t cut = parser.feed(piece, observe);
-      if (cut == std::string_view::npos) {
+      if (last) {
+        write_ec = co_await response.write_chunk(held, piece, /*last=*/true);
+      } else if (cut != std::string_view::npos) {
+        write_ec = co_await response.write_chunk(held, piece.substr(0, cut));
+        held.assign(piece.substr(cut));
+      } else {
         held.append(piece);
         if (held.size() > max_held_event_bytes) {
           write_ec = co_await response.write_chunk(held);
           held.clear();
         }
-      } else {
-        write_ec = co_await response.write_chunk(held, piece.substr(0, cut));
-        held.assign(piece.substr(cut));
       }
     }
-    if (write_ec) co_return;  // the client is gone or stalled past the write timeout
-    if (leg.done()) break;
+    if (write_ec || last) co_return;  // done, or the client is gone or stalled past the write timeout
 
     auto [failure, got] = co_await leg.read_some(buffer.data(), buffer.size(), config.stream_idle_timeout);
     if (failure == backend_failure::cancelled) co_return;
@@ -200,10 +202,7 @@ net::awaitable<void> relay_decode(proxy_state& state, backend_stream& leg, const
       co_return;
     }
     n = got;
-    if (n == 0 && leg.done()) break;
   }
-  if (!held.empty() && co_await response.write_chunk(held)) co_return;
-  co_await response.end_stream(/*complete=*/true);
 }
 
 net::awaitable<void> run_decode(proxy_state& state, backend_pool& pool, const pd_request& request,

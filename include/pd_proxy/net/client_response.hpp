@@ -33,7 +33,8 @@ class client_response {
   void start_stream(int status, std::string_view content_type);
 
   /// Writes `first` and `second` as one chunk (either may be empty; nothing is written when both are).
-  net::awaitable<error_code> write_chunk(std::string_view first, std::string_view second = {});
+  /// `last` also ends the response (the terminating chunk goes in the same write), as end_stream(true).
+  net::awaitable<error_code> write_chunk(std::string_view first, std::string_view second = {}, bool last = false);
 
   /// Writes the terminating chunk. `complete` false ends the connection without it, so the client sees a
   /// truncated body instead of a well-formed short one.
