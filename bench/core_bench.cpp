@@ -47,13 +47,14 @@ std::string client_body(std::size_t bytes) {
 
 void bm_rewrite(benchmark::State& state) {
   const std::string text = client_body(static_cast<std::size_t>(state.range(0)));
-  const json kv = *extract_kv_transfer_params(
-      R"({"kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[1,2,3],)"
-      R"("remote_engine_id":"e","remote_host":"10.0.0.1","remote_port":5600,"tp_size":1}})");
+  const std::string answer =
+      R"({"id":"cmpl-1","choices":[{"index":0,"text":" the","finish_reason":"length"}],"usage":{"prompt_tokens":9},)"
+      R"("kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[1,2,3],)"
+      R"("remote_engine_id":"e","remote_host":"10.0.0.1","remote_port":5600,"tp_size":1}})";
   for (auto _ : state) {
-    auto parsed = parse_json_object(text);
+    auto parsed = client_request::parse(text);
     auto prefill = make_prefill_body(*parsed);
-    auto decode = make_decode_body(*parsed, &kv);
+    auto decode = make_decode_body(*parsed, find_kv_transfer_params(answer));
     benchmark::DoNotOptimize(prefill.data());
     benchmark::DoNotOptimize(decode.data());
   }

@@ -3,9 +3,9 @@
 #include <cstring>
 
 namespace pd_proxy {
-namespace {
+namespace json_scan_detail {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+inline bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 std::size_t skip_space(std::string_view t, std::size_t i) {
   while (i < t.size() && is_space(t[i])) ++i;
@@ -52,34 +52,15 @@ std::size_t skip_value(std::string_view t, std::size_t i) {
   return i;
 }
 
-}  // namespace
+}  // namespace json_scan_detail
 
 std::optional<std::string_view> find_top_level_member(std::string_view t, std::string_view key) {
-  std::size_t i = skip_space(t, 0);
-  if (i >= t.size() || t[i] != '{') return std::nullopt;
-  i = skip_space(t, i + 1);
   std::optional<std::string_view> found;
-  if (i < t.size() && t[i] == '}') return found;
-  while (i < t.size()) {
-    if (t[i] != '"') return std::nullopt;
-    const std::size_t key_end = skip_string(t, i);
-    if (key_end == std::string_view::npos) return std::nullopt;
-    const std::string_view name = t.substr(i + 1, key_end - i - 2);
-    i = skip_space(t, key_end);
-    if (i >= t.size() || t[i] != ':') return std::nullopt;
-    i = skip_space(t, i + 1);
-    const std::size_t value_end = skip_value(t, i);
-    if (value_end == std::string_view::npos || value_end == i) return std::nullopt;
-    if (name == key) found = t.substr(i, value_end - i);
-    i = skip_space(t, value_end);
-    if (i < t.size() && t[i] == ',') {
-      i = skip_space(t, i + 1);
-      continue;
-    }
-    if (i < t.size() && t[i] == '}') return found;
-    return std::nullopt;
-  }
-  return std::nullopt;
+  const bool ok = for_each_top_level_member(t, [&](const json_member& m) {
+    if (t.substr(m.key_pos, m.key_len) == key) found = t.substr(m.value_pos, m.value_len);
+  });
+  if (!ok) return std::nullopt;
+  return found;
 }
 
 }  // namespace pd_proxy

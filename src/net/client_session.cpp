@@ -104,13 +104,13 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, tcp:
   if (r == route::models) {
     finished = co_await (serve_models(state, pool, response, request_id) || watch_client(socket, buffer));
   } else {
-    auto body = parse_json_object(req.body());
+    auto body = client_request::parse(std::move(req.body()));
     if (!body) {
       co_await response.send_error(errc::bad_request, "the request body is not a JSON object");
       co_return response.keep_alive();
     }
     const pd_request request{r == route::completions ? "/v1/completions" : "/v1/chat/completions", *body,
-                             req.body().size(), request_id};
+                             request_id};
     finished = co_await (run_pd_exchange(state, pool, request, response) || watch_client(socket, buffer));
   }
   if (finished.index() == 1) {

@@ -71,14 +71,14 @@ std::string request_head(const proxy_state& state, std::string_view method, cons
 struct prefill_result {
   bool ok = false;  // false: the response was written (error) or the client is gone
   prefill_reservation kv_hold;
-  std::optional<json> kv_transfer_params;
+  std::string kv_transfer_params;  // raw JSON text of the prefiller's object; empty when it sent none
 };
 
 net::awaitable<prefill_result> run_prefill(proxy_state& state, backend_pool& pool, const pd_request& request,
                                            client_response& response) {
   const auto& config = state.config;
   const std::string body = make_prefill_body(request.body);
-  const double score = prefill_score(request.body_bytes);
+  const double score = prefill_score(request.body.size());
   const int attempts = std::max(1, config.max_retries);
   std::vector<bool> tried(config.prefillers.size());
   leg_outcome last;
@@ -117,8 +117,9 @@ net::awaitable<prefill_result> run_prefill(proxy_state& state, backend_pool& poo
     }
     const int status = leg.status();
     if (is_success(status)) {
-      result.kv_transfer_params = extract_kv_transfer_params(answer);
-      if (!result.kv_transfer_params) {
+      if (const auto kv = find_kv_transfer_params(answer)) {
+        result.kv_transfer_params.assign(*kv);
+      } else {
         state.counters.local_prefills.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn("request {}: prefiller {} returned no kv_transfer_params; the decoder will prefill locally",
                      request.request_id, address.authority());
@@ -208,10 +209,11 @@ net::awaitable<void> relay_decode(proxy_state& state, backend_stream& leg, const
 net::awaitable<void> run_decode(proxy_state& state, backend_pool& pool, const pd_request& request,
                                 client_response& response, prefill_result& prefill) {
   const auto& config = state.config;
-  const bool stream = wants_stream(request.body);
-  const std::string body =
-      make_decode_body(request.body, prefill.kv_transfer_params ? &*prefill.kv_transfer_params : nullptr);
-  const double score = decode_score(request.body_bytes);
+  const bool stream = request.body.stream();
+  const std::string body = make_decode_body(
+      request.body, prefill.kv_transfer_params.empty() ? std::nullopt
+                                                       : std::optional<std::string_view>(prefill.kv_transfer_params));
+  const double score = decode_score(request.body.size());
   const int attempts = std::max(1, config.max_retries);
   std::vector<bool> tried(config.decoders.size());
   leg_outcome last;

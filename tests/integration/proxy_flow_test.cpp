@@ -42,14 +42,14 @@ TEST(proxy_flow, completions_stream_relays_every_event_and_each_leg_gets_the_rig
   EXPECT_EQ(decode[0].request_id, "req-42");
   EXPECT_EQ(prefill[0].authorization, "Bearer sk-t");
   EXPECT_EQ(decode[0].authorization, "Bearer sk-t");
-  const auto client = *parse_json_object(completion_stream);
+  const auto client = *client_request::parse(completion_stream);
   EXPECT_EQ(prefill[0].body, make_prefill_body(client));
   // The decoder got the client body plus the prefiller's kv_transfer_params, verbatim.
   auto decode_body = *parse_json_object(decode[0].body);
   const json kv = decode_body["kv_transfer_params"];
   EXPECT_EQ(kv["remote_engine_id"], "mock-engine-" + std::to_string(c.prefill_servers()[0]->port(0)));
   EXPECT_EQ(kv["remote_request_id"], "req-42");
-  EXPECT_EQ(decode[0].body, make_decode_body(client, &kv));
+  EXPECT_EQ(decode[0].body, make_decode_body(client, dump_json(kv)));
   EXPECT_EQ(c.total(false, &mock::engine_stats::kv_pulls), 1u);
   EXPECT_EQ(c.total(false, &mock::engine_stats::local_prefills), 0u);
   EXPECT_TRUE(eventually([&] { return c.idle(); }));

@@ -12,8 +12,7 @@ namespace pd_proxy {
 
 struct pd_request {
   std::string_view route;       // backend path: "/v1/completions" or "/v1/chat/completions"
-  const json& body;             // the client's request object
-  std::size_t body_bytes;       // length of the client's body, for the load scores
+  const client_request& body;   // the client's request, scanned
   std::string_view request_id;  // X-Request-Id of both legs
 };
 
