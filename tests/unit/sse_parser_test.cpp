@@ -85,6 +85,8 @@ TEST(sse_parser, classify) {
   EXPECT_EQ(classify({"", "{\"choices\":[{\"text\":\"\\\"error\\\"\"}]}"}), sse_event_kind::token);
   EXPECT_EQ(classify({"error", "anything"}), sse_event_kind::error);
   EXPECT_EQ(classify({"", "{\"choices\":[]}"}), sse_event_kind::token);
+  EXPECT_EQ(classify({"", " { \"error\": {\"object\": \"error\", \"code\": 400}}"}), sse_event_kind::error);
+  EXPECT_EQ(classify({"", "{\"error\": not json"}), sse_event_kind::token);
   EXPECT_EQ(classify({"ping", ""}), sse_event_kind::empty);
 }
 

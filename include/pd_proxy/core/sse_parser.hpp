@@ -18,7 +18,7 @@ struct sse_event {
 enum class sse_event_kind {
   token,  // an ordinary data event (a completion chunk)
   done,   // `data: [DONE]`
-  error,  // a JSON object with a top-level "error" key
+  error,  // `event: error`, or a JSON object whose first key is "error" (vLLM's and OpenAI's shape)
   empty,  // an event with no data (e.g. only comments or `event:`)
 };
 
@@ -56,10 +56,19 @@ class sse_parser {
     return at == n ? std::string_view::npos : from + at;
   }
 
-  void process_line(std::string_view line, const auto& on_event);
+  void process_line(std::string_view line, bool stable, const auto& on_event);
+
+  // Copies a borrowed data view into data_.
+  void materialize() {
+    if (!borrowed_) return;
+    data_.assign(borrowed_data_);
+    borrowed_ = false;
+  }
 
   std::string line_;       // partial line carried between feeds
-  std::string data_;       // data of the event being built
+  std::string data_;       // data of the event being built (unless borrowed)
+  std::string_view borrowed_data_;  // its single data line, still in the bytes being fed
+  bool borrowed_ = false;
   std::string type_;       // event type of the event being built
   bool has_data_ = false;  // at least one data field seen
   bool has_fields_ = false;
@@ -86,10 +95,10 @@ std::size_t sse_parser::feed(std::string_view bytes, OnEvent&& on_event) {
       break;
     }
     if (line_.empty()) {
-      process_line(bytes.substr(i, end - i), on_event);
+      process_line(bytes.substr(i, end - i), /*stable=*/true, on_event);
     } else {
       line_.append(bytes.substr(i, end - i));
-      process_line(line_, on_event);
+      process_line(line_, /*stable=*/false, on_event);
       line_.clear();
     }
     i = end + 1;
@@ -102,13 +111,16 @@ std::size_t sse_parser::feed(std::string_view bytes, OnEvent&& on_event) {
     }
     if (!has_fields_) boundary = i;
   }
+  materialize();  // a borrowed data view must not outlive `bytes`
   return boundary;
 }
 
-void sse_parser::process_line(std::string_view line, const auto& on_event) {
+void sse_parser::process_line(std::string_view line, bool stable, const auto& on_event) {
   if (line.empty()) {
     if (!has_fields_) return;
-    on_event(sse_event{type_, has_data_ ? std::string_view(data_) : std::string_view()});
+    const std::string_view data = !has_data_ ? std::string_view() : borrowed_ ? borrowed_data_ : std::string_view(data_);
+    on_event(sse_event{type_, data});
+    borrowed_ = false;
     data_.clear();
     type_.clear();
     has_data_ = false;
@@ -125,8 +137,14 @@ void sse_parser::process_line(std::string_view line, const auto& on_event) {
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   }
   if (name == "data") {
-    if (has_data_) data_.push_back('\n');
-    data_.append(value);
+    if (!has_data_ && stable) {
+      borrowed_data_ = value;  // the common case, one data line: no copy
+      borrowed_ = true;
+    } else {
+      materialize();
+      if (has_data_) data_.push_back('\n');
+      data_.append(value);
+    }
     has_data_ = true;
   } else if (name == "event") {
     type_.assign(value);
