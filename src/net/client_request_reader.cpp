@@ -72,7 +72,7 @@ net::awaitable<std::optional<http::request<http::string_body>>> read_client_requ
 
 net::awaitable<void> watch_client(tcp::socket& socket, beast::flat_buffer& buffer) {
   while (buffer.size() < max_pipelined_bytes) {
-    auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), use_nothrow);
+    auto [ec, n] = co_await socket.async_read_some(buffer.prepare(1024), use_nothrow);
     if (ec) co_return;
     buffer.commit(n);
   }

@@ -128,13 +128,14 @@ net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, 
   const auto& config = state.config;
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  beast::flat_buffer buffer;
-  buffer.reserve(8 * 1024);  // reads take at most the free capacity (512 bytes when empty)
+  beast::flat_buffer buffer;  // reads take at most its free capacity (512 bytes when empty): reserved below
   request_limits limits{64 * 1024, config.max_body_size, config.client_header_timeout, config.client_header_timeout,
                         config.stream_idle_timeout};
   while (true) {
+    buffer.reserve(8 * 1024);
     auto request = co_await read_client_request(socket, buffer, limits);
     if (!request) break;
+    if (buffer.size() == 0) buffer.shrink_to_fit();  // nothing pipelined: hold no read buffer while streaming
     if (!co_await handle_request(state, pool, socket, buffer, *request)) break;
     limits.wait_timeout = config.client_idle_timeout;
   }

@@ -15,6 +15,10 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+// Relay read size: one read takes what the decoder sent since the last one, up to this.
+constexpr std::size_t relay_buffer_bytes = 8 * 1024;
+using relay_buffer = std::array<char, relay_buffer_bytes>;
+
 // A stream whose events never end is forwarded anyway once this much of one event is held back.
 constexpr std::size_t max_held_event_bytes = 256 * 1024;
 
@@ -146,7 +150,7 @@ net::awaitable<prefill_result> run_prefill(proxy_state& state, backend_pool& poo
 
 // Relays the decoder's body after its first piece arrived. The first piece is in `buffer[0..first)`.
 net::awaitable<void> relay_decode(proxy_state& state, backend_stream& leg, const pd_request& request,
-                                  client_response& response, bool stream, std::array<char, 16384>& buffer,
+                                  client_response& response, bool stream, relay_buffer& buffer,
                                   std::size_t first) {
   const auto& config = state.config;
   response.start_stream(200, stream ? "text/event-stream; charset=utf-8" : "application/json");
@@ -217,7 +221,7 @@ net::awaitable<void> run_decode(proxy_state& state, backend_pool& pool, const pd
   const int attempts = std::max(1, config.max_retries);
   std::vector<bool> tried(config.decoders.size());
   leg_outcome last;
-  std::array<char, 16384> buffer;
+  relay_buffer buffer;
 
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     if (attempt > 1) {

@@ -13,7 +13,7 @@ namespace pd_proxy {
 /// One TCP connection to one backend and the bytes read from it but not yet parsed.
 struct backend_connection {
   explicit backend_connection(tcp::socket s) : socket(std::move(s)), buffer(1 << 20) {
-    buffer.reserve(16 * 1024);  // Beast reads at most the free capacity: without this, 512 bytes per read
+    buffer.reserve(8 * 1024);  // Beast reads at most the free capacity: without this, 512 bytes per read
   }
 
   tcp::socket socket;
