@@ -34,9 +34,15 @@ struct timeout_state {
 /// Costs one small allocation and one timer per call; never throws on I/O errors.
 template <class MakeOp>
 std::invoke_result_t<MakeOp&, decltype(use_nothrow)> timed(MakeOp make_op, seconds_d limit) {
+  net::cancellation_state cancellation = co_await net::this_coro::cancellation_state;
+  if (cancellation.cancelled() != net::cancellation_type::none) {
+    // Cancelled between two operations: a new one would not see the cancellation, so do not start it.
+    typename std::invoke_result_t<MakeOp&, decltype(use_nothrow)>::value_type aborted{};
+    std::get<0>(aborted) = net::error::operation_aborted;
+    co_return aborted;
+  }
   if (limit.count() <= 0) co_return co_await make_op(use_nothrow);
   auto state = std::make_shared<detail::timeout_state>(co_await net::this_coro::executor);
-  net::cancellation_state cancellation = co_await net::this_coro::cancellation_state;
   net::cancellation_slot outer = cancellation.slot();
   if (outer.is_connected()) {
     outer.assign([state](net::cancellation_type type) { state->signal.emit(type); });
