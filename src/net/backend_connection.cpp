@@ -43,10 +43,6 @@ void backend_pool::close_all() {
   for (auto& idle : decode_) idle.clear();
 }
 
-std::size_t backend_pool::idle_count(backend_role role, std::size_t index) const {
-  return (role == backend_role::prefill ? prefill_ : decode_)[index].size();
-}
-
 //------------------------------------------------------------------------------
 
 backend_lease& backend_lease::operator=(backend_lease&& other) noexcept {
@@ -56,7 +52,6 @@ backend_lease& backend_lease::operator=(backend_lease&& other) noexcept {
     role_ = other.role_;
     index_ = other.index_;
     connection_ = std::move(other.connection_);
-    reused_ = other.reused_;
     reusable_ = other.reusable_;
   }
   return *this;

@@ -78,7 +78,7 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
     }
     connection = std::move(fresh);
   }
-  lease_ = backend_lease(pool_, role_, index_, std::move(connection), reused);
+  lease_ = backend_lease(pool_, role_, index_, std::move(connection));
   auto& socket = lease_.connection().socket;
 
   const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(body)};

@@ -11,7 +11,6 @@
 #include "pd_proxy/net/client_request_reader.hpp"
 #include "pd_proxy/net/client_response.hpp"
 #include "pd_proxy/net/pd_exchange.hpp"
-#include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
 namespace {

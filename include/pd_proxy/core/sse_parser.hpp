@@ -41,9 +41,6 @@ class sse_parser {
   /// True when every byte fed so far belongs to a complete event: nothing is pending in a line or event.
   bool at_event_boundary() const { return line_.empty() && !has_fields_; }
 
-  /// Number of bytes buffered for an unfinished line.
-  std::size_t pending_line_bytes() const { return line_.size(); }
-
  private:
   // The first CR or LF at or after `from`, or npos. Two memchr scans: find_first_of is far slower.
   static std::size_t find_line_end(std::string_view bytes, std::size_t from) {

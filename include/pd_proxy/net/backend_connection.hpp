@@ -36,8 +36,6 @@ class backend_pool {
   /// Closes every idle connection and stops keeping new ones (shutdown).
   void close_all();
 
-  std::size_t idle_count(backend_role role, std::size_t index) const;
-
  private:
   std::vector<std::vector<std::unique_ptr<backend_connection>>>& lists(backend_role role) {
     return role == backend_role::prefill ? prefill_ : decode_;
@@ -55,17 +53,14 @@ class backend_pool {
 class backend_lease {
  public:
   backend_lease() = default;
-  backend_lease(backend_pool& pool, backend_role role, std::size_t index,
-                std::unique_ptr<backend_connection> connection, bool reused)
-      : pool_(&pool), role_(role), index_(index), connection_(std::move(connection)), reused_(reused) {}
+  backend_lease(backend_pool& pool, backend_role role, std::size_t index, std::unique_ptr<backend_connection> connection)
+      : pool_(&pool), role_(role), index_(index), connection_(std::move(connection)) {}
   backend_lease(backend_lease&&) noexcept = default;
   backend_lease& operator=(backend_lease&& other) noexcept;
   ~backend_lease() { finish(); }
 
   backend_connection& connection() { return *connection_; }
   explicit operator bool() const { return connection_ != nullptr; }
-  /// True when the connection came from the idle pool (it may have been closed by the backend meanwhile).
-  bool reused() const { return reused_; }
   void mark_reusable() { reusable_ = true; }
   /// Returns the connection to the pool or closes it, now.
   void finish();
@@ -75,7 +70,6 @@ class backend_lease {
   backend_role role_ = backend_role::prefill;
   std::size_t index_ = 0;
   std::unique_ptr<backend_connection> connection_;
-  bool reused_ = false;
   bool reusable_ = false;
 };
 
