@@ -54,6 +54,172 @@ std::size_t skip_value(std::string_view t, std::size_t i) {
 
 }  // namespace json_scan_detail
 
+namespace {
+
+// A strict recursive-descent checker; every function takes the index of its first character and returns the
+// index just past what it accepted, or npos.
+class json_validator {
+ public:
+  json_validator(std::string_view t, int max_depth) : t_(t), max_depth_(max_depth) {}
+
+  bool accept() {
+    const std::size_t end = value(json_scan_detail::skip_space(t_, 0), 0);
+    return end != npos && json_scan_detail::skip_space(t_, end) == t_.size();
+  }
+
+ private:
+  static constexpr std::size_t npos = std::string_view::npos;
+
+  std::size_t value(std::size_t i, int depth) {
+    if (i >= t_.size()) return npos;
+    switch (t_[i]) {
+      case '{': return object(i, depth + 1);
+      case '[': return array(i, depth + 1);
+      case '"': return string(i);
+      case 't': return literal(i, "true");
+      case 'f': return literal(i, "false");
+      case 'n': return literal(i, "null");
+      default: return number(i);
+    }
+  }
+
+  std::size_t object(std::size_t i, int depth) {
+    if (depth > max_depth_) return npos;
+    i = json_scan_detail::skip_space(t_, i + 1);
+    if (i < t_.size() && t_[i] == '}') return i + 1;
+    while (i < t_.size() && t_[i] == '"') {
+      i = json_scan_detail::skip_space(t_, string(i));
+      if (i >= t_.size() || t_[i] != ':') return npos;
+      i = json_scan_detail::skip_space(t_, value(json_scan_detail::skip_space(t_, i + 1), depth));
+      if (i >= t_.size()) return npos;
+      if (t_[i] == '}') return i + 1;
+      if (t_[i] != ',') return npos;
+      i = json_scan_detail::skip_space(t_, i + 1);
+    }
+    return npos;
+  }
+
+  std::size_t array(std::size_t i, int depth) {
+    if (depth > max_depth_) return npos;
+    i = json_scan_detail::skip_space(t_, i + 1);
+    if (i < t_.size() && t_[i] == ']') return i + 1;
+    while (i < t_.size()) {
+      i = json_scan_detail::skip_space(t_, value(i, depth));
+      if (i >= t_.size()) return npos;
+      if (t_[i] == ']') return i + 1;
+      if (t_[i] != ',') return npos;
+      i = json_scan_detail::skip_space(t_, i + 1);
+    }
+    return npos;
+  }
+
+  std::size_t literal(std::size_t i, std::string_view word) const {
+    return t_.substr(i, word.size()) == word ? i + word.size() : npos;
+  }
+
+  bool digit_at(std::size_t i) const { return i < t_.size() && t_[i] >= '0' && t_[i] <= '9'; }
+  std::size_t digits(std::size_t i) const {  // one or more
+    if (!digit_at(i)) return npos;
+    while (digit_at(i)) ++i;
+    return i;
+  }
+
+  std::size_t number(std::size_t i) const {
+    if (i < t_.size() && t_[i] == '-') ++i;
+    if (!digit_at(i)) return npos;
+    i = t_[i] == '0' ? i + 1 : digits(i);
+    if (i < t_.size() && t_[i] == '.') {
+      i = digits(i + 1);
+      if (i == npos) return npos;
+    }
+    if (i < t_.size() && (t_[i] == 'e' || t_[i] == 'E')) {
+      ++i;
+      if (i < t_.size() && (t_[i] == '+' || t_[i] == '-')) ++i;
+      i = digits(i);
+    }
+    return i;
+  }
+
+  static int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+  // The value of the escape `\uXXXX` at `i`, or -1 when there is none.
+  int code_unit(std::size_t i) const {
+    if (i + 6 > t_.size() || t_[i] != '\\' || t_[i + 1] != 'u') return -1;
+    int unit = 0;
+    for (std::size_t k = i + 2; k < i + 6; ++k) {
+      const int digit = hex(t_[k]);
+      if (digit < 0) return -1;
+      unit = unit * 16 + digit;
+    }
+    return unit;
+  }
+  static bool continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+  // `i` at the opening quote.
+  std::size_t string(std::size_t i) const {
+    ++i;
+    while (i < t_.size()) {
+      const auto c = static_cast<unsigned char>(t_[i]);
+      if (c == '"') return i + 1;
+      if (c < 0x20) return npos;
+      if (c == '\\') {
+        if (i + 1 >= t_.size()) return npos;
+        const char e = t_[i + 1];
+        if (e == 'u') {
+          const int unit = code_unit(i);
+          if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF)) return npos;
+          if (unit >= 0xD800 && unit <= 0xDBFF) {  // a high surrogate must be followed by an escaped low one
+            const int low = code_unit(i + 6);
+            if (low < 0xDC00 || low > 0xDFFF) return npos;
+            i += 6;
+          }
+          i += 6;
+          continue;
+        }
+        if (e == '\0' || std::strchr("\"\\/bfnrt", e) == nullptr) return npos;
+        i += 2;
+        continue;
+      }
+      if (c < 0x80) {
+        ++i;
+        continue;
+      }
+      i = utf8_sequence(i);
+      if (i == npos) return npos;
+    }
+    return npos;
+  }
+
+  // A well-formed UTF-8 sequence (no overlongs, no surrogates, at most U+10FFFF) starting at `i`.
+  std::size_t utf8_sequence(std::size_t i) const {
+    const auto at = [&](std::size_t k) { return k < t_.size() ? static_cast<unsigned char>(t_[k]) : 0; };
+    const unsigned char c = at(i);
+    if (c >= 0xC2 && c <= 0xDF) return continuation(at(i + 1)) ? i + 2 : npos;
+    if (c >= 0xE0 && c <= 0xEF) {
+      const unsigned char c1 = at(i + 1);
+      const bool ok1 = c == 0xE0 ? (c1 >= 0xA0 && c1 <= 0xBF) : c == 0xED ? (c1 >= 0x80 && c1 <= 0x9F) : continuation(c1);
+      return ok1 && continuation(at(i + 2)) ? i + 3 : npos;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+      const unsigned char c1 = at(i + 1);
+      const bool ok1 = c == 0xF0 ? (c1 >= 0x90 && c1 <= 0xBF) : c == 0xF4 ? (c1 >= 0x80 && c1 <= 0x8F) : continuation(c1);
+      return ok1 && continuation(at(i + 2)) && continuation(at(i + 3)) ? i + 4 : npos;
+    }
+    return npos;
+  }
+
+  std::string_view t_;
+  int max_depth_;
+};
+
+}  // namespace
+
+bool is_valid_json(std::string_view text, int max_depth) { return json_validator(text, max_depth).accept(); }
+
 std::optional<std::string_view> find_top_level_member(std::string_view t, std::string_view key) {
   std::optional<std::string_view> found;
   const bool ok = for_each_top_level_member(t, [&](const json_member& m) {

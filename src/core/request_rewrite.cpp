@@ -116,9 +116,8 @@ std::string make_decode_body(const client_request& request, std::optional<std::s
 
 std::optional<std::string_view> find_kv_transfer_params(std::string_view prefill_response_body) {
   const auto raw = find_top_level_member(prefill_response_body, "kv_transfer_params");
-  if (!raw || raw->empty() || raw->front() != '{') return std::nullopt;
-  const auto parsed = parse_json_object(*raw);  // small: checks it is a well-formed, non-empty object
-  if (!parsed || parsed->empty()) return std::nullopt;
+  if (!raw || raw->empty() || raw->front() != '{' || !is_valid_json(*raw)) return std::nullopt;
+  if (raw->at(json_scan_detail::skip_space(*raw, 1)) == '}') return std::nullopt;  // {} carries nothing
   return raw;
 }
 

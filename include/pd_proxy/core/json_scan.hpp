@@ -25,6 +25,13 @@ bool for_each_top_level_member(std::string_view text, OnMember&& on_member);
 /// returned text to use it. O(n), no allocation.
 std::optional<std::string_view> find_top_level_member(std::string_view text, std::string_view key);
 
+/// Whether `text` is one well-formed JSON value (RFC 8259: strict number, string and literal grammar, strings
+/// valid UTF-8 without raw control characters), optionally surrounded by whitespace, nested at most
+/// `max_depth` arrays/objects deep. Accepts what nlohmann::json::accept accepts within that depth, and also
+/// numbers beyond a double's range (RFC 8259 allows them; nlohmann rejects them as overflow).
+/// O(n), no allocation.
+bool is_valid_json(std::string_view text, int max_depth = 128);
+
 namespace json_scan_detail {
 std::size_t skip_space(std::string_view t, std::size_t i);
 std::size_t skip_string(std::string_view t, std::size_t i);  // at a quote; past the closing one, or npos

@@ -62,7 +62,7 @@ std::string make_decode_body(const client_request& request, std::optional<std::s
 
 /// The raw text of the `kv_transfer_params` object of a prefill answer; nullopt when the answer is not a
 /// JSON object or the member is missing, null, not a non-empty object, or malformed. Only that member is
-/// parsed (to check it); the rest of the answer is skipped.
+/// validated (strictly, by is_valid_json); the rest of the answer is skipped. No allocation.
 std::optional<std::string_view> find_kv_transfer_params(std::string_view prefill_response_body);
 
 /// The same object, parsed (for tests and tools).
