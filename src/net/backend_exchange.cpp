@@ -117,8 +117,9 @@ net::awaitable<std::tuple<backend_failure, std::size_t>> backend_stream::read_so
     auto& body = parser_->get().body();
     body.data = buffer;
     body.size = capacity;
-    auto [ec, n] = co_await timed([&](auto token) { return http::async_read_some(connection.socket, connection.buffer, *parser_, token); },
-                                  remaining(deadline));
+    auto [ec, n] = co_await read_timer_.run(
+        [&](auto token) { return http::async_read_some(connection.socket, connection.buffer, *parser_, token); },
+        remaining(deadline));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       const bool is_cancelled = co_await cancelled();

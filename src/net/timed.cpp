@@ -6,6 +6,34 @@ std::chrono::steady_clock::duration to_timer_duration(seconds_d limit) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
 }
 
+namespace detail {
+
+void arm_operation_timer(const std::shared_ptr<operation_timer_state>& state) {
+  if (state->armed && state->timer.expiry() <= state->deadline) return;  // it wakes in time and re-arms
+  const unsigned generation = ++state->generation;
+  state->armed = true;
+  state->timer.expires_at(state->deadline);  // cancels an older wait, whose handler then sees a stale generation
+  state->timer.async_wait([state, generation](const error_code& ec) {
+    if (generation != state->generation) return;
+    state->armed = false;
+    if (ec || !state->active) return;
+    if (std::chrono::steady_clock::now() < state->deadline) {
+      arm_operation_timer(state);
+      return;
+    }
+    state->fired = true;
+    state->signal.emit(net::cancellation_type::terminal);
+  });
+}
+
+}  // namespace detail
+
+operation_timer::~operation_timer() {
+  if (!state_) return;
+  ++state_->generation;
+  state_->timer.cancel();
+}
+
 net::awaitable<bool> cancelled() {
   auto state = co_await net::this_coro::cancellation_state;
   co_return state.cancelled() != net::cancellation_type::none;

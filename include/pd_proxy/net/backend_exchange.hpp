@@ -7,6 +7,7 @@
 
 #include "pd_proxy/core/config.hpp"
 #include "pd_proxy/net/backend_connection.hpp"
+#include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
 
@@ -62,6 +63,7 @@ class backend_stream {
   const backend_address& address_;
   backend_lease lease_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
+  operation_timer read_timer_;  // bounds the body reads
   int status_ = 0;
 };
 

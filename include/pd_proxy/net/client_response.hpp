@@ -7,6 +7,7 @@
 #include "pd_proxy/core/config.hpp"
 #include "pd_proxy/core/error.hpp"
 #include "pd_proxy/net/net.hpp"
+#include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
 
@@ -51,6 +52,7 @@ class client_response {
   bool keep_alive_;
   bool http10_;
   seconds_d write_timeout_;
+  operation_timer write_timer_;
   std::string head_;  // pending streamed head, written with the first chunk
   bool head_sent_ = false;
 };
