@@ -214,7 +214,7 @@ net::awaitable<void> run_decode(proxy_state& state, backend_pool& pool, const pd
                                 client_response& response, prefill_result& prefill) {
   const auto& config = state.config;
   const bool stream = request.body.stream();
-  const std::string body = make_decode_body(
+  std::string body = make_decode_body(
       request.body, prefill.kv_transfer_params.empty() ? std::nullopt
                                                        : std::optional<std::string_view>(prefill.kv_transfer_params));
   const double score = decode_score(request.body.size());
@@ -272,6 +272,8 @@ net::awaitable<void> run_decode(proxy_state& state, backend_pool& pool, const pd
       continue;
     }
     prefill.kv_hold.release_kv();  // the decoder answered, so it has pulled the KV
+    std::string().swap(body);      // no retry can need the prompt any more
+    request.body.release();
     co_await relay_decode(state, leg, request, response, stream, buffer, first);
     co_return;
   }

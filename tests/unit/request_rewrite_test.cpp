@@ -112,5 +112,15 @@ TEST(request_rewrite, reference_scores) {
   EXPECT_DOUBLE_EQ(decode_score(2000), 2000.0);
 }
 
+TEST(client_request, release_frees_the_text_and_keeps_the_stream_flag) {
+  auto request = client_request::parse(R"({"prompt":")" + std::string(100000, 'x') + R"(","stream":true})");
+  ASSERT_TRUE(request);
+  request->release();
+  EXPECT_EQ(request->size(), 0u);
+  EXPECT_TRUE(request->members().empty());
+  EXPECT_TRUE(request->text().empty());
+  EXPECT_TRUE(request->stream());
+}
+
 }  // namespace
 }  // namespace pd_proxy

@@ -41,6 +41,13 @@ class client_request {
     return std::string_view(text_).substr(m.value_pos, m.value_len);
   }
 
+  /// Frees the text and the member list (size() becomes 0, members() empty; stream() is kept), for a
+  /// request whose text nothing needs any more.
+  void release() {
+    std::string().swap(text_);
+    std::vector<json_member>().swap(members_);
+  }
+
  private:
   static std::optional<client_request> parse_scanned(std::string body, bool normalised);
 

@@ -12,7 +12,7 @@ namespace pd_proxy {
 
 struct pd_request {
   std::string_view route;       // backend path: "/v1/completions" or "/v1/chat/completions"
-  const client_request& body;   // the client's request, scanned
+  client_request& body;         // the client's request, scanned; released once the decoder's first byte came
   std::string_view request_id;  // X-Request-Id of both legs
 };
 
@@ -21,6 +21,8 @@ struct pd_request {
 /// JSON error (502/503/504, or the backend's own 4xx); after the first byte a failure becomes an SSE error
 /// event (streams) or a truncated body (JSON). Every load reservation is released on every path. When the
 /// coroutine is cancelled (the client went away) it stops at once and closes both backend connections.
+/// Once the decoder's first byte arrived no leg can be retried, so the client's request and the decode body
+/// are freed while the answer streams: a long stream holds its buffers, not its prompt.
 net::awaitable<void> run_pd_exchange(proxy_state& state, backend_pool& pool, const pd_request& request,
                                      client_response& response);
 
