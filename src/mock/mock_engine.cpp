@@ -159,10 +159,11 @@ class engine {
     beast::flat_buffer buffer;
     buffer.reserve(16 * 1024);
     const request_limits limits{64 * 1024, 256 * 1024 * 1024, seconds_d{600}, seconds_d{600}, seconds_d{600}};
+    operation_timer read_timer, write_timer;
     while (!stopping_) {
-      auto request = co_await read_client_request(socket, buffer, limits);
+      auto request = co_await read_client_request(socket, buffer, limits, read_timer);
       if (!request) break;
-      if (!co_await handle(socket, buffer, *request)) break;
+      if (!co_await handle(socket, write_timer, buffer, *request)) break;
     }
     socket.shutdown(tcp::socket::shutdown_send, ignored);
     socket.close(ignored);
@@ -176,11 +177,12 @@ class engine {
     if (records_.size() > max_recorded) records_.pop_front();
   }
 
-  net::awaitable<bool> handle(tcp::socket& socket, beast::flat_buffer& buffer, http::request<http::string_body>& req) {
+  net::awaitable<bool> handle(tcp::socket& socket, operation_timer& write_timer, beast::flat_buffer& buffer,
+                              http::request<http::string_body>& req) {
     const std::string_view path = path_of(req.target());
     std::string request_id(req["X-Request-Id"]);
     if (request_id.empty()) request_id = new_request_id();
-    client_response response(socket, request_id, req.keep_alive(), req.version() == 10, seconds_d{600});
+    client_response response(socket, write_timer, request_id, req.keep_alive(), req.version() == 10, seconds_d{600});
 
     if (req.method() == http::verb::get && path == "/health") {
       co_await response.send_whole(200, "application/json", "");

@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/write_all.hpp"
 
 namespace pd_proxy {
 namespace {
@@ -82,7 +82,7 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
   auto& socket = lease_.connection().socket;
 
   const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(body)};
-  auto [write_ec, written] = co_await timed([&](auto token) { return net::async_write(socket, request, token); }, remaining(deadline));
+  auto [write_ec, written] = co_await write_all(socket, request, timer_, deadline);
   if (write_ec) {
     const bool is_cancelled = co_await cancelled();
     retry_fresh = reused && !is_cancelled && is_stale_connection_error(write_ec);
@@ -93,8 +93,9 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
   parser_.emplace();
   parser_->body_limit(boost::none);  // bodies are streamed or bounded by read_all
   auto [read_ec, read] =
-      co_await timed([&](auto token) { return http::async_read_header(socket, lease_.connection().buffer, *parser_, token); },
-                     remaining(deadline));
+      co_await timer_.run_until(
+          [&](auto token) { return http::async_read_header(socket, lease_.connection().buffer, *parser_, token); },
+          deadline);
   if (read_ec) {
     const bool is_cancelled = co_await cancelled();
     retry_fresh = reused && !is_cancelled && read == 0 && is_stale_connection_error(read_ec);
@@ -112,14 +113,30 @@ net::awaitable<std::tuple<backend_failure, std::size_t>> backend_stream::read_so
   if (!parser_ || !lease_) co_return std::make_tuple(backend_failure::transport, std::size_t{0});
   if (parser_->is_done()) co_return std::make_tuple(backend_failure::none, std::size_t{0});
   auto& connection = lease_.connection();
+  if (connection.buffer.size() > 0) {
+    // Bytes already read (often the whole body came with the head): parse them here, as Beast's read would
+    // first, but without an asynchronous operation, whose completion Asio would post.
+    auto& body = parser_->get().body();
+    body.data = buffer;
+    body.size = capacity;
+    error_code ec;
+    connection.buffer.consume(parser_->put(connection.buffer.data(), ec));
+    if (ec && ec != http::error::need_more && ec != http::error::need_buffer) {
+      lease_.finish();
+      co_return std::make_tuple(backend_failure::transport, std::size_t{0});
+    }
+    const std::size_t got = capacity - body.size;
+    if (parser_->is_done() && parser_->get().keep_alive()) lease_.mark_reusable();
+    if (got > 0 || parser_->is_done()) co_return std::make_tuple(backend_failure::none, got);
+  }
   const auto deadline = deadline_after(timeout);
   while (true) {
     auto& body = parser_->get().body();
     body.data = buffer;
     body.size = capacity;
-    auto [ec, n] = co_await read_timer_.run(
+    auto [ec, n] = co_await timer_.run_until(
         [&](auto token) { return http::async_read_some(connection.socket, connection.buffer, *parser_, token); },
-        remaining(deadline));
+        deadline);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       const bool is_cancelled = co_await cancelled();

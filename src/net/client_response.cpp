@@ -3,7 +3,7 @@
 #include <array>
 
 #include "pd_proxy/core/http_wire.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/write_all.hpp"
 
 namespace pd_proxy {
 
@@ -13,7 +13,7 @@ net::awaitable<error_code> client_response::send_whole(int status, std::string_v
       format_response_head({status, content_type, request_id_, keep_alive_, body.size(), extra_headers});
   head_sent_ = true;
   const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(body)};
-  auto [ec, n] = co_await write_timer_.run([&](auto token) { return net::async_write(socket_, buffers, token); }, write_timeout_);
+  auto [ec, n] = co_await write_all(socket_, buffers, write_timer_, write_timeout_);
   if (ec) keep_alive_ = false;
   co_return ec;
 }
@@ -46,7 +46,7 @@ net::awaitable<error_code> client_response::write_chunk(std::string_view first, 
       net::buffer(head_sent_ ? std::string_view() : std::string_view(head_)), net::buffer(size_line, size_len),
       net::buffer(first), net::buffer(second), net::buffer(trailer), net::buffer(terminator)};
   head_sent_ = true;
-  auto [ec, n] = co_await write_timer_.run([&](auto token) { return net::async_write(socket_, buffers, token); }, write_timeout_);
+  auto [ec, n] = co_await write_all(socket_, buffers, write_timer_, write_timeout_);
   if (ec) keep_alive_ = false;  // a half-written response: the connection cannot carry another
   co_return ec;
 }
@@ -56,7 +56,7 @@ net::awaitable<error_code> client_response::end_stream(bool complete) {
     keep_alive_ = false;
     if (!head_sent_ && !head_.empty()) {
       head_sent_ = true;
-      auto [ec, n] = co_await write_timer_.run([&](auto token) { return net::async_write(socket_, net::buffer(head_), token); }, write_timeout_);
+      auto [ec, n] = co_await write_all(socket_, net::buffer(head_), write_timer_, write_timeout_);
       co_return ec;  // keep_alive_ is already false
     }
     co_return error_code{};
@@ -64,7 +64,7 @@ net::awaitable<error_code> client_response::end_stream(bool complete) {
   const std::array<net::const_buffer, 2> buffers{
       net::buffer(head_sent_ ? std::string_view() : std::string_view(head_)), net::buffer(last_chunk)};
   head_sent_ = true;
-  auto [ec, n] = co_await write_timer_.run([&](auto token) { return net::async_write(socket_, buffers, token); }, write_timeout_);
+  auto [ec, n] = co_await write_all(socket_, buffers, write_timer_, write_timeout_);
   if (ec) keep_alive_ = false;
   co_return ec;
 }

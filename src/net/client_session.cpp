@@ -73,10 +73,12 @@ bool method_allowed(route r, http::verb method) {
 
 // Handles one request that was read whole. Returns false when the connection must end.
 net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, tcp::socket& socket,
-                                    beast::flat_buffer& buffer, http::request<http::string_body>& req) {
+                                    operation_timer& write_timer, beast::flat_buffer& buffer,
+                                    http::request<http::string_body>& req) {
   const auto& config = state.config;
   const std::string request_id = choose_request_id(req["X-Request-Id"]);
-  client_response response(socket, request_id, req.keep_alive(), req.version() == 10, config.stream_idle_timeout);
+  client_response response(socket, write_timer, request_id, req.keep_alive(), req.version() == 10,
+                           config.stream_idle_timeout);
   const route r = route_of(path_of(req.target()));
 
   if (r == route::unknown) {
@@ -130,12 +132,13 @@ net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, 
   beast::flat_buffer buffer;  // reads take at most its free capacity (512 bytes when empty): reserved below
   request_limits limits{64 * 1024, config.max_body_size, config.client_header_timeout, config.client_header_timeout,
                         config.stream_idle_timeout};
+  operation_timer read_timer, write_timer;  // the connection's, for its requests one after another
   while (true) {
     buffer.reserve(8 * 1024);
-    auto request = co_await read_client_request(socket, buffer, limits);
+    auto request = co_await read_client_request(socket, buffer, limits, read_timer);
     if (!request) break;
     if (buffer.size() == 0) buffer.shrink_to_fit();  // nothing pipelined: hold no read buffer while streaming
-    if (!co_await handle_request(state, pool, socket, buffer, *request)) break;
+    if (!co_await handle_request(state, pool, socket, write_timer, buffer, *request)) break;
     limits.wait_timeout = config.client_idle_timeout;
   }
   socket.shutdown(tcp::socket::shutdown_send, ignored);

@@ -47,7 +47,8 @@ net::awaitable<void> serve_connection(tcp::socket socket, proxy_state& state, ba
 
 net::awaitable<void> refuse_connection(tcp::socket socket, proxy_state& state) {
   connection_slot slot(state.client_connections);
-  client_response response(socket, {}, false, false, seconds_d{5});
+  operation_timer write_timer;
+  client_response response(socket, write_timer, {}, false, false, seconds_d{5});
   co_await response.send_error(errc::overloaded, "too many client connections (--max-connections)");
   error_code ignored;
   socket.shutdown(tcp::socket::shutdown_send, ignored);

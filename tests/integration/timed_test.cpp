@@ -1,7 +1,9 @@
-// timed() and operation_timer on a real loopback connection: a read that gets no data times out, one that
-// gets data in time does not, a shorter limit after a longer one still fires, and a cancelled coroutine's
-// operation is aborted, not timed out.
+// timed(), operation_timer and write_all on a real loopback connection: a read that gets no data times out,
+// one that gets data in time does not, a shorter limit after a longer one still fires, a cancelled
+// coroutine's operation is aborted, not timed out, and a write larger than the socket takes is finished
+// asynchronously, or times out when the peer does not read.
 #include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/write_all.hpp"
 
 #include <gtest/gtest.h>
 
@@ -108,6 +110,41 @@ TEST_F(timeouts, timed_times_out_and_passes_results_through) {
     auto [ec2, n2] = co_await timed(read_one(), seconds_d(30));
     EXPECT_FALSE(ec2);
     EXPECT_EQ(n2, 1u);
+  });
+}
+
+TEST_F(timeouts, write_all_finishes_a_large_write_the_peer_reads) {
+  const std::string message(8 << 20, 'm');  // far more than a socket buffer takes at once
+  std::string received;
+  run([&]() -> net::awaitable<void> {
+    operation_timer timer;
+    auto drain = [&]() -> net::awaitable<void> {
+      std::array<char, 65536> chunk;
+      while (received.size() < message.size()) {
+        auto [ec, n] = co_await writer.async_read_some(net::buffer(chunk), use_nothrow);
+        if (ec) co_return;
+        received.append(chunk.data(), n);
+      }
+    };
+    std::tuple<error_code, std::size_t> result;
+    auto write = [&]() -> net::awaitable<void> {
+      result = co_await write_all(reader, net::buffer(message), timer, seconds_d(30));
+    };
+    co_await (write() && drain());
+    EXPECT_FALSE(std::get<0>(result)) << std::get<0>(result).message();
+    EXPECT_EQ(std::get<1>(result), message.size());
+  });
+  EXPECT_EQ(received, message);
+}
+
+TEST_F(timeouts, write_all_times_out_when_the_peer_does_not_read) {
+  const std::string message(8 << 20, 'm');
+  run([&]() -> net::awaitable<void> {
+    operation_timer timer;
+    auto [ec, n] = co_await write_all(reader, net::buffer(message), timer, std::chrono::steady_clock::now() + 50ms);
+    EXPECT_EQ(ec, beast::error::timeout);
+    EXPECT_GT(n, 0u);  // the inline attempt took what fit
+    EXPECT_LT(n, message.size());
   });
 }
 

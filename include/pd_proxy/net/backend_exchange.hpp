@@ -63,7 +63,7 @@ class backend_stream {
   const backend_address& address_;
   backend_lease lease_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
-  operation_timer read_timer_;  // bounds the body reads
+  operation_timer timer_;  // bounds the request write and every response read
   int status_ = 0;
 };
 

@@ -5,6 +5,7 @@
 
 #include "pd_proxy/core/config.hpp"
 #include "pd_proxy/net/net.hpp"
+#include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
 
@@ -18,10 +19,12 @@ struct request_limits {
 
 /// Reads one whole request from `socket` (leftover bytes stay in `buffer`). Answers "100 Continue" when the
 /// client expects it. Returns nullopt when the connection must end: the client closed or timed out, or the
-/// request was rejected, in which case the error response (400, 413, 431) was already written.
+/// request was rejected, in which case the error response (400, 413, 431) was already written. Its reads and
+/// writes are bounded on `timer`, the connection's, shared by its requests one after another.
 net::awaitable<std::optional<http::request<http::string_body>>> read_client_request(tcp::socket& socket,
                                                                                     beast::flat_buffer& buffer,
-                                                                                    const request_limits& limits);
+                                                                                    const request_limits& limits,
+                                                                                    operation_timer& timer);
 
 /// Completes when the client closes or breaks its connection. Bytes it sends meanwhile (a pipelined next
 /// request) are appended to `buffer`, up to 64 KiB, after which it stops reading and waits to be cancelled.

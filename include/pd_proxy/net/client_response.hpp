@@ -12,12 +12,14 @@
 namespace pd_proxy {
 
 /// Not thread-safe; one per request, used only by the coroutine handling it. Every write is bounded by
-/// `write_timeout` so a client that stops reading cannot pin the request.
+/// `write_timeout`, on `write_timer` (the connection's, shared by its responses one after another), so a
+/// client that stops reading cannot pin the request.
 class client_response {
  public:
-  client_response(tcp::socket& socket, std::string_view request_id, bool keep_alive, bool http10,
-                  seconds_d write_timeout)
+  client_response(tcp::socket& socket, operation_timer& write_timer, std::string_view request_id, bool keep_alive,
+                  bool http10, seconds_d write_timeout)
       : socket_(socket),
+        write_timer_(write_timer),
         request_id_(request_id),
         keep_alive_(keep_alive && !http10),
         http10_(http10),
@@ -48,11 +50,11 @@ class client_response {
 
  private:
   tcp::socket& socket_;
+  operation_timer& write_timer_;
   std::string request_id_;
   bool keep_alive_;
   bool http10_;
   seconds_d write_timeout_;
-  operation_timer write_timer_;
   std::string head_;  // pending streamed head, written with the first chunk
   bool head_sent_ = false;
 };

@@ -46,15 +46,27 @@ class operation_timer {
   operation_timer& operator=(const operation_timer&) = delete;
   ~operation_timer();
 
+  /// Runs `make_op` limited to `limit` from now (zero: no limit).
   template <class MakeOp>
-  std::invoke_result_t<MakeOp&, decltype(use_nothrow)> run(MakeOp make_op, seconds_d limit);
+  std::invoke_result_t<MakeOp&, decltype(use_nothrow)> run(MakeOp make_op, seconds_d limit) {
+    return run_until(std::move(make_op), limit.count() <= 0
+                                             ? std::chrono::steady_clock::time_point::max()
+                                             : std::chrono::steady_clock::now() + to_timer_duration(limit));
+  }
+
+  /// Runs `make_op` limited to `deadline` (time_point::max(): no limit). Operations sharing one deadline (a
+  /// request's write, then the read of its answer) cost no timer operation after the first.
+  template <class MakeOp>
+  std::invoke_result_t<MakeOp&, decltype(use_nothrow)> run_until(MakeOp make_op,
+                                                                 std::chrono::steady_clock::time_point deadline);
 
  private:
   std::shared_ptr<detail::operation_timer_state> state_;
 };
 
 template <class MakeOp>
-std::invoke_result_t<MakeOp&, decltype(use_nothrow)> operation_timer::run(MakeOp make_op, seconds_d limit) {
+std::invoke_result_t<MakeOp&, decltype(use_nothrow)> operation_timer::run_until(
+    MakeOp make_op, std::chrono::steady_clock::time_point deadline) {
   net::cancellation_state cancellation = co_await net::this_coro::cancellation_state;
   if (cancellation.cancelled() != net::cancellation_type::none) {
     // Cancelled between two operations: a new one would not see the cancellation, so do not start it.
@@ -62,10 +74,10 @@ std::invoke_result_t<MakeOp&, decltype(use_nothrow)> operation_timer::run(MakeOp
     std::get<0>(aborted) = net::error::operation_aborted;
     co_return aborted;
   }
-  if (limit.count() <= 0) co_return co_await make_op(use_nothrow);
+  if (deadline == std::chrono::steady_clock::time_point::max()) co_return co_await make_op(use_nothrow);
   if (!state_) state_ = std::make_shared<detail::operation_timer_state>(co_await net::this_coro::executor);
   auto& state = *state_;
-  state.deadline = std::chrono::steady_clock::now() + to_timer_duration(limit);
+  state.deadline = deadline;
   state.fired = false;
   state.active = true;
   detail::arm_operation_timer(state_);
