@@ -117,7 +117,8 @@ std::string make_decode_body(const client_request& request, std::optional<std::s
 std::optional<std::string_view> find_kv_transfer_params(std::string_view prefill_response_body) {
   const auto raw = find_top_level_member(prefill_response_body, "kv_transfer_params");
   if (!raw || raw->empty() || raw->front() != '{' || !is_valid_json(*raw)) return std::nullopt;
-  if (raw->at(json_scan_detail::skip_space(*raw, 1)) == '}') return std::nullopt;  // {} carries nothing
+  // A valid object has a non-space character after its '{': '}' means {}, which carries nothing.
+  if ((*raw)[json_scan_detail::skip_space(*raw, 1)] == '}') return std::nullopt;
   return raw;
 }
 

@@ -1,7 +1,7 @@
 #include "pd_proxy/net/client_request_reader.hpp"
 
 #include "pd_proxy/net/client_response.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/write_all.hpp"
 
 namespace pd_proxy {
 namespace {
@@ -52,7 +52,7 @@ net::awaitable<std::optional<http::request<http::string_body>>> read_client_requ
   }
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-    auto [ec, n] = co_await timer.run([&](auto token) { return net::async_write(socket, net::buffer(go_on), token); }, limits.write_timeout);
+    auto [ec, n] = co_await write_all(socket, net::buffer(go_on), timer, limits.write_timeout);
     if (ec) co_return std::nullopt;
   }
   if (!parser.is_done()) {

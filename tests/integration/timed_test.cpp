@@ -7,7 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
+#include <string>
+#include <tuple>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
