@@ -24,7 +24,8 @@ void bm_schedule_request(benchmark::State& state) {
   scheduler s(n, n, make_policy("least-loaded"), make_policy("least-loaded"));
   // Keep half the pool busy so picks are not all ties.
   std::vector<decode_reservation> background;
-  for (std::size_t i = 0; i < n / 2; ++i) background.push_back(*s.reserve_decode(1000.0 + static_cast<double>(i)));
+  for (std::size_t i = 0; i < n / 2; ++i)
+    background.push_back(*s.reserve_decode(1000.0 + static_cast<double>(i)));
   for (auto _ : state) {
     auto p = s.reserve_prefill(prefill_score(4096));
     p->prefill_finished();
@@ -36,12 +37,8 @@ void bm_schedule_request(benchmark::State& state) {
 BENCHMARK(bm_schedule_request)->Arg(8)->Arg(64)->Arg(1024);
 
 std::string client_body(std::size_t bytes) {
-  json body{{"model", "deepseek_r1"},
-            {"prompt", std::string(bytes, 'x')},
-            {"max_tokens", 1100},
-            {"stream", true},
-            {"stream_options", {{"include_usage", true}}},
-            {"temperature", 0.0}};
+  json body{{"model", "deepseek_r1"}, {"prompt", std::string(bytes, 'x')},           {"max_tokens", 1100},
+            {"stream", true},         {"stream_options", {{"include_usage", true}}}, {"temperature", 0.0}};
   return body.dump();
 }
 
@@ -58,16 +55,37 @@ void bm_rewrite(benchmark::State& state) {
     benchmark::DoNotOptimize(prefill.data());
     benchmark::DoNotOptimize(decode.data());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(text.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(text.size()));
 }
 BENCHMARK(bm_rewrite)->Arg(4 * 1024)->Arg(64 * 1024);
+
+// The same with spliced bodies (views of the client's text), as the proxy writes them.
+void bm_splice(benchmark::State& state) {
+  const std::string text = client_body(static_cast<std::size_t>(state.range(0)));
+  const std::string answer =
+      R"({"id":"cmpl-1","choices":[{"index":0,"text":" the","finish_reason":"length"}],"usage":{"prompt_tokens":9},)"
+      R"("kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[1,2,3],)"
+      R"("remote_engine_id":"e","remote_host":"10.0.0.1","remote_port":5600,"tp_size":1}})";
+  for (auto _ : state) {
+    auto parsed = client_request::parse(text);
+    auto prefill = splice_prefill_body(*parsed);
+    auto decode = splice_decode_body(*parsed, find_kv_transfer_params(answer));
+    benchmark::DoNotOptimize(prefill.pieces.data());
+    benchmark::DoNotOptimize(decode.pieces.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(text.size()));
+}
+BENCHMARK(bm_splice)->Arg(4 * 1024)->Arg(64 * 1024);
 
 void bm_sse_parse(benchmark::State& state) {
   std::string stream;
   for (int i = 0; i < 1024; ++i) {
-    stream += R"(data: {"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,)"
-              R"("text":" token","logprobs":null,"finish_reason":null,"stop_reason":null}]})"
-              "\n\n";
+    stream +=
+        R"(data: {"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,)"
+        R"("text":" token","logprobs":null,"finish_reason":null,"stop_reason":null}]})"
+        "\n\n";
   }
   const auto piece = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
@@ -79,7 +97,8 @@ void bm_sse_parse(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(events);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(stream.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(stream.size()));
 }
 BENCHMARK(bm_sse_parse)->Arg(64)->Arg(16384);
 

@@ -1,12 +1,13 @@
 // pd-proxy: command line -> configuration -> logging -> server -> wait for SIGTERM/SIGINT -> drain.
-#include <spdlog/spdlog.h>
-
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string_view>
+#include <thread>
 
 #include "pd_proxy/core/cli.hpp"
 #include "pd_proxy/net/server.hpp"
@@ -24,11 +25,13 @@ void raise_open_file_limit() {
 
 // glibc returns freed memory at the top of a heap to the kernel as soon as more than 128 KiB is free there,
 // and a proxy's requests free and reallocate about that much all the time: the trimming and the page faults
-// after it cost ~17% of the proxy's CPU (docs/performance.md). Keep up to 16 MiB per arena instead, unless the
-// operator chose a threshold with GLIBC_TUNABLES.
+// after it cost ~17% of the proxy's CPU (docs/performance.md). Keep up to 16 MiB per arena instead, unless
+// the operator chose a threshold with GLIBC_TUNABLES.
 void keep_freed_memory() {
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables != nullptr && std::string_view(tunables).find("malloc.trim_threshold") != std::string_view::npos) return;
+  if (tunables != nullptr &&
+      std::string_view(tunables).find("malloc.trim_threshold") != std::string_view::npos)
+    return;
   ::mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
 }
 
@@ -55,13 +58,32 @@ int main(int argc, char** argv) {
                    endpoint.address().to_string(), endpoint.port(), config.prefillers.size(),
                    config.decoders.size(), config.workers);
     }
+    // The first SIGTERM/SIGINT drains (in its own thread, so signals are still handled); a second one ends
+    // the drain at once. SIGHUP is logged and ignored until configuration reload gives it a meaning.
     net::io_context signals_io;
-    net::signal_set signals(signals_io, SIGINT, SIGTERM);
-    signals.async_wait([&](const error_code&, int signal) {
-      spdlog::info("signal {}: draining for up to {}s", signal, config.shutdown_timeout.count());
-    });
+    net::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
+    std::thread drain;
+    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        spdlog::info("SIGHUP ignored: configuration reload is not supported yet");
+      } else if (!drain.joinable()) {
+        spdlog::info("signal {}: draining for up to {}", signal,
+                     config.shutdown_timeout.count() > 0 ? fmt::format("{}s", config.shutdown_timeout.count())
+                                                         : std::string("ever (no limit)"));
+        drain = std::thread([&] {
+          proxy.stop(config.shutdown_timeout);
+          signals_io.stop();
+        });
+      } else {
+        spdlog::info("signal {} during the drain: stopping now", signal);
+        proxy.hurry();
+      }
+      signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
     signals_io.run();
-    proxy.stop(config.shutdown_timeout);
+    if (drain.joinable()) drain.join();
     spdlog::info("pd-proxy stopped");
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

@@ -43,7 +43,8 @@ net::awaitable<void> send_one(run_state& run, const prepared_request& request) {
   backend_stream stream(run.pool, backend_role::decode, 0, options.target);
   const std::string head = format_backend_request_head(
       {"POST", options.path, options.target.authority(), {}, options.api_key, request.body.size()});
-  auto failure = co_await stream.open(head, request.body, options.timeout, options.timeout);
+  const std::string_view request_body = request.body;
+  auto failure = co_await stream.open(head, {&request_body, 1}, options.timeout, options.timeout);
   if (failure == backend_failure::none) {
     record.status = stream.status();
     if (record.status < 200 || record.status >= 300) {

@@ -5,7 +5,9 @@
 namespace pd_proxy {
 namespace json_scan_detail {
 
-inline bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 std::size_t skip_space(std::string_view t, std::size_t i) {
   while (i < t.size() && is_space(t[i])) ++i;
@@ -56,6 +58,25 @@ std::size_t skip_value(std::string_view t, std::size_t i) {
 
 namespace {
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The code unit of the escape `\uXXXX` at `t[i]`, or -1 when there is none.
+int code_unit_at(std::string_view t, std::size_t i) {
+  if (i + 6 > t.size() || t[i] != '\\' || t[i + 1] != 'u') return -1;
+  int unit = 0;
+  for (std::size_t k = i + 2; k < i + 6; ++k) {
+    const int digit = hex_digit(t[k]);
+    if (digit < 0) return -1;
+    unit = unit * 16 + digit;
+  }
+  return unit;
+}
+
 // A strict recursive-descent checker; every function takes the index of its first character and returns the
 // index just past what it accepted, or npos.
 class json_validator {
@@ -73,13 +94,20 @@ class json_validator {
   std::size_t value(std::size_t i, int depth) {
     if (i >= t_.size()) return npos;
     switch (t_[i]) {
-      case '{': return object(i, depth + 1);
-      case '[': return array(i, depth + 1);
-      case '"': return string(i);
-      case 't': return literal(i, "true");
-      case 'f': return literal(i, "false");
-      case 'n': return literal(i, "null");
-      default: return number(i);
+      case '{':
+        return object(i, depth + 1);
+      case '[':
+        return array(i, depth + 1);
+      case '"':
+        return string(i);
+      case 't':
+        return literal(i, "true");
+      case 'f':
+        return literal(i, "false");
+      case 'n':
+        return literal(i, "null");
+      default:
+        return number(i);
     }
   }
 
@@ -140,23 +168,6 @@ class json_validator {
     return i;
   }
 
-  static int hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-  // The value of the escape `\uXXXX` at `i`, or -1 when there is none.
-  int code_unit(std::size_t i) const {
-    if (i + 6 > t_.size() || t_[i] != '\\' || t_[i + 1] != 'u') return -1;
-    int unit = 0;
-    for (std::size_t k = i + 2; k < i + 6; ++k) {
-      const int digit = hex(t_[k]);
-      if (digit < 0) return -1;
-      unit = unit * 16 + digit;
-    }
-    return unit;
-  }
   static bool continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
   // `i` at the opening quote.
@@ -170,10 +181,10 @@ class json_validator {
         if (i + 1 >= t_.size()) return npos;
         const char e = t_[i + 1];
         if (e == 'u') {
-          const int unit = code_unit(i);
+          const int unit = code_unit_at(t_, i);
           if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF)) return npos;
           if (unit >= 0xD800 && unit <= 0xDBFF) {  // a high surrogate must be followed by an escaped low one
-            const int low = code_unit(i + 6);
+            const int low = code_unit_at(t_, i + 6);
             if (low < 0xDC00 || low > 0xDFFF) return npos;
             i += 6;
           }
@@ -201,12 +212,16 @@ class json_validator {
     if (c >= 0xC2 && c <= 0xDF) return continuation(at(i + 1)) ? i + 2 : npos;
     if (c >= 0xE0 && c <= 0xEF) {
       const unsigned char c1 = at(i + 1);
-      const bool ok1 = c == 0xE0 ? (c1 >= 0xA0 && c1 <= 0xBF) : c == 0xED ? (c1 >= 0x80 && c1 <= 0x9F) : continuation(c1);
+      const bool ok1 = c == 0xE0   ? (c1 >= 0xA0 && c1 <= 0xBF)
+                       : c == 0xED ? (c1 >= 0x80 && c1 <= 0x9F)
+                                   : continuation(c1);
       return ok1 && continuation(at(i + 2)) ? i + 3 : npos;
     }
     if (c >= 0xF0 && c <= 0xF4) {
       const unsigned char c1 = at(i + 1);
-      const bool ok1 = c == 0xF0 ? (c1 >= 0x90 && c1 <= 0xBF) : c == 0xF4 ? (c1 >= 0x80 && c1 <= 0x8F) : continuation(c1);
+      const bool ok1 = c == 0xF0   ? (c1 >= 0x90 && c1 <= 0xBF)
+                       : c == 0xF4 ? (c1 >= 0x80 && c1 <= 0x8F)
+                                   : continuation(c1);
       return ok1 && continuation(at(i + 2)) && continuation(at(i + 3)) ? i + 4 : npos;
     }
     return npos;
@@ -218,7 +233,96 @@ class json_validator {
 
 }  // namespace
 
-bool is_valid_json(std::string_view text, int max_depth) { return json_validator(text, max_depth).accept(); }
+bool is_valid_json(std::string_view text, int max_depth) {
+  return json_validator(text, max_depth).accept();
+}
+
+namespace {
+
+void append_utf8(std::string& out, unsigned long cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+}  // namespace
+
+bool append_json_unescaped(std::string_view raw, std::string& out) {
+  const std::size_t old_size = out.size();
+  const auto fail = [&] {
+    out.resize(old_size);
+    return false;
+  };
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    const void* hit = std::memchr(raw.data() + i, '\\', raw.size() - i);
+    const std::size_t escape =
+        hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - raw.data()) : raw.size();
+    out.append(raw.substr(i, escape - i));
+    if (escape == raw.size()) break;
+    if (escape + 1 >= raw.size()) return fail();
+    const char letter = raw[escape + 1];
+    if (letter == 'u') {
+      const int unit = code_unit_at(raw, escape);
+      if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF)) return fail();
+      if (unit >= 0xD800 && unit <= 0xDBFF) {  // a high surrogate: an escaped low one must follow
+        const int low = code_unit_at(raw, escape + 6);
+        if (low < 0xDC00 || low > 0xDFFF) return fail();
+        append_utf8(out, 0x10000 + ((static_cast<unsigned long>(unit) - 0xD800) << 10) +
+                             (static_cast<unsigned long>(low) - 0xDC00));
+        i = escape + 12;
+      } else {
+        append_utf8(out, static_cast<unsigned long>(unit));
+        i = escape + 6;
+      }
+      continue;
+    }
+    char decoded = 0;
+    switch (letter) {
+      case '"':
+        decoded = '"';
+        break;
+      case '\\':
+        decoded = '\\';
+        break;
+      case '/':
+        decoded = '/';
+        break;
+      case 'b':
+        decoded = '\b';
+        break;
+      case 'f':
+        decoded = '\f';
+        break;
+      case 'n':
+        decoded = '\n';
+        break;
+      case 'r':
+        decoded = '\r';
+        break;
+      case 't':
+        decoded = '\t';
+        break;
+      default:
+        return fail();
+    }
+    out.push_back(decoded);
+    i = escape + 2;
+  }
+  return true;
+}
 
 std::optional<std::string_view> find_top_level_member(std::string_view t, std::string_view key) {
   std::optional<std::string_view> found;

@@ -4,6 +4,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
+#include <limits>
 
 #include "pd_proxy/core/http_wire.hpp"
 #include "pd_proxy/core/request_id.hpp"
@@ -161,9 +162,9 @@ class engine {
     const request_limits limits{64 * 1024, 256 * 1024 * 1024, seconds_d{600}, seconds_d{600}, seconds_d{600}};
     operation_timer read_timer, write_timer;
     while (!stopping_) {
-      auto request = co_await read_client_request(socket, buffer, limits, read_timer);
-      if (!request) break;
-      if (!co_await handle(socket, write_timer, buffer, *request)) break;
+      auto message = co_await read_client_request(socket, buffer, limits, read_timer, bodies_);
+      if (!message) break;
+      if (!co_await handle(socket, write_timer, buffer, message->request)) break;
     }
     socket.shutdown(tcp::socket::shutdown_send, ignored);
     socket.close(ignored);
@@ -195,8 +196,9 @@ class engine {
     } else if (req.method() == http::verb::post && (path == "/v1/completions" || path == "/v1/chat/completions")) {
       using namespace net::experimental::awaitable_operators;
       record(req);
+      client_watch watch;
       auto finished = co_await (generate(socket, req, path == "/v1/chat/completions", request_id, response) ||
-                                watch_client(socket, buffer));
+                                watch_client(socket, buffer, /*ignore_half_close=*/false, watch));
       if (finished.index() == 1) {
         ++stats.aborted;
         co_return false;
@@ -475,6 +477,7 @@ class engine {
   int running_ = 0;
   std::deque<waiter*> waiters_;
   bool stopping_ = false;
+  body_budget bodies_{std::numeric_limits<std::size_t>::max()};  // the engine bounds bodies per request only
   mutable std::mutex record_mutex_;
   std::deque<recorded_request> records_;
 };

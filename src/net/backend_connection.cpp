@@ -31,9 +31,11 @@ std::unique_ptr<backend_connection> backend_pool::take_idle(backend_role role, s
   return nullptr;
 }
 
-void backend_pool::put_idle(backend_role role, std::size_t index, std::unique_ptr<backend_connection> connection) {
+void backend_pool::put_idle(backend_role role, std::size_t index,
+                            std::unique_ptr<backend_connection> connection) {
   auto& idle = lists(role)[index];
-  if (closed_ || idle.size() >= max_idle_ || connection->buffer.size() != 0) return;  // closed by the destructor
+  if (closed_ || idle.size() >= max_idle_ || connection->buffer.size() != 0)
+    return;  // closed by the destructor
   idle.push_back(std::move(connection));
 }
 
@@ -53,6 +55,7 @@ backend_lease& backend_lease::operator=(backend_lease&& other) noexcept {
     index_ = other.index_;
     connection_ = std::move(other.connection_);
     reusable_ = other.reusable_;
+    broken_ = other.broken_;
   }
   return *this;
 }
@@ -83,12 +86,17 @@ net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> conn
   };
 
   tcp::resolver resolver(executor);
-  auto [resolve_ec, endpoints] = co_await timed([&](auto token) { return resolver.async_resolve(address.host, std::to_string(address.port), tcp::resolver::numeric_service, token); },
+  auto [resolve_ec, endpoints] = co_await timed(
+      [&](auto token) {
+        return resolver.async_resolve(address.host, std::to_string(address.port),
+                                      tcp::resolver::numeric_service, token);
+      },
       remaining());
   if (resolve_ec) co_return std::make_tuple(resolve_ec, std::unique_ptr<backend_connection>());
 
   tcp::socket socket(executor);
-  auto [connect_ec, endpoint] = co_await timed([&](auto token) { return net::async_connect(socket, endpoints, token); }, remaining());
+  auto [connect_ec, endpoint] =
+      co_await timed([&](auto token) { return net::async_connect(socket, endpoints, token); }, remaining());
   if (connect_ec) co_return std::make_tuple(connect_ec, std::unique_ptr<backend_connection>());
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);

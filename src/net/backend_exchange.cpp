@@ -1,6 +1,7 @@
 #include "pd_proxy/net/backend_exchange.hpp"
 
 #include <array>
+#include <boost/container/small_vector.hpp>
 
 #include "pd_proxy/net/write_all.hpp"
 
@@ -19,6 +20,9 @@ clock::time_point deadline_after(seconds_d limit) {
   return limit.count() <= 0 ? clock::time_point::max() : clock::now() + to_timer_duration(limit);
 }
 
+// A backend may send this many interim (1xx) responses before its final one.
+constexpr int max_interim_responses = 8;
+
 bool is_stale_connection_error(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
          ec == net::error::broken_pipe || ec == http::error::partial_message;
@@ -28,12 +32,18 @@ bool is_stale_connection_error(const error_code& ec) {
 
 std::string_view to_string(backend_failure failure) {
   switch (failure) {
-    case backend_failure::none: return "none";
-    case backend_failure::connect: return "connect";
-    case backend_failure::timeout: return "timeout";
-    case backend_failure::transport: return "transport";
-    case backend_failure::too_large: return "too_large";
-    case backend_failure::cancelled: return "cancelled";
+    case backend_failure::none:
+      return "none";
+    case backend_failure::connect:
+      return "connect";
+    case backend_failure::timeout:
+      return "timeout";
+    case backend_failure::transport:
+      return "transport";
+    case backend_failure::too_large:
+      return "too_large";
+    case backend_failure::cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -44,7 +54,8 @@ backend_failure classify_io_error(const error_code& ec, bool coroutine_cancelled
   return backend_failure::transport;
 }
 
-net::awaitable<backend_failure> backend_stream::open(std::string_view head, std::string_view body,
+net::awaitable<backend_failure> backend_stream::open(std::string_view head,
+                                                     std::span<const std::string_view> body,
                                                      seconds_d connect_timeout, seconds_d head_timeout) {
   const auto deadline = deadline_after(head_timeout);
   bool retry_fresh = false;
@@ -55,9 +66,11 @@ net::awaitable<backend_failure> backend_stream::open(std::string_view head, std:
   co_return failure;
 }
 
-net::awaitable<backend_failure> backend_stream::open_once(std::string_view head, std::string_view body,
-                                                          seconds_d connect_timeout, clock::time_point deadline,
-                                                          bool allow_reuse, bool& retry_fresh) {
+net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
+                                                          std::span<const std::string_view> body,
+                                                          seconds_d connect_timeout,
+                                                          clock::time_point deadline, bool allow_reuse,
+                                                          bool& retry_fresh) {
   retry_fresh = false;
   lease_ = backend_lease();
   parser_.reset();
@@ -72,7 +85,7 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
     auto [ec, fresh] = co_await connect_backend(address_, limit);
     if (ec) {
       if (co_await cancelled()) co_return backend_failure::cancelled;
-      co_return ec == beast::error::timeout && deadline != clock::time_point::max() && clock::now() >= deadline
+      co_return ec == beast::error::timeout&& deadline != clock::time_point::max() && clock::now() >= deadline
           ? backend_failure::timeout
           : backend_failure::connect;
     }
@@ -81,7 +94,10 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
   lease_ = backend_lease(pool_, role_, index_, std::move(connection));
   auto& socket = lease_.connection().socket;
 
-  const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(body)};
+  boost::container::small_vector<net::const_buffer, 8> request{net::buffer(head)};
+  for (const std::string_view piece : body) {
+    if (!piece.empty()) request.push_back(net::buffer(piece));
+  }
   auto [write_ec, written] = co_await write_all(socket, request, timer_, deadline);
   if (write_ec) {
     const bool is_cancelled = co_await cancelled();
@@ -90,21 +106,41 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
     co_return classify_io_error(write_ec, is_cancelled);
   }
 
-  parser_.emplace();
-  parser_->body_limit(boost::none);  // bodies are streamed or bounded by read_all
-  auto [read_ec, read] =
-      co_await timer_.run_until(
-          [&](auto token) { return http::async_read_header(socket, lease_.connection().buffer, *parser_, token); },
-          deadline);
-  if (read_ec) {
-    const bool is_cancelled = co_await cancelled();
-    retry_fresh = reused && !is_cancelled && read == 0 && is_stale_connection_error(read_ec);
-    lease_.finish();
-    co_return classify_io_error(read_ec, is_cancelled);
+  // Interim 1xx answers (100 Continue, 103 Early Hints) are skipped: the final response follows them on the
+  // same connection. 101 would switch protocols, which no backend request asks for: a transport failure.
+  std::size_t head_bytes = 0;
+  for (int interim = 0;; ++interim) {
+    parser_.emplace();
+    parser_->body_limit(boost::none);  // bodies are streamed or bounded by read_all
+    auto [read_ec, read] = co_await timer_.run_until(
+        [&](auto token) {
+          return http::async_read_header(socket, lease_.connection().buffer, *parser_, token);
+        },
+        deadline);
+    head_bytes += read;
+    if (read_ec) {
+      const bool is_cancelled = co_await cancelled();
+      retry_fresh = reused && !is_cancelled && head_bytes == 0 && is_stale_connection_error(read_ec);
+      lease_.finish();
+      co_return classify_io_error(read_ec, is_cancelled);
+    }
+    status_ = parser_->get().result_int();
+    if (status_ >= 200 || status_ < 100) break;
+    if (status_ == 101 || interim == max_interim_responses) {
+      lease_.finish();
+      co_return backend_failure::transport;
+    }
   }
-  status_ = parser_->get().result_int();
   if (parser_->is_done() && parser_->get().keep_alive()) lease_.mark_reusable();
   co_return backend_failure::none;
+}
+
+void backend_stream::abort() {
+  if (!lease_) return;
+  lease_.mark_broken();
+  error_code ignored;
+  lease_.connection().socket.shutdown(tcp::socket::shutdown_both, ignored);
+  lease_.connection().socket.cancel(ignored);
 }
 
 net::awaitable<std::tuple<backend_failure, std::size_t>> backend_stream::read_some(char* buffer,
@@ -135,7 +171,9 @@ net::awaitable<std::tuple<backend_failure, std::size_t>> backend_stream::read_so
     body.data = buffer;
     body.size = capacity;
     auto [ec, n] = co_await timer_.run_until(
-        [&](auto token) { return http::async_read_some(connection.socket, connection.buffer, *parser_, token); },
+        [&](auto token) {
+          return http::async_read_some(connection.socket, connection.buffer, *parser_, token);
+        },
         deadline);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
@@ -149,7 +187,8 @@ net::awaitable<std::tuple<backend_failure, std::size_t>> backend_stream::read_so
   }
 }
 
-net::awaitable<backend_failure> backend_stream::read_all(std::string& out, std::size_t limit, seconds_d timeout) {
+net::awaitable<backend_failure> backend_stream::read_all(std::string& out, std::size_t limit,
+                                                         seconds_d timeout) {
   const auto deadline = deadline_after(timeout);
   std::array<char, 16384> piece;
   while (!done()) {

@@ -1,5 +1,6 @@
 #include "pd_proxy/net/client_request_reader.hpp"
 
+#include "pd_proxy/core/request_id.hpp"
 #include "pd_proxy/net/client_response.hpp"
 #include "pd_proxy/net/write_all.hpp"
 
@@ -7,11 +8,46 @@ namespace pd_proxy {
 namespace {
 
 constexpr std::size_t max_pipelined_bytes = 64 * 1024;
+constexpr std::size_t discard_bytes = 16 * 1024;
 
-net::awaitable<void> reject(tcp::socket& socket, const request_limits& limits, operation_timer& timer, errc code,
-                            std::string_view message) {
-  client_response response(socket, timer, {}, false, false, limits.write_timeout);
-  co_await response.send_error(code, message);
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Answers a request the reader refused and ends the connection. The answer carries the request's own
+// X-Request-Id when its head was read and the id is sane, else a fresh one.
+net::awaitable<void> reject(tcp::socket& socket, const request_limits& limits, operation_timer& timer,
+                            errc code, std::string_view message, std::string_view client_request_id = {},
+                            std::string_view extra_headers = {}) {
+  client_response response(socket, timer, choose_request_id(client_request_id), false, false,
+                           limits.write_timeout);
+  co_await response.send_error(code, message, extra_headers);
+}
+
+constexpr std::string_view budget_exhausted =
+    "the proxy holds too many request bodies (--max-buffered-body-bytes); retry later";
+
+// Framing the proxy refuses to guess about (RFC 9112 §3.2, §6.1), checked once the head is read: a body is
+// read only when its length is unambiguous, so no byte of it can be taken for a next request.
+std::optional<std::pair<errc, std::string_view>> framing_problem(
+    const http::request<http::string_body>& req) {
+  if (req.count(http::field::host) > 1) return std::pair{errc::bad_request, "more than one Host header"};
+  if (req.version() >= 11 && req.count(http::field::host) == 0) {
+    return std::pair{errc::bad_request, "an HTTP/1.1 request needs a Host header"};
+  }
+  const std::size_t codings = req.count(http::field::transfer_encoding);
+  if (codings == 0) return std::nullopt;
+  if (req.version() < 11) return std::pair{errc::bad_request, "Transfer-Encoding is not allowed in HTTP/1.0"};
+  if (req.count(http::field::content_length) > 0) {
+    return std::pair{errc::bad_request, "Content-Length and Transfer-Encoding together"};
+  }
+  const auto value = req[http::field::transfer_encoding];
+  if (codings > 1 || !beast::iequals(trim(std::string_view(value.data(), value.size())), "chunked")) {
+    return std::pair{errc::not_implemented, "unsupported Transfer-Encoding (only chunked is accepted)"};
+  }
+  return std::nullopt;
 }
 
 bool is_quiet_close(const error_code& ec) {
@@ -21,12 +57,15 @@ bool is_quiet_close(const error_code& ec) {
 
 }  // namespace
 
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
 
-net::awaitable<std::optional<http::request<http::string_body>>> read_client_request(tcp::socket& socket,
-                                                                                    beast::flat_buffer& buffer,
-                                                                                    const request_limits& limits,
-                                                                                    operation_timer& timer) {
+net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& socket,
+                                                                  beast::flat_buffer& buffer,
+                                                                  const request_limits& limits,
+                                                                  operation_timer& timer,
+                                                                  body_budget& bodies) {
   const std::string too_large =
       "request body exceeds the limit of " + std::to_string(limits.max_body_bytes) + " bytes";
   http::request_parser<http::string_body> parser;
@@ -34,21 +73,38 @@ net::awaitable<std::optional<http::request<http::string_body>>> read_client_requ
   parser.body_limit(limits.max_body_bytes);
 
   auto [header_ec, header_bytes] =
-      co_await timer.run([&](auto token) { return http::async_read_header(socket, buffer, parser, token); }, limits.wait_timeout);
+      co_await timer.run([&](auto token) { return http::async_read_header(socket, buffer, parser, token); },
+                         limits.wait_timeout);
+  const auto client_id_field = parser.get()["X-Request-Id"];  // what was read of the head, if any
+  const std::string_view client_id(client_id_field.data(), client_id_field.size());
   if (header_ec) {
     if (header_ec == http::error::body_limit) {  // a Content-Length over the limit ends the header read
-      co_await reject(socket, limits, timer, errc::payload_too_large, too_large);
+      co_await reject(socket, limits, timer, errc::payload_too_large, too_large, client_id);
     } else if (header_ec == http::error::header_limit) {
-      co_await reject(socket, limits, timer, errc::bad_request, "request headers are too large");
+      co_await reject(socket, limits, timer, errc::bad_request, "request headers are too large", client_id);
     } else if (!is_quiet_close(header_ec)) {
-      co_await reject(socket, limits, timer, errc::bad_request, "malformed HTTP request: " + header_ec.message());
+      co_await reject(socket, limits, timer, errc::bad_request, "malformed HTTP request: " + header_ec.message(),
+                      client_id);
     }
+    co_return std::nullopt;
+  }
+  if (const auto problem = framing_problem(parser.get())) {
+    co_await reject(socket, limits, timer, problem->first, problem->second, client_id);
     co_return std::nullopt;
   }
   const auto length = parser.content_length();
   if (length && *length > limits.max_body_bytes) {
-    co_await reject(socket, limits, timer, errc::payload_too_large, too_large);
+    co_await reject(socket, limits, timer, errc::payload_too_large, too_large, client_id);
     co_return std::nullopt;
+  }
+  std::optional<body_budget::reservation> body_hold;
+  if (length) {
+    body_hold = bodies.try_reserve(static_cast<std::size_t>(*length));
+    if (!body_hold) {
+      co_await reject(socket, limits, timer, errc::overloaded, budget_exhausted, client_id,
+                      "Retry-After: 1\r\n");
+      co_return std::nullopt;
+    }
   }
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -56,27 +112,53 @@ net::awaitable<std::optional<http::request<http::string_body>>> read_client_requ
     if (ec) co_return std::nullopt;
   }
   if (!parser.is_done()) {
-    auto [body_ec, body_bytes] =
-        co_await timer.run([&](auto token) { return http::async_read(socket, buffer, parser, token); }, limits.read_timeout);
+    auto [body_ec, body_bytes] = co_await timer.run(
+        [&](auto token) { return http::async_read(socket, buffer, parser, token); }, limits.read_timeout);
     if (body_ec == http::error::body_limit) {
-      co_await reject(socket, limits, timer, errc::payload_too_large, too_large);
+      co_await reject(socket, limits, timer, errc::payload_too_large, too_large, client_id);
       co_return std::nullopt;
     }
     if (body_ec) {
       if (!is_quiet_close(body_ec)) {
-        co_await reject(socket, limits, timer, errc::bad_request, "malformed HTTP request body: " + body_ec.message());
+        co_await reject(socket, limits, timer, errc::bad_request,
+                        "malformed HTTP request body: " + body_ec.message(), client_id);
       }
       co_return std::nullopt;
     }
   }
-  co_return parser.release();
+  if (!body_hold) {
+    body_hold = bodies.try_reserve(parser.get().body().size());
+    if (!body_hold) {
+      co_await reject(socket, limits, timer, errc::overloaded, budget_exhausted, client_id,
+                      "Retry-After: 1\r\n");
+      co_return std::nullopt;
+    }
+  }
+  co_return client_message{parser.release(), std::move(*body_hold)};
 }
 
-net::awaitable<void> watch_client(tcp::socket& socket, beast::flat_buffer& buffer) {
-  while (buffer.size() < max_pipelined_bytes) {
-    auto [ec, n] = co_await socket.async_read_some(buffer.prepare(1024), use_nothrow);
+net::awaitable<void> watch_client(tcp::socket& socket, beast::flat_buffer& buffer, bool ignore_half_close,
+                                  client_watch& watch) {
+  std::unique_ptr<char[]> discard;  // only for a client that pipelines past the limit
+  while (true) {
+    error_code ec;
+    std::size_t n = 0;
+    if (buffer.size() < max_pipelined_bytes) {
+      std::tie(ec, n) = co_await socket.async_read_some(buffer.prepare(1024), use_nothrow);
+      if (!ec) buffer.commit(n);
+    } else {
+      // The next requests are lost: keep reading (so a disconnect is still seen), drop what arrives, and
+      // close the connection after this response. HTTP/1.1 clients retry unanswered pipelined requests.
+      if (!discard) discard = std::make_unique<char[]>(discard_bytes);
+      std::tie(ec, n) =
+          co_await socket.async_read_some(net::buffer(discard.get(), discard_bytes), use_nothrow);
+      watch.pipeline_dropped = true;
+    }
+    if (ec == net::error::eof && ignore_half_close) {
+      watch.half_closed = true;  // the client may still read: only a failed write ends the request now
+      break;
+    }
     if (ec) co_return;
-    buffer.commit(n);
   }
   net::steady_timer forever(co_await net::this_coro::executor, std::chrono::steady_clock::duration::max());
   co_await forever.async_wait(use_nothrow);

@@ -8,19 +8,22 @@
 namespace pd_proxy {
 
 net::awaitable<error_code> client_response::send_whole(int status, std::string_view content_type,
-                                                       std::string_view body, std::string_view extra_headers) {
+                                                       std::string_view body,
+                                                       std::string_view extra_headers) {
   const std::string head =
       format_response_head({status, content_type, request_id_, keep_alive_, body.size(), extra_headers});
   head_sent_ = true;
-  const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(body)};
+  const std::array<net::const_buffer, 2> buffers{net::buffer(head),
+                                                 net::buffer(omit_body_ ? std::string_view() : body)};
   auto [ec, n] = co_await write_all(socket_, buffers, write_timer_, write_timeout_);
   if (ec) keep_alive_ = false;
   co_return ec;
 }
 
-net::awaitable<error_code> client_response::send_error(errc code, std::string_view message) {
+net::awaitable<error_code> client_response::send_error(errc code, std::string_view message,
+                                                       std::string_view extra_headers) {
   const std::string body = openai_error_body(code, message);
-  co_return co_await send_whole(http_status(code), "application/json", body);
+  co_return co_await send_whole(http_status(code), "application/json", body, extra_headers);
 }
 
 void client_response::start_stream(int status, std::string_view content_type) {
@@ -43,8 +46,12 @@ net::awaitable<error_code> client_response::write_chunk(std::string_view first, 
   const std::string_view terminator = last && !http10_ ? last_chunk : std::string_view();
   if (last && http10_) keep_alive_ = false;
   const std::array<net::const_buffer, 6> buffers{
-      net::buffer(head_sent_ ? std::string_view() : std::string_view(head_)), net::buffer(size_line, size_len),
-      net::buffer(first), net::buffer(second), net::buffer(trailer), net::buffer(terminator)};
+      net::buffer(head_sent_ ? std::string_view() : std::string_view(head_)),
+      net::buffer(size_line, size_len),
+      net::buffer(first),
+      net::buffer(second),
+      net::buffer(trailer),
+      net::buffer(terminator)};
   head_sent_ = true;
   auto [ec, n] = co_await write_all(socket_, buffers, write_timer_, write_timeout_);
   if (ec) keep_alive_ = false;  // a half-written response: the connection cannot carry another

@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
-#include <cmath>
 
 #include "pd_proxy/core/http_wire.hpp"
+#include "pd_proxy/core/retry.hpp"
 #include "pd_proxy/core/sse_parser.hpp"
 #include "pd_proxy/net/backend_exchange.hpp"
+#include "pd_proxy/net/stop_list.hpp"
 #include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
@@ -22,11 +24,8 @@ using relay_buffer = std::array<char, relay_buffer_bytes>;
 // A stream whose events never end is forwarded anyway once this much of one event is held back.
 constexpr std::size_t max_held_event_bytes = 256 * 1024;
 
-bool is_success(int status) { return status >= 200 && status < 300; }
-bool is_retryable_status(int status) { return status == 429 || status >= 500; }
-
-seconds_d backoff(const proxy_config& config, int attempt) {
-  return config.retry_delay * std::pow(2.0, attempt - 2);  // before attempt 2: 1x, attempt 3: 2x, ...
+bool is_success(int status) {
+  return status >= 200 && status < 300;
 }
 
 seconds_d left_until(clock::time_point deadline) {
@@ -38,35 +37,59 @@ clock::time_point deadline_after(seconds_d limit) {
   return limit.count() <= 0 ? clock::time_point::max() : clock::now() + to_timer_duration(limit);
 }
 
+// What one request's legs share.
+struct exchange {
+  proxy_state& state;
+  backend_pool& pool;
+  const pd_request& request;
+  client_response& response;
+  stoppable_request& stop;
+  // X-Request-Id of the legs: the client's request id, suffixed "-reprefill<k>" for the k-th new prefill and
+  // its decode (a prefiller may still hold the KV under the old id, and a backend refuses a duplicate id).
+  std::string backend_request_id;
+};
+
 // Why a leg gave up, for the client's error.
 struct leg_outcome {
   backend_failure failure = backend_failure::none;
-  int status = 0;     // last backend status when it answered with an error
-  std::string body;   // that answer's body
+  int status = 0;            // last backend status when it answered with an error
+  std::string content_type;  // that answer's Content-Type
+  std::string body;          // that answer's body
 };
 
-net::awaitable<void> send_leg_failure(client_response& response, std::string_view leg, const leg_outcome& last) {
+// A backend's own answer, unchanged: its status, Content-Type (JSON when it sent none) and body.
+net::awaitable<void> pass_through(client_response& response, int status, std::string_view content_type,
+                                  std::string_view body) {
+  co_await response.send_whole(status, content_type.empty() ? "application/json" : content_type, body);
+}
+
+net::awaitable<void> send_shutting_down(client_response& response) {
+  co_await response.send_error(errc::shutting_down, "proxy shutting down", "Retry-After: 1\r\n");
+}
+
+net::awaitable<void> send_leg_failure(client_response& response, std::string_view leg,
+                                      const leg_outcome& last) {
   if (last.status != 0) {
     if (!last.body.empty()) {
-      co_await response.send_whole(last.status, "application/json", last.body);
+      co_await pass_through(response, last.status, last.content_type, last.body);
     } else {
-      co_await response.send_error(errc::backend_failed, std::string(leg) + " backend answered HTTP " +
-                                                             std::to_string(last.status) + " on every attempt");
+      co_await response.send_error(
+          errc::backend_failed,
+          std::string(leg) + " backend answered HTTP " + std::to_string(last.status) + " on every attempt");
     }
     co_return;
   }
   if (last.failure == backend_failure::timeout) {
     co_await response.send_error(errc::backend_timeout, std::string(leg) + " backend timed out");
   } else {
-    co_await response.send_error(errc::backend_failed,
-                                 std::string(leg) + " backend failed (" + std::string(to_string(last.failure)) + ")");
+    co_await response.send_error(errc::backend_failed, std::string(leg) + " backend failed (" +
+                                                           std::string(to_string(last.failure)) + ")");
   }
 }
 
-std::string request_head(const proxy_state& state, std::string_view method, const pd_request& request,
-                         const backend_address& address, std::size_t body_size) {
-  return format_backend_request_head(
-      {method, request.route, address.authority(), request.request_id, state.config.backend_api_key, body_size});
+std::string request_head(const exchange& x, const backend_address& address, std::size_t body_size) {
+  return format_backend_request_head({"POST", x.request.route, address.authority(), x.backend_request_id,
+                                      x.state.config.backend_api_key, body_size});
 }
 
 //------------------------------------------------------------------------------
@@ -78,11 +101,10 @@ struct prefill_result {
   std::string kv_transfer_params;  // raw JSON text of the prefiller's object; empty when it sent none
 };
 
-net::awaitable<prefill_result> run_prefill(proxy_state& state, backend_pool& pool, const pd_request& request,
-                                           client_response& response) {
-  const auto& config = state.config;
-  const std::string body = make_prefill_body(request.body);
-  const double score = prefill_score(request.body.size());
+net::awaitable<prefill_result> run_prefill(exchange& x) {
+  const auto& config = x.state.config;
+  const spliced_body body = splice_prefill_body(x.request.body);
+  const double score = prefill_score(x.request.body.size());
   const int attempts = std::max(1, config.max_retries);
   std::vector<bool> tried(config.prefillers.size());
   leg_outcome last;
@@ -90,12 +112,16 @@ net::awaitable<prefill_result> run_prefill(proxy_state& state, backend_pool& poo
 
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     if (attempt > 1) {
-      state.counters.prefill_retries.fetch_add(1, std::memory_order_relaxed);
-      if (!co_await sleep_for(backoff(config, attempt))) co_return result;
+      x.state.counters.prefill_retries.fetch_add(1, std::memory_order_relaxed);
+      if (!co_await sleep_for(retry_backoff(config.retry_delay, attempt))) co_return result;
     }
-    auto reservation = state.sched.reserve_prefill(score, tried);
+    if (x.stop.stopping()) {
+      co_await send_shutting_down(x.response);
+      co_return result;
+    }
+    auto reservation = x.state.sched.reserve_prefill(score, tried);
     if (!reservation) {
-      co_await response.send_error(errc::no_backend, "no prefill instance is configured");
+      co_await x.response.send_error(errc::no_backend, "no prefill instance is configured");
       co_return result;
     }
     const std::size_t index = reservation->index();
@@ -103,20 +129,24 @@ net::awaitable<prefill_result> run_prefill(proxy_state& state, backend_pool& poo
     const backend_address& address = config.prefillers[index];
     const auto deadline = deadline_after(config.prefill_timeout);
 
-    backend_stream leg(pool, backend_role::prefill, index, address);
-    auto failure =
-        co_await leg.open(request_head(state, "POST", request, address, body.size()), body, config.connect_timeout,
-                          config.prefill_timeout);
+    backend_stream leg(x.pool, backend_role::prefill, index, address);
+    const current_leg registered(x.stop, leg);
+    auto failure = co_await leg.open(request_head(x, address, body.size()), body.pieces,
+                                     config.connect_timeout, config.prefill_timeout);
     std::string answer;
     if (failure == backend_failure::none) {
       failure = co_await leg.read_all(answer, config.max_body_size, left_until(deadline));
     }
     reservation->prefill_finished();
     if (failure == backend_failure::cancelled) co_return result;
+    if (x.stop.stopping()) {
+      co_await send_shutting_down(x.response);
+      co_return result;
+    }
     if (failure != backend_failure::none) {
-      spdlog::warn("request {}: prefill attempt {}/{} on {} failed: {}", request.request_id, attempt, attempts,
-                   address.authority(), to_string(failure));
-      last = {failure, 0, {}};
+      spdlog::warn("request {}: prefill attempt {}/{} on {} failed: {}", x.request.request_id, attempt,
+                   attempts, address.authority(), to_string(failure));
+      last = {failure, 0, {}, {}};
       continue;
     }
     const int status = leg.status();
@@ -124,9 +154,10 @@ net::awaitable<prefill_result> run_prefill(proxy_state& state, backend_pool& poo
       if (const auto kv = find_kv_transfer_params(answer)) {
         result.kv_transfer_params.assign(*kv);
       } else {
-        state.counters.local_prefills.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("request {}: prefiller {} returned no kv_transfer_params; the decoder will prefill locally",
-                     request.request_id, address.authority());
+        x.state.counters.local_prefills.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn(
+            "request {}: prefiller {} returned no kv_transfer_params; the decoder will prefill locally",
+            x.request.request_id, address.authority());
       }
       result.ok = true;
       result.kv_hold = std::move(*reservation);
@@ -134,14 +165,14 @@ net::awaitable<prefill_result> run_prefill(proxy_state& state, backend_pool& poo
     }
     if (!is_retryable_status(status)) {
       // The backend's own verdict on the request (e.g. prompt too long): not retried, passed through.
-      co_await response.send_whole(status, "application/json", answer);
+      co_await pass_through(x.response, status, leg.content_type(), answer);
       co_return result;
     }
-    spdlog::warn("request {}: prefill attempt {}/{} on {} answered HTTP {}", request.request_id, attempt, attempts,
-                 address.authority(), status);
-    last = {backend_failure::none, status, std::move(answer)};
+    spdlog::warn("request {}: prefill attempt {}/{} on {} answered HTTP {}", x.request.request_id, attempt,
+                 attempts, address.authority(), status);
+    last = {backend_failure::none, status, std::string(leg.content_type()), std::move(answer)};
   }
-  co_await send_leg_failure(response, "prefill", last);
+  co_await send_leg_failure(x.response, "prefill", last);
   co_return result;
 }
 
@@ -149,10 +180,10 @@ net::awaitable<prefill_result> run_prefill(proxy_state& state, backend_pool& poo
 // Decode leg and relay.
 
 // Relays the decoder's body after its first piece arrived. The first piece is in `buffer[0..first)`.
-net::awaitable<void> relay_decode(proxy_state& state, backend_stream& leg, const pd_request& request,
-                                  client_response& response, bool stream, relay_buffer& buffer,
+net::awaitable<void> relay_decode(exchange& x, backend_stream& leg, bool stream, relay_buffer& buffer,
                                   std::size_t first) {
-  const auto& config = state.config;
+  const auto& config = x.state.config;
+  auto& response = x.response;
   response.start_stream(200, stream ? "text/event-stream; charset=utf-8" : "application/json");
   sse_parser parser;
   std::string held;  // stream: bytes of an event not yet complete, never sent half
@@ -188,19 +219,27 @@ net::awaitable<void> relay_decode(proxy_state& state, backend_stream& leg, const
     auto [failure, got] = co_await leg.read_some(buffer.data(), buffer.size(), config.stream_idle_timeout);
     if (failure == backend_failure::cancelled) co_return;
     if (failure != backend_failure::none) {
-      state.counters.midstream_failures.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("request {}: decode stream failed after the first byte: {}", request.request_id,
-                   to_string(failure));
+      const bool stopping = x.stop.stopping();
+      if (!stopping) {
+        x.state.counters.midstream_failures.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("request {}: decode stream failed after the first byte: {}", x.request.request_id,
+                     to_string(failure));
+      }
       response.close_after_response();
       if (!stream) {
         co_await response.end_stream(/*complete=*/false);
         co_return;
       }
       if (!saw_done) {
-        const errc code = failure == backend_failure::timeout ? errc::backend_timeout : errc::backend_failed;
-        const std::string event = sse_error_event(
-            code, failure == backend_failure::timeout ? "decode backend stalled mid-stream"
-                                                      : "decode backend failed mid-stream");
+        std::string event;
+        if (stopping) {
+          event = sse_error_event(errc::shutting_down, "proxy shutting down");
+        } else if (failure == backend_failure::timeout) {
+          event = sse_error_event(errc::backend_timeout, "decode backend stalled mid-stream");
+        } else {
+          event = sse_error_event(errc::backend_failed, "decode backend failed mid-stream");
+        }
+        // What is held is an incomplete event: it is dropped, so the error is an event of its own.
         if (co_await response.write_chunk(event)) co_return;
       }
       co_await response.end_stream(/*complete=*/true);
@@ -210,27 +249,48 @@ net::awaitable<void> relay_decode(proxy_state& state, backend_stream& leg, const
   }
 }
 
-net::awaitable<void> run_decode(proxy_state& state, backend_pool& pool, const pd_request& request,
-                                client_response& response, prefill_result& prefill) {
-  const auto& config = state.config;
-  const bool stream = request.body.stream();
-  std::string body = make_decode_body(
-      request.body, prefill.kv_transfer_params.empty() ? std::nullopt
-                                                       : std::optional<std::string_view>(prefill.kv_transfer_params));
-  const double score = decode_score(request.body.size());
+// Whether a decode retry runs the prefill again: with --decode-retry-kv reprefill, once the failed decoder
+// may have pulled the KV (it received the request). A decoder that could not be reached pulled nothing.
+bool needs_new_prefill(const proxy_config& config, const leg_outcome& last) {
+  return config.decode_retry_kv == decode_retry_kv::reprefill && last.failure != backend_failure::connect;
+}
+
+net::awaitable<void> run_decode(exchange& x, prefill_result& prefill) {
+  const auto& config = x.state.config;
+  const bool stream = x.request.body.stream();
+  auto splice = [&] {
+    return splice_decode_body(x.request.body,
+                              prefill.kv_transfer_params.empty()
+                                  ? std::nullopt
+                                  : std::optional<std::string_view>(prefill.kv_transfer_params));
+  };
+  spliced_body body = splice();
+  const double score = decode_score(x.request.body.size());
   const int attempts = std::max(1, config.max_retries);
   std::vector<bool> tried(config.decoders.size());
   leg_outcome last;
   relay_buffer buffer;
+  int reprefills = 0;
 
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     if (attempt > 1) {
-      state.counters.decode_retries.fetch_add(1, std::memory_order_relaxed);
-      if (!co_await sleep_for(backoff(config, attempt))) co_return;
+      x.state.counters.decode_retries.fetch_add(1, std::memory_order_relaxed);
+      if (!co_await sleep_for(retry_backoff(config.retry_delay, attempt))) co_return;
+      if (needs_new_prefill(config, last) && !x.stop.stopping()) {
+        prefill.kv_hold.release_all();  // the old KV is given up: a new prefill makes its own
+        x.backend_request_id = std::string(x.request.request_id) + "-reprefill" + std::to_string(++reprefills);
+        prefill = co_await run_prefill(x);
+        if (!prefill.ok) co_return;
+        body = splice();
+      }
     }
-    auto reservation = state.sched.reserve_decode(score, tried);
+    if (x.stop.stopping()) {
+      co_await send_shutting_down(x.response);
+      co_return;
+    }
+    auto reservation = x.state.sched.reserve_decode(score, tried);
     if (!reservation) {
-      co_await response.send_error(errc::no_backend, "no decode instance is configured");
+      co_await x.response.send_error(errc::no_backend, "no decode instance is configured");
       co_return;
     }
     const std::size_t index = reservation->index();
@@ -238,57 +298,66 @@ net::awaitable<void> run_decode(proxy_state& state, backend_pool& pool, const pd
     const backend_address& address = config.decoders[index];
     const auto first_byte_deadline = deadline_after(config.first_token_timeout);
 
-    backend_stream leg(pool, backend_role::decode, index, address);
-    auto failure = co_await leg.open(request_head(state, "POST", request, address, body.size()), body,
+    backend_stream leg(x.pool, backend_role::decode, index, address);
+    const current_leg registered(x.stop, leg);
+    auto failure = co_await leg.open(request_head(x, address, body.size()), body.pieces,
                                      config.connect_timeout, config.first_token_timeout);
     if (failure == backend_failure::cancelled) co_return;
     if (failure == backend_failure::none && !is_success(leg.status())) {
       std::string answer;
       failure = co_await leg.read_all(answer, config.max_body_size, config.stream_idle_timeout);
       if (failure == backend_failure::cancelled) co_return;
-      if (failure == backend_failure::none) {
+      if (failure == backend_failure::none && !x.stop.stopping()) {
         if (!is_retryable_status(leg.status())) {
-          co_await response.send_whole(leg.status(), "application/json", answer);
+          co_await pass_through(x.response, leg.status(), leg.content_type(), answer);
           co_return;
         }
-        spdlog::warn("request {}: decode attempt {}/{} on {} answered HTTP {}", request.request_id, attempt,
+        spdlog::warn("request {}: decode attempt {}/{} on {} answered HTTP {}", x.request.request_id, attempt,
                      attempts, address.authority(), leg.status());
-        last = {backend_failure::none, leg.status(), std::move(answer)};
+        last = {backend_failure::none, leg.status(), std::string(leg.content_type()), std::move(answer)};
         continue;
       }
     }
     std::size_t first = 0;
     if (failure == backend_failure::none) {
-      auto [read_failure, n] = co_await leg.read_some(buffer.data(), buffer.size(), left_until(first_byte_deadline));
+      auto [read_failure, n] =
+          co_await leg.read_some(buffer.data(), buffer.size(), left_until(first_byte_deadline));
       failure = read_failure;
       first = n;
       if (failure == backend_failure::none && n == 0) failure = backend_failure::transport;  // empty 200 body
     }
     if (failure == backend_failure::cancelled) co_return;
+    if (x.stop.stopping()) {
+      co_await send_shutting_down(x.response);
+      co_return;
+    }
     if (failure != backend_failure::none) {
-      spdlog::warn("request {}: decode attempt {}/{} on {} failed: {}", request.request_id, attempt, attempts,
-                   address.authority(), to_string(failure));
-      last = {failure, 0, {}};
+      spdlog::warn("request {}: decode attempt {}/{} on {} failed: {}", x.request.request_id, attempt,
+                   attempts, address.authority(), to_string(failure));
+      last = {failure, 0, {}, {}};
       continue;
     }
     prefill.kv_hold.release_kv();  // the decoder answered, so it has pulled the KV
-    std::string().swap(body);      // no retry can need the prompt any more
-    request.body.release();
-    co_await relay_decode(state, leg, request, response, stream, buffer, first);
+    body = {};                     // no retry can need the prompt any more
+    x.request.body.release();
+    x.request.body_hold.release();
+    co_await relay_decode(x, leg, stream, buffer, first);
     co_return;
   }
-  co_await send_leg_failure(response, "decode", last);
+  co_await send_leg_failure(x.response, "decode", last);
 }
 
 }  // namespace
 
-net::awaitable<void> run_pd_exchange(proxy_state& state, backend_pool& pool, const pd_request& request,
-                                     client_response& response) {
+net::awaitable<void> run_pd_exchange(proxy_state& state, backend_pool& pool, stop_list& stoppable,
+                                     const pd_request& request, client_response& response) {
   inflight_guard inflight(state.request_num);
   state.counters.pd_requests.fetch_add(1, std::memory_order_relaxed);
-  auto prefill = co_await run_prefill(state, pool, request, response);
+  stoppable_request stop(stoppable);
+  exchange x{state, pool, request, response, stop, std::string(request.request_id)};
+  auto prefill = co_await run_prefill(x);
   if (!prefill.ok) co_return;
-  co_await run_decode(state, pool, request, response, prefill);
+  co_await run_decode(x, prefill);
 }
 
 }  // namespace pd_proxy

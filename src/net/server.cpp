@@ -5,6 +5,7 @@
 #include <future>
 #include <optional>
 
+#include "pd_proxy/core/request_id.hpp"
 #include "pd_proxy/net/client_response.hpp"
 #include "pd_proxy/net/client_session.hpp"
 #include "pd_proxy/net/timed.hpp"
@@ -21,6 +22,7 @@ struct server::worker {
   }
 
   backend_pool pool;
+  stop_list stoppable;  // its in-flight PD requests, for the drain deadline
   net::io_context io;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
   std::thread thread;
@@ -40,15 +42,16 @@ class connection_slot {
   std::atomic<std::size_t>& n_;
 };
 
-net::awaitable<void> serve_connection(tcp::socket socket, proxy_state& state, backend_pool& pool) {
+net::awaitable<void> serve_connection(tcp::socket socket, proxy_state& state, backend_pool& pool,
+                                      stop_list& stoppable) {
   connection_slot slot(state.client_connections);
-  co_await run_client_session(std::move(socket), state, pool);
+  co_await run_client_session(std::move(socket), state, pool, stoppable);
 }
 
 net::awaitable<void> refuse_connection(tcp::socket socket, proxy_state& state) {
   connection_slot slot(state.client_connections);
   operation_timer write_timer;
-  client_response response(socket, write_timer, {}, false, false, seconds_d{5});
+  client_response response(socket, write_timer, new_request_id(), false, false, seconds_d{5});
   co_await response.send_error(errc::overloaded, "too many client connections (--max-connections)");
   error_code ignored;
   socket.shutdown(tcp::socket::shutdown_send, ignored);
@@ -69,8 +72,8 @@ void log_exception(std::exception_ptr e) {
 server::server(proxy_config config) : state_(std::make_unique<proxy_state>(std::move(config))) {
   const auto& cfg = state_->config;
   for (unsigned i = 0; i < cfg.workers; ++i) {
-    workers_.push_back(
-        std::make_unique<worker>(cfg.prefillers.size(), cfg.decoders.size(), cfg.max_idle_backend_connections));
+    workers_.push_back(std::make_unique<worker>(cfg.prefillers.size(), cfg.decoders.size(),
+                                                cfg.max_idle_backend_connections));
   }
   auto& io = workers_.front()->io;
   tcp::resolver resolver(io);
@@ -87,7 +90,8 @@ server::server(proxy_config config) : state_(std::make_unique<proxy_state>(std::
     if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
       last_error = ec;
-      spdlog::warn("cannot listen on {}:{}: {}", endpoint.address().to_string(), endpoint.port(), ec.message());
+      spdlog::warn("cannot listen on {}:{}: {}", endpoint.address().to_string(), endpoint.port(),
+                   ec.message());
       continue;
     }
     acceptors_.push_back(std::move(acceptor));
@@ -95,13 +99,18 @@ server::server(proxy_config config) : state_(std::make_unique<proxy_state>(std::
   }
   if (acceptors_.empty()) {
     if (!last_error) last_error = net::error::address_in_use;
-    throw boost::system::system_error(last_error, "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port));
+    throw boost::system::system_error(last_error,
+                                      "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port));
   }
 }
 
-server::~server() { stop(); }
+server::~server() {
+  shutdown(/*drain_requests=*/false, seconds_d{0});
+}
 
-tcp::endpoint server::local_endpoint() const { return acceptors_.front()->local_endpoint(); }
+tcp::endpoint server::local_endpoint() const {
+  return acceptors_.front()->local_endpoint();
+}
 
 std::vector<tcp::endpoint> server::local_endpoints() const {
   std::vector<tcp::endpoint> out;
@@ -138,14 +147,29 @@ net::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
       net::co_spawn(target.io, refuse_connection(std::move(socket), state), log_exception);
       continue;
     }
-    net::co_spawn(target.io, serve_connection(std::move(socket), state, target.pool), log_exception);
+    net::co_spawn(target.io, serve_connection(std::move(socket), state, target.pool, target.stoppable),
+                  log_exception);
   }
 }
 
+bool server::wait_for_requests(std::chrono::steady_clock::time_point deadline) {
+  // Polled: a notification on every request's end would cost the hot path for the sake of shutdown.
+  while (state_->request_num.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline || hurry_.load()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 void server::stop(seconds_d drain) {
+  shutdown(/*drain_requests=*/true, drain);
+}
+
+void server::shutdown(bool drain_requests, seconds_d drain) {
   if (stopped_) return;
   stopped_ = true;
-  if (started_) {
+  if (started_ && drain_requests) {
+    state_->draining.store(true);
     std::promise<void> closed;
     net::post(workers_.front()->io, [this, &closed] {
       for (auto& acceptor : acceptors_) {
@@ -155,9 +179,17 @@ void server::stop(seconds_d drain) {
       closed.set_value();
     });
     closed.get_future().wait();
-    const auto deadline = std::chrono::steady_clock::now() + to_timer_duration(drain);
-    while (state_->request_num.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto deadline = drain.count() <= 0 ? std::chrono::steady_clock::time_point::max()
+                                             : std::chrono::steady_clock::now() + to_timer_duration(drain);
+    if (!wait_for_requests(deadline)) {
+      // Past the deadline: every request still in flight ends with "proxy shutting down" (an SSE error
+      // event for a stream that started) within a short grace, then whatever is left is cut.
+      spdlog::warn("drain: {} request(s) still in flight; ending them", state_->request_num.load());
+      for (auto& w : workers_) {
+        net::post(w->io, [&requests = w->stoppable] { requests.stop_all(); });
+      }
+      hurry_.store(false);
+      wait_for_requests(std::chrono::steady_clock::now() + stop_grace);
     }
   }
   for (auto& w : workers_) {
@@ -169,6 +201,10 @@ void server::stop(seconds_d drain) {
   }
   acceptors_.clear();
   workers_.clear();  // destroys pending sessions (releasing their reservations) before the state goes
+}
+
+void server::hurry() {
+  hurry_.store(true);
 }
 
 }  // namespace pd_proxy

@@ -1,9 +1,16 @@
 #include "pd_proxy/net/timed.hpp"
 
+#include <algorithm>
+
 namespace pd_proxy {
 
 std::chrono::steady_clock::duration to_timer_duration(seconds_d limit) {
-  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
+  // The CLI refuses what this clamps; the clamp keeps a computed value (a backoff) from overflowing the
+  // clock.
+  constexpr double max_seconds = 1e9;  // ~31 years: now() + this still fits a steady_clock time_point
+  const double s = limit.count();
+  if (!(s > 0)) return std::chrono::steady_clock::duration::zero();  // also NaN
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(seconds_d{std::min(s, max_seconds)});
 }
 
 namespace detail {
@@ -12,7 +19,8 @@ void arm_operation_timer(const std::shared_ptr<operation_timer_state>& state) {
   if (state->armed && state->timer.expiry() <= state->deadline) return;  // it wakes in time and re-arms
   const unsigned generation = ++state->generation;
   state->armed = true;
-  state->timer.expires_at(state->deadline);  // cancels an older wait, whose handler then sees a stale generation
+  state->timer.expires_at(
+      state->deadline);  // cancels an older wait, whose handler then sees a stale generation
   state->timer.async_wait([state, generation](const error_code& ec) {
     if (generation != state->generation) return;
     state->armed = false;

@@ -17,6 +17,10 @@ std::vector<backend_address> start_group(const std::vector<backend_group>& group
                                          std::vector<std::unique_ptr<mock::mock_server>>& servers) {
   std::vector<backend_address> out;
   for (const auto& group : groups) {
+    if (!group.ports.empty()) {
+      for (const auto port : group.ports) out.push_back({"127.0.0.1", port});
+      continue;
+    }
     if (group.refused > 0) {
       for (int i = 0; i < group.refused; ++i) out.push_back({"127.0.0.1", refused_port()});
       continue;
@@ -53,7 +57,8 @@ cluster::~cluster() {
   decode_.clear();
 }
 
-std::vector<mock::mock_server*> cluster::live(const std::vector<std::unique_ptr<mock::mock_server>>& servers) {
+std::vector<mock::mock_server*> cluster::live(
+    const std::vector<std::unique_ptr<mock::mock_server>>& servers) {
   std::vector<mock::mock_server*> out;
   for (const auto& s : servers) out.push_back(s.get());
   return out;

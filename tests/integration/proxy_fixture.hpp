@@ -11,10 +11,11 @@
 
 namespace pd_proxy::test {
 
-/// A group of backends: live pd-mock engines, or ports that refuse connections.
+/// A group of backends: live pd-mock engines, ports that refuse connections, or ports of the test's own.
 struct backend_group {
-  mock::mock_options options;  // ports_count engines; port is forced to 0
-  int refused = 0;             // when > 0, this many dead ports instead of engines
+  mock::mock_options options;        // ports_count engines; port is forced to 0
+  int refused = 0;                   // when > 0, this many dead ports instead of engines
+  std::vector<std::uint16_t> ports = {};  // when not empty, these 127.0.0.1 ports (e.g. scripted backends) instead
 };
 
 mock::mock_options fast_engines(int count);
@@ -27,6 +28,7 @@ class cluster {
   ~cluster();
 
   std::uint16_t port() const { return proxy_->local_endpoint().port(); }
+  server& proxy() { return *proxy_; }
   proxy_state& state() { return proxy_->state(); }
 
   /// The live engines of each role, group by group.

@@ -1,8 +1,8 @@
 #include "pd_proxy/core/json_scan.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
@@ -29,26 +29,57 @@ TEST(json_scan, last_duplicate_wins_and_empty_objects) {
 }
 
 TEST(json_scan, malformed_input_gives_nothing) {
-  for (std::string_view bad : {R"({"a":)", R"({"a":"x)", R"({"a":1 "b":2})", R"({a:1})", R"({"a":[1,2})", ""}) {
+  for (std::string_view bad :
+       {R"({"a":)", R"({"a":"x)", R"({"a":1 "b":2})", R"({a:1})", R"({"a":[1,2})", ""}) {
     EXPECT_FALSE(find_top_level_member(bad, "a")) << bad;
   }
 }
 
 TEST(json_validation, accepts_well_formed_values) {
   for (std::string_view good :
-       {R"({})", R"( [] )", R"("")", "0", "-0", "-0.5e-7", "1E+2", "123456789012345678901234567890", "true", "false",
-        "null", R"({"a":[1,2,{"b":null}],"c":"\"\\\/\b\f\n\r\t\u00e9\uD83D\uDE00"})",
+       {R"({})", R"( [] )", R"("")", "0", "-0", "-0.5e-7", "1E+2", "123456789012345678901234567890", "true",
+        "false", "null", R"({"a":[1,2,{"b":null}],"c":"\"\\\/\b\f\n\r\t\u00e9\uD83D\uDE00"})",
         "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"", "\n\t{ \"k\" : [ ] }\r\n"}) {
     EXPECT_TRUE(is_valid_json(good)) << good;
   }
 }
 
 TEST(json_validation, rejects_what_rfc_8259_rejects) {
-  for (std::string_view bad :
-       {"", " ", "{", R"({"a"})", R"({"a":1,})", "[1,]", "[,1]", "01", "-", "1.", ".5", "1e", "+1", "0x10", "NaN",
-        "tru", "nul", "True", R"({'a':1})", R"({a:1})", R"("\x")", R"("\u12G4")", R"("\uDE00")", R"("\uD83D")",
-        R"("\uD83D\u0041")", "\"a\x01b\"", "\"\xC0\xAF\"", "\"\xED\xA0\x80\"", "\"\xF4\x90\x80\x80\"",
-        "\"\xE2\x82\"", "\"\x80\"", "1 2", R"({"a":1}})", R"({"a" 1})", R"("abc)"}) {
+  for (std::string_view bad : {"",
+                               " ",
+                               "{",
+                               R"({"a"})",
+                               R"({"a":1,})",
+                               "[1,]",
+                               "[,1]",
+                               "01",
+                               "-",
+                               "1.",
+                               ".5",
+                               "1e",
+                               "+1",
+                               "0x10",
+                               "NaN",
+                               "tru",
+                               "nul",
+                               "True",
+                               R"({'a':1})",
+                               R"({a:1})",
+                               R"("\x")",
+                               R"("\u12G4")",
+                               R"("\uDE00")",
+                               R"("\uD83D")",
+                               R"("\uD83D\u0041")",
+                               "\"a\x01b\"",
+                               "\"\xC0\xAF\"",
+                               "\"\xED\xA0\x80\"",
+                               "\"\xF4\x90\x80\x80\"",
+                               "\"\xE2\x82\"",
+                               "\"\x80\"",
+                               "1 2",
+                               R"({"a":1}})",
+                               R"({"a" 1})",
+                               R"("abc)"}) {
     EXPECT_FALSE(is_valid_json(bad)) << bad;
   }
 }
@@ -87,9 +118,15 @@ TEST(json_validation, agrees_with_nlohmann_on_random_mutations) {
         const std::size_t at = rng() % doc.size();
         const char c = alphabet[rng() % alphabet.size()];
         switch (rng() % 3) {
-          case 0: doc[at] = c; break;
-          case 1: doc.insert(doc.begin() + static_cast<std::ptrdiff_t>(at), c); break;
-          default: doc.erase(at, 1); break;
+          case 0:
+            doc[at] = c;
+            break;
+          case 1:
+            doc.insert(doc.begin() + static_cast<std::ptrdiff_t>(at), c);
+            break;
+          default:
+            doc.erase(at, 1);
+            break;
         }
       }
       const bool expected = nlohmann::json::accept(doc);
@@ -103,6 +140,25 @@ TEST(json_validation, agrees_with_nlohmann_on_random_mutations) {
     }
   }
   EXPECT_GT(accepted, checked / 20);  // the mutations exercise both answers
+}
+
+TEST(json_unescape, decodes_every_escape_to_utf8) {
+  std::string out = "prefix:";
+  EXPECT_TRUE(append_json_unescaped(R"(a\"b\\c\/d\b\f\n\r\t\u0041\u00e9\u20AC\uD83D\uDE00 \u0000z)", out));
+  EXPECT_EQ(out,
+            std::string("prefix:a\"b\\c/d\b\f\n\r\tA\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80 ") + '\0' + "z");
+  out.clear();
+  EXPECT_TRUE(append_json_unescaped("caf\xC3\xA9 plain", out));
+  EXPECT_EQ(out, "caf\xC3\xA9 plain");
+}
+
+TEST(json_unescape, rejects_invalid_escapes_and_leaves_the_output_as_it_was) {
+  for (std::string_view bad : {R"(\x)", R"(\)", R"(a\u12)", R"(\u12G4)", R"(\uD800)", R"(\uDC00x)",
+                               R"(\uD83D\u0041)", R"(\uD83D\uD83D)", R"(\U0041)"}) {
+    std::string out = "kept";
+    EXPECT_FALSE(append_json_unescaped(bad, out)) << bad;
+    EXPECT_EQ(out, "kept") << bad;
+  }
 }
 
 }  // namespace

@@ -11,7 +11,9 @@ enum class errc {
   not_found,           // 404: unknown route
   method_not_allowed,  // 405: known route, wrong method
   payload_too_large,   // 413: body over --max-body-size
-  overloaded,          // 503: --max-connections reached
+  not_implemented,     // 501: a Transfer-Encoding other than chunked
+  overloaded,          // 503: --max-connections or --max-buffered-body-bytes reached
+  shutting_down,       // 503: the proxy is draining (SIGTERM/SIGINT)
   backend_failed,      // 502: a backend failed (transport error or 5xx) on every attempt
   no_backend,          // 503: a pool is empty
   backend_timeout,     // 504: a backend timed out before the first byte reached the client

@@ -20,7 +20,8 @@ struct response_head {
 /// Status line and headers, ending with the blank line.
 std::string format_response_head(const response_head& head);
 
-/// "OK", "Bad Gateway", ...; "Unknown" for codes it does not know.
+/// The standard reason phrase of a status (RFC 9110): "OK", "Found", "Bad Gateway", ...; empty for a code
+/// without one (the status line then ends "HTTP/1.1 599 ", which RFC 9112 allows).
 std::string_view reason_phrase(int status);
 
 /// Writes the chunk-size line for an n-byte chunk ("1a\r\n") into `out` and returns its length.
@@ -31,10 +32,10 @@ inline constexpr std::string_view last_chunk = "0\r\n\r\n";
 
 struct backend_request_head {
   std::string_view method = "POST";
-  std::string_view target;      // "/v1/completions"
-  std::string_view authority;   // Host header value, "host:port"
-  std::string_view request_id;  // X-Request-Id; omitted when empty
-  std::string_view api_key;     // "Authorization: Bearer <key>"; omitted when empty
+  std::string_view target;                    // "/v1/completions"
+  std::string_view authority;                 // Host header value, "host:port"
+  std::string_view request_id;                // X-Request-Id; omitted when empty
+  std::string_view api_key;                   // "Authorization: Bearer <key>"; omitted when empty
   std::optional<std::size_t> content_length;  // omitted for bodiless requests
 };
 

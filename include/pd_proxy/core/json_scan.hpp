@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace pd_proxy {
@@ -31,6 +32,13 @@ std::optional<std::string_view> find_top_level_member(std::string_view text, std
 /// numbers beyond a double's range (RFC 8259 allows them; nlohmann rejects them as overflow).
 /// O(n), no allocation.
 bool is_valid_json(std::string_view text, int max_depth = 128);
+
+/// Appends the text of a JSON string to `out`, decoded to UTF-8. `raw` is the string as written, without its
+/// quotes: the escapes `\" \\ \/ \b \f \n \r \t \uXXXX` are decoded (a `\uXXXX` high surrogate followed by an
+/// escaped low one gives one code point), every other byte is copied as is (not validated). Returns false,
+/// with `out` as it was, on an invalid escape: an unknown letter, fewer than four hex digits, a surrogate
+/// without its pair. Allocates only by growing `out`.
+bool append_json_unescaped(std::string_view raw, std::string& out);
 
 namespace json_scan_detail {
 std::size_t skip_space(std::string_view t, std::size_t i);

@@ -53,7 +53,8 @@ class backend_pool {
 class backend_lease {
  public:
   backend_lease() = default;
-  backend_lease(backend_pool& pool, backend_role role, std::size_t index, std::unique_ptr<backend_connection> connection)
+  backend_lease(backend_pool& pool, backend_role role, std::size_t index,
+                std::unique_ptr<backend_connection> connection)
       : pool_(&pool), role_(role), index_(index), connection_(std::move(connection)) {}
   backend_lease(backend_lease&&) noexcept = default;
   backend_lease& operator=(backend_lease&& other) noexcept;
@@ -61,7 +62,12 @@ class backend_lease {
 
   backend_connection& connection() { return *connection_; }
   explicit operator bool() const { return connection_ != nullptr; }
-  void mark_reusable() { reusable_ = true; }
+  void mark_reusable() { reusable_ = !broken_; }
+  /// The connection must be closed, whatever is read on it later.
+  void mark_broken() {
+    broken_ = true;
+    reusable_ = false;
+  }
   /// Returns the connection to the pool or closes it, now.
   void finish();
 
@@ -71,6 +77,7 @@ class backend_lease {
   std::size_t index_ = 0;
   std::unique_ptr<backend_connection> connection_;
   bool reusable_ = false;
+  bool broken_ = false;
 };
 
 /// Resolves and connects to `address` within `timeout`.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -32,12 +33,22 @@ class backend_stream {
   backend_stream(backend_pool& pool, backend_role role, std::size_t index, const backend_address& address)
       : pool_(pool), role_(role), index_(index), address_(address) {}
 
-  /// Connects (within `connect_timeout`), writes `head` and `body`, and reads the response head; the whole
-  /// of it must happen within `head_timeout` (zero: no limit).
-  net::awaitable<backend_failure> open(std::string_view head, std::string_view body, seconds_d connect_timeout,
-                                       seconds_d head_timeout);
+  /// Connects (within `connect_timeout`), writes `head` and `body`, and reads the head of the final response
+  /// (interim 1xx responses are read and dropped; a 101 or more than 8 of them is a transport failure); the
+  /// whole of it must happen within `head_timeout` (zero: no limit).
+  /// `body` is written as the concatenation of its pieces (one gather write; they must live until open ends).
+  net::awaitable<backend_failure> open(std::string_view head, std::span<const std::string_view> body,
+                                       seconds_d connect_timeout, seconds_d head_timeout);
 
+  /// The final response's status; interim 1xx responses are skipped by open().
   int status() const { return status_; }
+
+  /// The final response's Content-Type, empty when it sent none.
+  std::string_view content_type() const {
+    if (!parser_) return {};
+    const auto value = parser_->get()[http::field::content_type];
+    return {value.data(), value.size()};
+  }
 
   /// Reads the next piece of the body into `buffer` within `timeout`. Returns the byte count; zero bytes
   /// with `none` means the body is complete.
@@ -52,8 +63,13 @@ class backend_stream {
   /// Closes the connection now (or returns it to the pool if the response was read whole).
   void close() { lease_.finish(); }
 
+  /// Breaks the connection without resuming anyone: a pending read or write completes with an error, later
+  /// ones fail, and the connection is never pooled. For the drain deadline.
+  void abort();
+
  private:
-  net::awaitable<backend_failure> open_once(std::string_view head, std::string_view body, seconds_d connect_timeout,
+  net::awaitable<backend_failure> open_once(std::string_view head, std::span<const std::string_view> body,
+                                            seconds_d connect_timeout,
                                             std::chrono::steady_clock::time_point deadline, bool allow_reuse,
                                             bool& retry_fresh);
 

@@ -16,8 +16,8 @@ namespace pd_proxy {
 /// client that stops reading cannot pin the request.
 class client_response {
  public:
-  client_response(tcp::socket& socket, operation_timer& write_timer, std::string_view request_id, bool keep_alive,
-                  bool http10, seconds_d write_timeout)
+  client_response(tcp::socket& socket, operation_timer& write_timer, std::string_view request_id,
+                  bool keep_alive, bool http10, seconds_d write_timeout)
       : socket_(socket),
         write_timer_(write_timer),
         request_id_(request_id),
@@ -29,19 +29,24 @@ class client_response {
   net::awaitable<error_code> send_whole(int status, std::string_view content_type, std::string_view body,
                                         std::string_view extra_headers = {});
 
-  /// An OpenAI-shaped JSON error.
-  net::awaitable<error_code> send_error(errc code, std::string_view message);
+  /// An OpenAI-shaped JSON error; `extra_headers` are complete "Name: value\r\n" lines (Retry-After).
+  net::awaitable<error_code> send_error(errc code, std::string_view message,
+                                        std::string_view extra_headers = {});
 
   /// Prepares a streamed response; its head goes out with the first chunk.
   void start_stream(int status, std::string_view content_type);
 
   /// Writes `first` and `second` as one chunk (either may be empty; nothing is written when both are).
   /// `last` also ends the response (the terminating chunk goes in the same write), as end_stream(true).
-  net::awaitable<error_code> write_chunk(std::string_view first, std::string_view second = {}, bool last = false);
+  net::awaitable<error_code> write_chunk(std::string_view first, std::string_view second = {},
+                                         bool last = false);
 
   /// Writes the terminating chunk. `complete` false ends the connection without it, so the client sees a
   /// truncated body instead of a well-formed short one.
   net::awaitable<error_code> end_stream(bool complete);
+
+  /// A HEAD request's response: heads as for GET (with the body's Content-Length), no body.
+  void omit_body() { omit_body_ = true; }
 
   bool head_sent() const { return head_sent_; }
   bool keep_alive() const { return keep_alive_; }
@@ -57,6 +62,7 @@ class client_response {
   seconds_d write_timeout_;
   std::string head_;  // pending streamed head, written with the first chunk
   bool head_sent_ = false;
+  bool omit_body_ = false;
 };
 
 }  // namespace pd_proxy

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "pd_proxy/core/body_budget.hpp"
 #include "pd_proxy/core/config.hpp"
 #include "pd_proxy/core/scheduler.hpp"
 
@@ -11,12 +12,12 @@ namespace pd_proxy {
 
 /// Monotonic counters, updated with relaxed atomics from any worker.
 struct proxy_counters {
-  std::atomic<std::uint64_t> pd_requests{0};          // PD requests started
-  std::atomic<std::uint64_t> local_prefills{0};       // prefiller returned no kv_transfer_params
-  std::atomic<std::uint64_t> client_disconnects{0};   // client went away before its response ended
-  std::atomic<std::uint64_t> prefill_retries{0};      // prefill attempts after the first
-  std::atomic<std::uint64_t> decode_retries{0};       // decode attempts after the first
-  std::atomic<std::uint64_t> midstream_failures{0};   // decoder failed after bytes reached the client
+  std::atomic<std::uint64_t> pd_requests{0};         // PD requests started
+  std::atomic<std::uint64_t> local_prefills{0};      // prefiller returned no kv_transfer_params
+  std::atomic<std::uint64_t> client_disconnects{0};  // client went away before its response ended
+  std::atomic<std::uint64_t> prefill_retries{0};     // prefill attempts after the first
+  std::atomic<std::uint64_t> decode_retries{0};      // decode attempts after the first
+  std::atomic<std::uint64_t> midstream_failures{0};  // decoder failed after bytes reached the client
 };
 
 /// Created once before the workers start and destroyed after they stop. Thread-safe.
@@ -27,13 +28,17 @@ struct proxy_state {
   scheduler sched;
   std::atomic<std::int64_t> request_num{0};  // PD requests in flight (the reference's request_num)
   std::atomic<std::size_t> client_connections{0};
+  body_budget bodies;                 // client request bodies held, bounded by --max-buffered-body-bytes
+  std::atomic<bool> draining{false};  // SIGTERM/SIGINT: no new request is served
   proxy_counters counters;
 };
 
 /// Increments `request_num` for its lifetime.
 class inflight_guard {
  public:
-  explicit inflight_guard(std::atomic<std::int64_t>& n) : n_(n) { n_.fetch_add(1, std::memory_order_relaxed); }
+  explicit inflight_guard(std::atomic<std::int64_t>& n) : n_(n) {
+    n_.fetch_add(1, std::memory_order_relaxed);
+  }
   ~inflight_guard() { n_.fetch_sub(1, std::memory_order_relaxed); }
   inflight_guard(const inflight_guard&) = delete;
   inflight_guard& operator=(const inflight_guard&) = delete;

@@ -3,8 +3,8 @@
 
 #include <chrono>
 #include <memory>
-#include <type_traits>
 #include <tuple>
+#include <type_traits>
 #include <variant>
 
 #include "pd_proxy/core/config.hpp"
@@ -12,7 +12,8 @@
 
 namespace pd_proxy {
 
-/// Converts a configured duration to a timer duration; zero means "no limit".
+/// Converts a configured duration to a timer duration, saturating at 1e9 s; zero, negative and NaN give zero
+/// (callers treat a zero limit as "no limit").
 std::chrono::steady_clock::duration to_timer_duration(seconds_d limit);
 
 namespace detail {
@@ -34,11 +35,12 @@ void arm_operation_timer(const std::shared_ptr<operation_timer_state>& state);
 
 }  // namespace detail
 
-/// The timeouts of a sequence of operations of one coroutine, one at a time (a stream's reads, or its writes):
-/// `run` limits its operation as timed() describes, and all of them share one timer and one cancellation
-/// signal, and starting an operation only moves the deadline: the pending wait, when it wakes before the new
-/// deadline, waits again. A stream of small reads under a constant limit thus costs no timer operation per read
-/// (one wake-up per `limit` instead). Destroying it cancels the pending wait. Not thread-safe.
+/// The timeouts of a sequence of operations of one coroutine, one at a time (a stream's reads, or its
+/// writes): `run` limits its operation as timed() describes, and all of them share one timer and one
+/// cancellation signal, and starting an operation only moves the deadline: the pending wait, when it wakes
+/// before the new deadline, waits again. A stream of small reads under a constant limit thus costs no timer
+/// operation per read (one wake-up per `limit` instead). Destroying it cancels the pending wait. Not
+/// thread-safe.
 class operation_timer {
  public:
   operation_timer() = default;
@@ -57,8 +59,8 @@ class operation_timer {
   /// Runs `make_op` limited to `deadline` (time_point::max(): no limit). Operations sharing one deadline (a
   /// request's write, then the read of its answer) cost no timer operation after the first.
   template <class MakeOp>
-  std::invoke_result_t<MakeOp&, decltype(use_nothrow)> run_until(MakeOp make_op,
-                                                                 std::chrono::steady_clock::time_point deadline);
+  std::invoke_result_t<MakeOp&, decltype(use_nothrow)> run_until(
+      MakeOp make_op, std::chrono::steady_clock::time_point deadline);
 
  private:
   std::shared_ptr<detail::operation_timer_state> state_;

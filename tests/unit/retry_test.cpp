@@ -1,0 +1,33 @@
+#include "pd_proxy/core/retry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <climits>
+
+namespace pd_proxy {
+namespace {
+
+TEST(retry, statuses_retried_are_429_and_5xx) {
+  EXPECT_TRUE(is_retryable_status(429));
+  EXPECT_TRUE(is_retryable_status(500));
+  EXPECT_TRUE(is_retryable_status(503));
+  EXPECT_TRUE(is_retryable_status(599));
+  for (int status : {100, 200, 302, 400, 404, 422, 428, 499})
+    EXPECT_FALSE(is_retryable_status(status)) << status;
+}
+
+TEST(retry, backoff_doubles_and_is_capped_so_no_attempt_count_overflows_it) {
+  const seconds_d base{0.001};
+  EXPECT_DOUBLE_EQ(retry_backoff(base, 2).count(), 0.001);
+  EXPECT_DOUBLE_EQ(retry_backoff(base, 3).count(), 0.002);
+  EXPECT_DOUBLE_EQ(retry_backoff(base, 4).count(), 0.004);
+  EXPECT_DOUBLE_EQ(retry_backoff(base, 12).count(), 1.024);
+  EXPECT_DOUBLE_EQ(retry_backoff(base, 45).count(), 1.024);
+  EXPECT_DOUBLE_EQ(retry_backoff(base, INT_MAX).count(), 1.024);
+  EXPECT_DOUBLE_EQ(retry_backoff(base, 1).count(), 0.001);
+  EXPECT_DOUBLE_EQ(retry_backoff(base, INT_MIN).count(), 0.001);
+  EXPECT_DOUBLE_EQ(retry_backoff(seconds_d{0}, 50).count(), 0.0);
+}
+
+}  // namespace
+}  // namespace pd_proxy
