@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
   raise_open_file_limit();
   keep_freed_memory();
   try {
+    // Signals are caught before the listener opens, so that none can hit the default (fatal) action.
+    net::io_context signals_io;
+    net::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
     server proxy(config);
     proxy.start();
     for (const auto& endpoint : proxy.local_endpoints()) {
@@ -60,8 +63,6 @@ int main(int argc, char** argv) {
     }
     // The first SIGTERM/SIGINT drains (in its own thread, so signals are still handled); a second one ends
     // the drain at once. SIGHUP is logged and ignored until configuration reload gives it a meaning.
-    net::io_context signals_io;
-    net::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
     std::thread drain;
     std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int signal) {
       if (ec) return;

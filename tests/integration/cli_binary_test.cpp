@@ -1,11 +1,10 @@
 // The installed binaries' command lines: exit codes and messages.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <boost/asio.hpp>
-
 #include <cstdio>
 #include <string>
-#include <sys/wait.h>
 
 namespace {
 
@@ -34,6 +33,21 @@ TEST(cli_binary, usage_errors_exit_2_naming_the_flag) {
                 " --decoder-hosts h --decoder-hosts-num 4 --decoder-ports 65534 --decoder-ports-inc 4")
                 .exit_code,
             2);
+}
+
+// Values that overflowed, aborted with bad_alloc or printed a 300-digit number: exit 2 with a short message.
+TEST(cli_binary, hostile_values_exit_2_with_a_short_message) {
+  for (const std::string args :
+       {"--decoder-ports-inc 9223372036854775807", "--decoder-ports-inc 65535 --decoder-hosts-num 65535",
+        "--prefiller-hosts-num 9223372036854775807 --prefiller-ports-inc 9223372036854775807",
+        "--prefill-timeout nan", "--stream-idle-timeout 1e10", "--prefill-timeout 1e300", "--port 1e300",
+        "--max-retries 99999999999999999999", "--workers 1e400", "--prefiller-hosts [::1",
+        "--decode-retry-kv maybe"}) {
+    const auto r = run(std::string(PD_PROXY_BINARY) + " " + args);
+    EXPECT_EQ(r.exit_code, 2) << args << " -> " << r.output;
+    EXPECT_NE(r.output.find(args.substr(0, args.find(' '))), std::string::npos) << args << " -> " << r.output;
+    EXPECT_LT(r.output.size(), 300u) << args << " -> " << r.output;
+  }
 }
 
 TEST(cli_binary, help_exits_0) {

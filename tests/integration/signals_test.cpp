@@ -61,6 +61,7 @@ class proxy_process {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
+    ::unlink(log_.c_str());
   }
 
   std::uint16_t port() const { return port_; }

@@ -12,6 +12,8 @@
 
 namespace pd_proxy {
 
+/// Seconds. Every duration the CLI puts in proxy_config is finite, 0 or at least 1 ns, and at most 1e9 s
+/// (max_duration_seconds in cli.hpp), so steady_clock::now() plus it never overflows a timer.
 using seconds_d = std::chrono::duration<double>;
 
 /// What a decode retry sends to the next decoder (`--decode-retry-kv`).
@@ -47,7 +49,6 @@ struct proxy_config {
   int max_waiting_retries = 3;
   seconds_d waiting_retry_interval{10.0};
 
-  // Durations: finite, 0 .. 1e9 s (the CLI refuses anything else; see max_duration_seconds in cli.hpp).
   // Timeouts; zero disables one (no limit).
   seconds_d connect_timeout{5.0};         // TCP connect to a backend
   seconds_d prefill_timeout{600.0};       // whole prefill exchange, send to last byte
