@@ -42,16 +42,18 @@ std::string client_body(std::size_t bytes) {
   return body.dump();
 }
 
+// A prefiller's answer with its kv_transfer_params.
+constexpr std::string_view prefill_answer =
+    R"({"id":"cmpl-1","choices":[{"index":0,"text":" the","finish_reason":"length"}],"usage":{"prompt_tokens":9},)"
+    R"("kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[1,2,3],)"
+    R"("remote_engine_id":"e","remote_host":"10.0.0.1","remote_port":5600,"tp_size":1}})";
+
 void bm_rewrite(benchmark::State& state) {
   const std::string text = client_body(static_cast<std::size_t>(state.range(0)));
-  const std::string answer =
-      R"({"id":"cmpl-1","choices":[{"index":0,"text":" the","finish_reason":"length"}],"usage":{"prompt_tokens":9},)"
-      R"("kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[1,2,3],)"
-      R"("remote_engine_id":"e","remote_host":"10.0.0.1","remote_port":5600,"tp_size":1}})";
   for (auto _ : state) {
     auto parsed = client_request::parse(text);
     auto prefill = make_prefill_body(*parsed);
-    auto decode = make_decode_body(*parsed, find_kv_transfer_params(answer));
+    auto decode = make_decode_body(*parsed, find_kv_transfer_params(prefill_answer));
     benchmark::DoNotOptimize(prefill.data());
     benchmark::DoNotOptimize(decode.data());
   }
@@ -63,14 +65,10 @@ BENCHMARK(bm_rewrite)->Arg(4 * 1024)->Arg(64 * 1024);
 // The same with spliced bodies (views of the client's text), as the proxy writes them.
 void bm_splice(benchmark::State& state) {
   const std::string text = client_body(static_cast<std::size_t>(state.range(0)));
-  const std::string answer =
-      R"({"id":"cmpl-1","choices":[{"index":0,"text":" the","finish_reason":"length"}],"usage":{"prompt_tokens":9},)"
-      R"("kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[1,2,3],)"
-      R"("remote_engine_id":"e","remote_host":"10.0.0.1","remote_port":5600,"tp_size":1}})";
   for (auto _ : state) {
     auto parsed = client_request::parse(text);
     auto prefill = splice_prefill_body(*parsed);
-    auto decode = splice_decode_body(*parsed, find_kv_transfer_params(answer));
+    auto decode = splice_decode_body(*parsed, find_kv_transfer_params(prefill_answer));
     benchmark::DoNotOptimize(prefill.pieces.data());
     benchmark::DoNotOptimize(decode.pieces.data());
   }

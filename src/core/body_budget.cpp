@@ -18,13 +18,25 @@ void body_budget::reservation::release() {
   owner_ = nullptr;
 }
 
-std::optional<body_budget::reservation> body_budget::try_reserve(std::size_t bytes) {
-  if (bytes > limit_) return std::nullopt;
+bool body_budget::reservation::try_grow_to(std::size_t bytes) {
+  if (owner_ == nullptr || bytes <= bytes_) return owner_ != nullptr;
+  if (!owner_->take(bytes - bytes_)) return false;
+  bytes_ = bytes;
+  return true;
+}
+
+bool body_budget::take(std::size_t bytes) {
+  if (bytes > limit_) return false;
   const std::size_t before = used_.fetch_add(bytes, std::memory_order_relaxed);
   if (before > limit_ - bytes) {
     used_.fetch_sub(bytes, std::memory_order_relaxed);
-    return std::nullopt;
+    return false;
   }
+  return true;
+}
+
+std::optional<body_budget::reservation> body_budget::try_reserve(std::size_t bytes) {
+  if (!take(bytes)) return std::nullopt;
   return reservation(this, bytes);
 }
 

@@ -144,9 +144,9 @@ class engine {
     co_await net::this_coro::throw_if_cancelled(false);
     while (!stopping_) {
       if (!co_await sleep_for(seconds_d{0.25}) || stopping_) co_return;
-      const auto expired = kv_.expire(std::chrono::steady_clock::now(),
-                                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                          seconds_d{options_.kv_timeout_s}));
+      const auto expired = kv_.expire(
+          std::chrono::steady_clock::now(),
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(seconds_d{options_.kv_timeout_s}));
       stats.kv_expired += expired;
       stats.kv_blocks_held = kv_.used_blocks();
     }
@@ -183,7 +183,8 @@ class engine {
     const std::string_view path = path_of(req.target());
     std::string request_id(req["X-Request-Id"]);
     if (request_id.empty()) request_id = new_request_id();
-    client_response response(socket, write_timer, request_id, req.keep_alive(), req.version() == 10, seconds_d{600});
+    client_response response(socket, write_timer, request_id, req.keep_alive(), req.version() == 10,
+                             seconds_d{600});
 
     if (req.method() == http::verb::get && path == "/health") {
       co_await response.send_whole(200, "application/json", "");
@@ -193,7 +194,8 @@ class engine {
       co_await response.send_whole(200, "text/plain; version=0.0.4", metrics_body());
     } else if (req.method() == http::verb::post && path == "/kv/claim") {
       co_await serve_claim(req, response);
-    } else if (req.method() == http::verb::post && (path == "/v1/completions" || path == "/v1/chat/completions")) {
+    } else if (req.method() == http::verb::post &&
+               (path == "/v1/completions" || path == "/v1/chat/completions")) {
       using namespace net::experimental::awaitable_operators;
       record(req);
       client_watch watch;
@@ -229,8 +231,10 @@ class engine {
       out.append(" ").append(type).append("\n").append(name).append(labels).append(" ");
       out.append(fmt::format("{}", value)).append("\n");
     };
-    metric("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", stats.running);
-    metric("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", stats.waiting);
+    metric("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.",
+           stats.running);
+    metric("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.",
+           stats.waiting);
     metric("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", kv_.usage());
     metric("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.",
            static_cast<double>(stats.prompt_tokens));
@@ -283,16 +287,19 @@ class engine {
                      {"remote_engine_id", kv.value("remote_engine_id", std::string())}};
     const std::string body = dump_json(claim);
     const backend_address address{host->get<std::string>(), static_cast<std::uint16_t>(port->get<int>())};
-    auto [ec, connection] = co_await connect_backend(address, claim_timeout);
+    operation_timer connect_timer;
+    auto [ec, connection] = co_await connect_backend(address, claim_timeout, connect_timer);
     if (ec) co_return false;
     const std::string head =
         format_backend_request_head({"POST", "/kv/claim", address.authority(), request_id, {}, body.size()});
     const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(body)};
-    auto [write_ec, n] = co_await timed([&](auto token) { return net::async_write(connection->socket, request, token); }, claim_timeout);
+    auto [write_ec, n] = co_await timed(
+        [&](auto token) { return net::async_write(connection->socket, request, token); }, claim_timeout);
     if (write_ec) co_return false;
     http::response<http::string_body> answer;
-    auto [read_ec, m] =
-        co_await timed([&](auto token) { return http::async_read(connection->socket, connection->buffer, answer, token); }, claim_timeout);
+    auto [read_ec, m] = co_await timed(
+        [&](auto token) { return http::async_read(connection->socket, connection->buffer, answer, token); },
+        claim_timeout);
     co_return !read_ec && answer.result_int() == 200;
   }
 
@@ -306,14 +313,15 @@ class engine {
     return std::nullopt;
   }
 
-  net::awaitable<outcome> generate(tcp::socket& socket, const http::request<http::string_body>& req, bool chat,
-                                   std::string request_id, client_response& response) {
+  net::awaitable<outcome> generate(tcp::socket& socket, const http::request<http::string_body>& req,
+                                   bool chat, std::string request_id, client_response& response) {
     co_await net::this_coro::throw_if_cancelled(false);
     ++stats.requests;
     auto body = parse_json_object(req.body());
     if (!body) {
-      co_await response.send_whole(400, "application/json",
-                                   format_error(400, "BadRequestError", "The request body is not a JSON object."));
+      co_await response.send_whole(
+          400, "application/json",
+          format_error(400, "BadRequestError", "The request body is not a JSON object."));
       co_return outcome::served;
     }
     if (options_.faults.hang) {
@@ -322,8 +330,9 @@ class engine {
     }
     if (auto status = injected_failure()) {
       ++stats.failed;
-      co_await response.send_whole(*status, "application/json",
-                                   format_error(*status, "InternalServerError", "injected failure (pd-mock)"));
+      co_await response.send_whole(
+          *status, "application/json",
+          format_error(*status, "InternalServerError", "injected failure (pd-mock)"));
       co_return outcome::served;
     }
     const json kv = body->contains("kv_transfer_params") && (*body)["kv_transfer_params"].is_object()
@@ -346,11 +355,13 @@ class engine {
     auto held = co_await acquire_slot();
     if (!held) co_return outcome::served;  // cancelled while waiting
 
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
-    completion_spec spec{chat,          response_id(chat, request_id), options_.model, options_.created ? options_.created : now,
-                         prompt_tokens, 0,                             std::nullopt};
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    completion_spec spec{chat,           response_id(chat, request_id),
+                         options_.model, options_.created ? options_.created : now,
+                         prompt_tokens,  0,
+                         std::nullopt};
 
     if (prefill_role) {
       ++stats.prefill_requests;
@@ -365,15 +376,15 @@ class engine {
       }
       stats.kv_blocks_held = kv_.used_blocks();
       spec.completion_tokens = 1;
-      spec.kv_transfer_params = json{{"do_remote_prefill", true},
-                                     {"do_remote_decode", false},
-                                     {"remote_block_ids", *blocks},
-                                     {"remote_engine_id", engine_id_},
-                                     {"remote_host", options_.advertise_host.empty() ? options_.host
-                                                                                     : options_.advertise_host},
-                                     {"remote_port", port_},
-                                     {"tp_size", 1},
-                                     {"remote_request_id", request_id}};
+      spec.kv_transfer_params =
+          json{{"do_remote_prefill", true},
+               {"do_remote_decode", false},
+               {"remote_block_ids", *blocks},
+               {"remote_engine_id", engine_id_},
+               {"remote_host", options_.advertise_host.empty() ? options_.host : options_.advertise_host},
+               {"remote_port", port_},
+               {"tp_size", 1},
+               {"remote_request_id", request_id}};
       if (options_.faults.drop_kv_params) {
         kv_.claim(request_id);  // nobody will pull it
         spec.kv_transfer_params.reset();
@@ -455,7 +466,8 @@ class engine {
       const auto step = decode_step_time(options_.timing, running_);
       if (step.count() > 0 && (!co_await flush() || !co_await pause(step))) co_return outcome::served;
       ++stats.generation_tokens;
-      if (!co_await send(format_token_event(spec, token_text(request_id, i), i + 1 == spec.completion_tokens))) {
+      if (!co_await send(
+              format_token_event(spec, token_text(request_id, i), i + 1 == spec.completion_tokens))) {
         co_return outcome::died;
       }
     }
@@ -488,7 +500,8 @@ mock_server::mock_server(mock_options options) : options_(std::move(options)) {
   const auto address = net::ip::make_address(options_.host);
   for (int i = 0; i < options_.ports_count; ++i) {
     const std::uint16_t port = options_.port == 0 ? 0 : static_cast<std::uint16_t>(options_.port + i);
-    engines_.push_back(std::make_unique<engine>(io_, options_, tcp::endpoint(address, port), engines_.size()));
+    engines_.push_back(
+        std::make_unique<engine>(io_, options_, tcp::endpoint(address, port), engines_.size()));
   }
 }
 
@@ -514,10 +527,20 @@ void mock_server::stop() {
   }
 }
 
-std::size_t mock_server::size() const { return engines_.size(); }
-std::uint16_t mock_server::port(std::size_t i) const { return engines_[i]->port(); }
-const engine_stats& mock_server::stats(std::size_t i) const { return engines_[i]->stats; }
-std::vector<recorded_request> mock_server::recorded(std::size_t i) const { return engines_[i]->recorded(); }
-std::size_t mock_server::kv_blocks_held(std::size_t i) const { return engines_[i]->stats.kv_blocks_held.load(); }
+std::size_t mock_server::size() const {
+  return engines_.size();
+}
+std::uint16_t mock_server::port(std::size_t i) const {
+  return engines_[i]->port();
+}
+const engine_stats& mock_server::stats(std::size_t i) const {
+  return engines_[i]->stats;
+}
+std::vector<recorded_request> mock_server::recorded(std::size_t i) const {
+  return engines_[i]->recorded();
+}
+std::size_t mock_server::kv_blocks_held(std::size_t i) const {
+  return engines_[i]->stats.kv_blocks_held.load();
+}
 
 }  // namespace pd_proxy::mock

@@ -76,27 +76,22 @@ void backend_lease::finish() {
 //------------------------------------------------------------------------------
 
 net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> connect_backend(
-    const backend_address& address, seconds_d timeout) {
+    const backend_address& address, seconds_d timeout, operation_timer& timer) {
   auto executor = co_await net::this_coro::executor;
-  const auto deadline = std::chrono::steady_clock::now() + to_timer_duration(timeout);
-  auto remaining = [&] {
-    if (timeout.count() <= 0) return seconds_d{0};
-    const auto left = deadline - std::chrono::steady_clock::now();
-    return std::max(seconds_d{1e-6}, std::chrono::duration_cast<seconds_d>(left));
-  };
-
+  const auto deadline = timeout.count() <= 0 ? std::chrono::steady_clock::time_point::max()
+                                             : std::chrono::steady_clock::now() + to_timer_duration(timeout);
   tcp::resolver resolver(executor);
-  auto [resolve_ec, endpoints] = co_await timed(
+  auto [resolve_ec, endpoints] = co_await timer.run_until(
       [&](auto token) {
         return resolver.async_resolve(address.host, std::to_string(address.port),
                                       tcp::resolver::numeric_service, token);
       },
-      remaining());
+      deadline);
   if (resolve_ec) co_return std::make_tuple(resolve_ec, std::unique_ptr<backend_connection>());
 
   tcp::socket socket(executor);
-  auto [connect_ec, endpoint] =
-      co_await timed([&](auto token) { return net::async_connect(socket, endpoints, token); }, remaining());
+  auto [connect_ec, endpoint] = co_await timer.run_until(
+      [&](auto token) { return net::async_connect(socket, endpoints, token); }, deadline);
   if (connect_ec) co_return std::make_tuple(connect_ec, std::unique_ptr<backend_connection>());
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);

@@ -60,7 +60,7 @@ net::awaitable<backend_failure> backend_stream::open(std::string_view head,
   const auto deadline = deadline_after(head_timeout);
   bool retry_fresh = false;
   auto failure = co_await open_once(head, body, connect_timeout, deadline, /*allow_reuse=*/true, retry_fresh);
-  if (failure != backend_failure::none && retry_fresh && !co_await cancelled()) {
+  if (failure != backend_failure::none && retry_fresh && !aborted_ && !co_await cancelled()) {
     failure = co_await open_once(head, body, connect_timeout, deadline, /*allow_reuse=*/false, retry_fresh);
   }
   co_return failure;
@@ -74,6 +74,7 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
   retry_fresh = false;
   lease_ = backend_lease();
   parser_.reset();
+  if (aborted_) co_return backend_failure::transport;
   std::unique_ptr<backend_connection> connection;
   if (allow_reuse) connection = pool_.take_idle(role_, index_);
   const bool reused = connection != nullptr;
@@ -82,23 +83,29 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
                            ? connect_timeout
                            : (connect_timeout.count() <= 0 ? remaining(deadline)
                                                            : std::min(connect_timeout, remaining(deadline)));
-    auto [ec, fresh] = co_await connect_backend(address_, limit);
+    auto [ec, fresh] = co_await connect_backend(address_, limit, timer_);
     if (ec) {
       if (co_await cancelled()) co_return backend_failure::cancelled;
-      co_return ec == beast::error::timeout&& deadline != clock::time_point::max() && clock::now() >= deadline
-          ? backend_failure::timeout
-          : backend_failure::connect;
+      const bool head_deadline_passed = deadline != clock::time_point::max() && clock::now() >= deadline;
+      co_return (ec == beast::error::timeout && head_deadline_passed) ? backend_failure::timeout
+                                                                      : backend_failure::connect;
     }
     connection = std::move(fresh);
   }
   lease_ = backend_lease(pool_, role_, index_, std::move(connection));
   auto& socket = lease_.connection().socket;
+  if (aborted_) {  // aborted while connecting: the connection is not used
+    lease_.mark_broken();
+    lease_.finish();
+    co_return backend_failure::transport;
+  }
 
   boost::container::small_vector<net::const_buffer, 8> request{net::buffer(head)};
   for (const std::string_view piece : body) {
     if (!piece.empty()) request.push_back(net::buffer(piece));
   }
   auto [write_ec, written] = co_await write_all(socket, request, timer_, deadline);
+  request_sent_ = !write_ec;
   if (write_ec) {
     const bool is_cancelled = co_await cancelled();
     retry_fresh = reused && !is_cancelled && is_stale_connection_error(write_ec);
@@ -136,6 +143,8 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
 }
 
 void backend_stream::abort() {
+  aborted_ = true;
+  timer_.interrupt();
   if (!lease_) return;
   lease_.mark_broken();
   error_code ignored;

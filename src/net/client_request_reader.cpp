@@ -1,5 +1,8 @@
 #include "pd_proxy/net/client_request_reader.hpp"
 
+#include <array>
+
+#include "pd_proxy/core/http_framing.hpp"
 #include "pd_proxy/core/request_id.hpp"
 #include "pd_proxy/net/client_response.hpp"
 #include "pd_proxy/net/write_all.hpp"
@@ -10,45 +13,48 @@ namespace {
 constexpr std::size_t max_pipelined_bytes = 64 * 1024;
 constexpr std::size_t discard_bytes = 16 * 1024;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
+// After an answer that leaves request bytes unread, the connection is not closed at once: a close with unread
+// bytes makes the kernel send a reset, which can destroy the answer before the client read it. What the
+// client still sends is read and dropped for a while (as nginx's lingering close does), within these bounds.
+constexpr std::size_t linger_bytes = 1024 * 1024;
+constexpr seconds_d linger_time{2.0};
+
+net::awaitable<void> linger(tcp::socket& socket, operation_timer& timer) {
+  error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  const auto deadline = std::chrono::steady_clock::now() + to_timer_duration(linger_time);
+  std::array<char, 16 * 1024> sink;
+  for (std::size_t dropped = 0; dropped < linger_bytes;) {
+    auto [read_ec, n] = co_await timer.run_until(
+        [&](auto token) { return socket.async_read_some(net::buffer(sink), token); }, deadline);
+    if (read_ec) break;
+    dropped += n;
+  }
 }
 
-// Answers a request the reader refused and ends the connection. The answer carries the request's own
-// X-Request-Id when its head was read and the id is sane, else a fresh one.
+// Answers a request the reader refused, then ends the connection (see linger). The answer carries the
+// request's own X-Request-Id when its head was read and the id is sane, else a fresh one.
 net::awaitable<void> reject(tcp::socket& socket, const request_limits& limits, operation_timer& timer,
                             errc code, std::string_view message, std::string_view client_request_id = {},
                             std::string_view extra_headers = {}) {
   client_response response(socket, timer, choose_request_id(client_request_id), false, false,
                            limits.write_timeout);
-  co_await response.send_error(code, message, extra_headers);
+  if (co_await response.send_error(code, message, extra_headers)) co_return;
+  co_await linger(socket, timer);
+}
+
+request_framing framing_of(const http::request<http::string_body>& req) {
+  const auto coding = req[http::field::transfer_encoding];
+  return request_framing{req.version(), req.count(http::field::host), req.count(http::field::content_length),
+                         req.count(http::field::transfer_encoding),
+                         std::string_view(coding.data(), coding.size())};
 }
 
 constexpr std::string_view budget_exhausted =
     "the proxy holds too many request bodies (--max-buffered-body-bytes); retry later";
-
-// Framing the proxy refuses to guess about (RFC 9112 §3.2, §6.1), checked once the head is read: a body is
-// read only when its length is unambiguous, so no byte of it can be taken for a next request.
-std::optional<std::pair<errc, std::string_view>> framing_problem(
-    const http::request<http::string_body>& req) {
-  if (req.count(http::field::host) > 1) return std::pair{errc::bad_request, "more than one Host header"};
-  if (req.version() >= 11 && req.count(http::field::host) == 0) {
-    return std::pair{errc::bad_request, "an HTTP/1.1 request needs a Host header"};
-  }
-  const std::size_t codings = req.count(http::field::transfer_encoding);
-  if (codings == 0) return std::nullopt;
-  if (req.version() < 11) return std::pair{errc::bad_request, "Transfer-Encoding is not allowed in HTTP/1.0"};
-  if (req.count(http::field::content_length) > 0) {
-    return std::pair{errc::bad_request, "Content-Length and Transfer-Encoding together"};
-  }
-  const auto value = req[http::field::transfer_encoding];
-  if (codings > 1 || !beast::iequals(trim(std::string_view(value.data(), value.size())), "chunked")) {
-    return std::pair{errc::not_implemented, "unsupported Transfer-Encoding (only chunked is accepted)"};
-  }
-  return std::nullopt;
-}
+constexpr std::string_view over_budget =
+    "request body exceeds the proxy's limit for all buffered request bodies (--max-buffered-body-bytes)";
 
 bool is_quiet_close(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
@@ -83,13 +89,13 @@ net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& s
     } else if (header_ec == http::error::header_limit) {
       co_await reject(socket, limits, timer, errc::bad_request, "request headers are too large", client_id);
     } else if (!is_quiet_close(header_ec)) {
-      co_await reject(socket, limits, timer, errc::bad_request, "malformed HTTP request: " + header_ec.message(),
-                      client_id);
+      co_await reject(socket, limits, timer, errc::bad_request,
+                      "malformed HTTP request: " + header_ec.message(), client_id);
     }
     co_return std::nullopt;
   }
-  if (const auto problem = framing_problem(parser.get())) {
-    co_await reject(socket, limits, timer, problem->first, problem->second, client_id);
+  if (const auto refusal = refuse_framing(framing_of(parser.get()))) {
+    co_await reject(socket, limits, timer, refusal->code, refusal->message, client_id);
     co_return std::nullopt;
   }
   const auto length = parser.content_length();
@@ -97,23 +103,31 @@ net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& s
     co_await reject(socket, limits, timer, errc::payload_too_large, too_large, client_id);
     co_return std::nullopt;
   }
-  std::optional<body_budget::reservation> body_hold;
-  if (length) {
-    body_hold = bodies.try_reserve(static_cast<std::size_t>(*length));
-    if (!body_hold) {
-      co_await reject(socket, limits, timer, errc::overloaded, budget_exhausted, client_id,
-                      "Retry-After: 1\r\n");
-      co_return std::nullopt;
-    }
+  if (length && *length > bodies.limit()) {  // no wait would make room for it: not a 503
+    co_await reject(socket, limits, timer, errc::payload_too_large, over_budget, client_id);
+    co_return std::nullopt;
+  }
+  // The body is reserved before it is read: whole when its length is known, else as its chunks arrive.
+  auto body_hold = bodies.try_reserve(length.value_or(0));
+  if (!body_hold) {
+    co_await reject(socket, limits, timer, errc::overloaded, budget_exhausted, client_id, retry_after_header);
+    co_return std::nullopt;
   }
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
     auto [ec, n] = co_await write_all(socket, net::buffer(go_on), timer, limits.write_timeout);
     if (ec) co_return std::nullopt;
   }
-  if (!parser.is_done()) {
-    auto [body_ec, body_bytes] = co_await timer.run(
-        [&](auto token) { return http::async_read(socket, buffer, parser, token); }, limits.read_timeout);
+  const auto body_deadline = limits.read_timeout.count() <= 0
+                                 ? std::chrono::steady_clock::time_point::max()
+                                 : std::chrono::steady_clock::now() + to_timer_duration(limits.read_timeout);
+  while (!parser.is_done()) {
+    auto [body_ec, body_bytes] = co_await timer.run_until(
+        [&](auto token) {
+          return length ? http::async_read(socket, buffer, parser, token)
+                        : http::async_read_some(socket, buffer, parser, token);
+        },
+        body_deadline);
     if (body_ec == http::error::body_limit) {
       co_await reject(socket, limits, timer, errc::payload_too_large, too_large, client_id);
       co_return std::nullopt;
@@ -125,12 +139,11 @@ net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& s
       }
       co_return std::nullopt;
     }
-  }
-  if (!body_hold) {
-    body_hold = bodies.try_reserve(parser.get().body().size());
-    if (!body_hold) {
-      co_await reject(socket, limits, timer, errc::overloaded, budget_exhausted, client_id,
-                      "Retry-After: 1\r\n");
+    if (!length && !body_hold->try_grow_to(parser.get().body().size())) {
+      const bool never_fits = parser.get().body().size() > bodies.limit();
+      co_await reject(socket, limits, timer, never_fits ? errc::payload_too_large : errc::overloaded,
+                      never_fits ? over_budget : budget_exhausted, client_id,
+                      never_fits ? std::string_view() : retry_after_header);
       co_return std::nullopt;
     }
   }

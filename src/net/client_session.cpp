@@ -71,7 +71,7 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
   const route r = route_of(path);
 
   if (draining) {
-    co_await response.send_error(errc::shutting_down, "proxy shutting down", "Retry-After: 1\r\n");
+    co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
     co_return false;
   }
   if (r == route::unknown) {

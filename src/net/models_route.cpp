@@ -1,5 +1,6 @@
 #include "pd_proxy/net/models_route.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,12 +82,15 @@ void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, b
 
 net::awaitable<void> serve_models(proxy_state& state, backend_pool& pool, client_response& response,
                                   std::string_view request_id) {
+  // Prefillers and decoders alternate, so that neither role's dead backends can keep the other's from being
+  // asked.
+  const auto& prefillers = state.config.prefillers;
+  const auto& decoders = state.config.decoders;
   std::vector<models_target> targets;
-  for (std::size_t i = 0; i < state.config.prefillers.size(); ++i) {
-    targets.push_back({backend_role::prefill, i, &state.config.prefillers[i]});
-  }
-  for (std::size_t i = 0; i < state.config.decoders.size(); ++i) {
-    targets.push_back({backend_role::decode, i, &state.config.decoders[i]});
+  targets.reserve(prefillers.size() + decoders.size());
+  for (std::size_t i = 0; i < std::max(prefillers.size(), decoders.size()); ++i) {
+    if (i < prefillers.size()) targets.push_back({backend_role::prefill, i, &prefillers[i]});
+    if (i < decoders.size()) targets.push_back({backend_role::decode, i, &decoders[i]});
   }
   const auto deadline = clock::now() + to_timer_duration(models_timeout);
   auto race = std::make_shared<models_race>(co_await net::this_coro::executor, std::move(targets));

@@ -52,9 +52,10 @@ struct exchange {
 // Why a leg gave up, for the client's error.
 struct leg_outcome {
   backend_failure failure = backend_failure::none;
-  int status = 0;            // last backend status when it answered with an error
-  std::string content_type;  // that answer's Content-Type
-  std::string body;          // that answer's body
+  bool request_sent = false;  // the backend received the whole request (it may have acted on it)
+  int status = 0;             // last backend status when it answered with an error
+  std::string content_type;   // that answer's Content-Type
+  std::string body;           // that answer's body
 };
 
 // A backend's own answer, unchanged: its status, Content-Type (JSON when it sent none) and body.
@@ -64,7 +65,7 @@ net::awaitable<void> pass_through(client_response& response, int status, std::st
 }
 
 net::awaitable<void> send_shutting_down(client_response& response) {
-  co_await response.send_error(errc::shutting_down, "proxy shutting down", "Retry-After: 1\r\n");
+  co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
 }
 
 net::awaitable<void> send_leg_failure(client_response& response, std::string_view leg,
@@ -113,7 +114,9 @@ net::awaitable<prefill_result> run_prefill(exchange& x) {
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     if (attempt > 1) {
       x.state.counters.prefill_retries.fetch_add(1, std::memory_order_relaxed);
-      if (!co_await sleep_for(retry_backoff(config.retry_delay, attempt))) co_return result;
+      if (!co_await x.stop.sleep_for(retry_backoff(config.retry_delay, attempt)) && !x.stop.stopping()) {
+        co_return result;  // the client is gone
+      }
     }
     if (x.stop.stopping()) {
       co_await send_shutting_down(x.response);
@@ -146,7 +149,7 @@ net::awaitable<prefill_result> run_prefill(exchange& x) {
     if (failure != backend_failure::none) {
       spdlog::warn("request {}: prefill attempt {}/{} on {} failed: {}", x.request.request_id, attempt,
                    attempts, address.authority(), to_string(failure));
-      last = {failure, 0, {}, {}};
+      last = {failure, leg.request_sent(), 0, {}, {}};
       continue;
     }
     const int status = leg.status();
@@ -170,7 +173,7 @@ net::awaitable<prefill_result> run_prefill(exchange& x) {
     }
     spdlog::warn("request {}: prefill attempt {}/{} on {} answered HTTP {}", x.request.request_id, attempt,
                  attempts, address.authority(), status);
-    last = {backend_failure::none, status, std::string(leg.content_type()), std::move(answer)};
+    last = {backend_failure::none, true, status, std::string(leg.content_type()), std::move(answer)};
   }
   co_await send_leg_failure(x.response, "prefill", last);
   co_return result;
@@ -186,7 +189,8 @@ net::awaitable<void> relay_decode(exchange& x, backend_stream& leg, bool stream,
   auto& response = x.response;
   response.start_stream(200, stream ? "text/event-stream; charset=utf-8" : "application/json");
   sse_parser parser;
-  std::string held;  // stream: bytes of an event not yet complete, never sent half
+  std::string held;              // stream: bytes of an event not yet complete, never sent half...
+  bool sent_half_event = false;  // ...unless it outgrew max_held_event_bytes and went out unfinished
   bool saw_done = false;
   auto observe = [&](const sse_event& event) {
     if (classify(event) == sse_event_kind::done) saw_done = true;
@@ -206,11 +210,13 @@ net::awaitable<void> relay_decode(exchange& x, backend_stream& leg, bool stream,
       } else if (cut != std::string_view::npos) {
         write_ec = co_await response.write_chunk(held, piece.substr(0, cut));
         held.assign(piece.substr(cut));
+        sent_half_event = false;
       } else {
         held.append(piece);
         if (held.size() > max_held_event_bytes) {
           write_ec = co_await response.write_chunk(held);
           held.clear();
+          sent_half_event = true;
         }
       }
     }
@@ -239,20 +245,16 @@ net::awaitable<void> relay_decode(exchange& x, backend_stream& leg, bool stream,
         } else {
           event = sse_error_event(errc::backend_failed, "decode backend failed mid-stream");
         }
-        // What is held is an incomplete event: it is dropped, so the error is an event of its own.
-        if (co_await response.write_chunk(event)) co_return;
+        // What is held is an incomplete event: it is dropped, so the error is an event of its own. When part
+        // of that event already went out, a blank line ends it first (the client sees it cut short).
+        const std::string_view end_event = sent_half_event ? "\n\n" : "";
+        if (co_await response.write_chunk(end_event, event)) co_return;
       }
       co_await response.end_stream(/*complete=*/true);
       co_return;
     }
     n = got;
   }
-}
-
-// Whether a decode retry runs the prefill again: with --decode-retry-kv reprefill, once the failed decoder
-// may have pulled the KV (it received the request). A decoder that could not be reached pulled nothing.
-bool needs_new_prefill(const proxy_config& config, const leg_outcome& last) {
-  return config.decode_retry_kv == decode_retry_kv::reprefill && last.failure != backend_failure::connect;
 }
 
 net::awaitable<void> run_decode(exchange& x, prefill_result& prefill) {
@@ -275,10 +277,13 @@ net::awaitable<void> run_decode(exchange& x, prefill_result& prefill) {
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     if (attempt > 1) {
       x.state.counters.decode_retries.fetch_add(1, std::memory_order_relaxed);
-      if (!co_await sleep_for(retry_backoff(config.retry_delay, attempt))) co_return;
-      if (needs_new_prefill(config, last) && !x.stop.stopping()) {
+      if (!co_await x.stop.sleep_for(retry_backoff(config.retry_delay, attempt)) && !x.stop.stopping()) {
+        co_return;  // the client is gone
+      }
+      if (decode_retry_needs_prefill(config.decode_retry_kv, last.request_sent) && !x.stop.stopping()) {
         prefill.kv_hold.release_all();  // the old KV is given up: a new prefill makes its own
-        x.backend_request_id = std::string(x.request.request_id) + "-reprefill" + std::to_string(++reprefills);
+        x.backend_request_id =
+            std::string(x.request.request_id) + "-reprefill" + std::to_string(++reprefills);
         prefill = co_await run_prefill(x);
         if (!prefill.ok) co_return;
         body = splice();
@@ -314,7 +319,8 @@ net::awaitable<void> run_decode(exchange& x, prefill_result& prefill) {
         }
         spdlog::warn("request {}: decode attempt {}/{} on {} answered HTTP {}", x.request.request_id, attempt,
                      attempts, address.authority(), leg.status());
-        last = {backend_failure::none, leg.status(), std::string(leg.content_type()), std::move(answer)};
+        last = {backend_failure::none, true, leg.status(), std::string(leg.content_type()),
+                std::move(answer)};
         continue;
       }
     }
@@ -334,7 +340,7 @@ net::awaitable<void> run_decode(exchange& x, prefill_result& prefill) {
     if (failure != backend_failure::none) {
       spdlog::warn("request {}: decode attempt {}/{} on {} failed: {}", x.request.request_id, attempt,
                    attempts, address.authority(), to_string(failure));
-      last = {failure, 0, {}, {}};
+      last = {failure, leg.request_sent(), 0, {}, {}};
       continue;
     }
     prefill.kv_hold.release_kv();  // the decoder answered, so it has pulled the KV

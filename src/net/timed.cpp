@@ -42,6 +42,11 @@ operation_timer::~operation_timer() {
   state_->timer.cancel();
 }
 
+void operation_timer::interrupt() {
+  interrupted_ = true;
+  if (state_ && state_->active) state_->signal.emit(net::cancellation_type::terminal);
+}
+
 net::awaitable<bool> cancelled() {
   auto state = co_await net::this_coro::cancellation_state;
   co_return state.cancelled() != net::cancellation_type::none;

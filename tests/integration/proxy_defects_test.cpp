@@ -108,8 +108,9 @@ TEST(proxy_defects, a_transfer_encoding_other_than_chunked_is_refused_and_the_co
     const std::string out = raw_exchange(
         c.port(),
         "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding + "\r\n\r\n" + smuggled,
-        5000ms);
+        5000ms, /*half_close=*/true);
     EXPECT_TRUE(out.starts_with("HTTP/1.1 501 ")) << coding << ": " << out;
+    EXPECT_NE(out.find("X-Request-Id: "), std::string::npos) << out;
     EXPECT_EQ(out.find("HTTP/1.1", 1), std::string::npos) << "a second response: " << out;
     EXPECT_NE(out.find("Connection: close"), std::string::npos);
   }
@@ -118,7 +119,7 @@ TEST(proxy_defects, a_transfer_encoding_other_than_chunked_is_refused_and_the_co
                    "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
                        smuggled,
-                   5000ms);
+                   5000ms, /*half_close=*/true);
   EXPECT_TRUE(two_lines.starts_with("HTTP/1.1 501 ") || two_lines.starts_with("HTTP/1.1 400 ")) << two_lines;
   EXPECT_EQ(two_lines.find("HTTP/1.1", 1), std::string::npos);
   const std::string with_length = raw_exchange(
@@ -126,7 +127,7 @@ TEST(proxy_defects, a_transfer_encoding_other_than_chunked_is_refused_and_the_co
       "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
       "\r\n0\r\n\r\n" +
           smuggled,
-      5000ms);
+      5000ms, /*half_close=*/true);
   EXPECT_TRUE(with_length.starts_with("HTTP/1.1 400 ")) << with_length;
   EXPECT_EQ(with_length.find("HTTP/1.1", 1), std::string::npos);
   EXPECT_EQ(c.total(true, &mock::engine_stats::requests), 0u);
@@ -190,7 +191,7 @@ TEST(proxy_defects, a_half_closed_client_is_gone_unless_told_otherwise) {
       std::to_string(stream_body.size()) + "\r\n\r\n" + stream_body;
   {
     cluster c({{fast_engines(1)}}, {{slow}});
-    const std::string out = raw_exchange(c.port(), head, 10000ms, /*keep_sending_open=*/false);
+    const std::string out = raw_exchange(c.port(), head, 10000ms, /*half_close=*/true);
     EXPECT_EQ(out.find("[DONE]"), std::string::npos) << out;
     EXPECT_TRUE(eventually([&] { return c.idle(); }));
     EXPECT_EQ(c.state().counters.client_disconnects.load(), 1u);
@@ -198,7 +199,7 @@ TEST(proxy_defects, a_half_closed_client_is_gone_unless_told_otherwise) {
   {
     cluster c({{fast_engines(1)}}, {{slow}},
               [](proxy_config& config) { config.ignore_client_half_close = true; });
-    const std::string out = raw_exchange(c.port(), head, 10000ms, /*keep_sending_open=*/false);
+    const std::string out = raw_exchange(c.port(), head, 10000ms, /*half_close=*/true);
     EXPECT_NE(out.find("data: [DONE]"), std::string::npos) << out;
     EXPECT_TRUE(eventually([&] { return c.idle(); }));
     EXPECT_EQ(c.state().counters.client_disconnects.load(), 0u);
@@ -244,6 +245,37 @@ TEST(proxy_defects, streams_still_running_at_the_drain_deadline_end_with_an_erro
   ASSERT_EQ(events.size(), 2u) << reply.body;
   EXPECT_NE(events[1].find("\"code\":503"), std::string::npos) << events[1];
   EXPECT_NE(events[1].find("proxy shutting down"), std::string::npos) << events[1];
+}
+
+TEST(proxy_defects, a_request_waiting_to_retry_at_the_drain_deadline_gets_a_503) {
+  cluster c({{fast_engines(1)}}, {{{}, 1}},
+            [](proxy_config& config) { config.retry_delay = seconds_d{600}; });
+  auto pending = std::async(std::launch::async, [&] { return request(c.port(), post(stream_body)); });
+  ASSERT_TRUE(eventually([&] { return c.state().counters.decode_retries.load() == 1; }));
+  c.proxy().stop(seconds_d{0.1});
+  const auto reply = pending.get();
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_NE(reply.body.find("proxy shutting down"), std::string::npos);
+}
+
+TEST(proxy_defects, a_drain_during_an_unfinished_huge_event_ends_that_event_before_the_error) {
+  const std::string unfinished = "data: {\"choices\":[{\"text\":\"" + std::string(300 * 1024, 'z');
+  scripted_backend prefiller(fixed(prefill_answer_bytes()));
+  scripted_backend decoder([&](const auto&) {
+    return scripted_answer{sse_response_head() + chunk(token_event) + chunk(unfinished), true};
+  });
+  cluster c({{{}, 0, {prefiller.port()}}}, {{{}, 0, {decoder.port()}}});
+  auto stream = std::async(std::launch::async, [&] { return request(c.port(), post(stream_body)); });
+  ASSERT_TRUE(eventually([&] { return decoder.held_open() == 1; }));
+  c.proxy().stop(seconds_d{0.2});
+  const auto reply = stream.get();
+  ASSERT_TRUE(reply.complete) << reply.ec.message();
+  // More than 256 KiB of the unfinished event went out (it could not be held whole); the rest was held back.
+  const std::size_t end = reply.body.find("\n\ndata: {\"error\"");
+  ASSERT_NE(end, std::string::npos) << reply.body.substr(0, 200);
+  EXPECT_GT(end, token_event.size() + 256 * 1024);
+  EXPECT_TRUE((token_event + unfinished).starts_with(reply.body.substr(0, end)));
+  EXPECT_NE(reply.body.find("proxy shutting down", end), std::string::npos);
 }
 
 TEST(proxy_defects, a_request_waiting_for_its_first_token_at_the_drain_deadline_gets_a_503) {
@@ -307,8 +339,19 @@ TEST(proxy_defects, bodies_beyond_the_buffered_bytes_bound_get_503_with_retry_af
   EXPECT_EQ(refused.status, 503);
   EXPECT_EQ(refused.headers[http::field::retry_after], "1");
   EXPECT_NE(refused.body.find("max-buffered-body-bytes"), std::string::npos);
+  EXPECT_FALSE(refused.headers["X-Request-Id"].empty());
+  // A body that could never fit is a 413, not a 503 to retry.
   const std::string too_big = R"({"prompt":")" + std::string(2000, 'x') + R"("})";
-  EXPECT_EQ(request(c.port(), post(too_big)).status, 503);
+  EXPECT_EQ(request(c.port(), post(too_big)).status, 413);
+  // A chunked body is counted as its chunks arrive.
+  const std::string chunked = raw_exchange(c.port(),
+                                           "POST /v1/completions HTTP/1.1\r\nHost: x\r\nX-Request-Id: "
+                                           "chunky\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                               chunk(big) + "0\r\n\r\n",
+                                           5000ms, /*half_close=*/true);
+  EXPECT_TRUE(chunked.starts_with("HTTP/1.1 503 ")) << chunked;
+  EXPECT_NE(chunked.find("X-Request-Id: chunky\r\n"), std::string::npos) << chunked;
+  EXPECT_NE(chunked.find("Retry-After: 1\r\n"), std::string::npos) << chunked;
   c.proxy().stop(seconds_d{0.05});
   held.get();
   EXPECT_EQ(c.state().bodies.used(), 0u);
@@ -354,10 +397,11 @@ TEST(proxy_defects, early_rejections_carry_a_request_id) {
   const std::string too_large = raw_exchange(
       c.port(),
       "POST /v1/completions HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc-1\r\nContent-Length: 5000\r\n\r\n",
-      5000ms);
+      5000ms, /*half_close=*/true);
   EXPECT_TRUE(too_large.starts_with("HTTP/1.1 413 ")) << too_large;
   EXPECT_NE(too_large.find("X-Request-Id: abc-1\r\n"), std::string::npos) << too_large;
-  const std::string malformed = raw_exchange(c.port(), "NOT HTTP AT ALL\r\n\r\n", 5000ms);
+  const std::string malformed =
+      raw_exchange(c.port(), "NOT HTTP AT ALL\r\n\r\n", 5000ms, /*half_close=*/true);
   EXPECT_TRUE(malformed.starts_with("HTTP/1.1 400 ")) << malformed;
   EXPECT_NE(malformed.find("X-Request-Id: "), std::string::npos) << malformed;
 }
@@ -388,10 +432,16 @@ TEST(proxy_defects, http_conformance_allow_head_host) {
   EXPECT_NE(head.find("Content-Length: "), std::string::npos);
   EXPECT_TRUE(head.ends_with("\r\n\r\n")) << "no body after the head: " << head;
 
-  const std::string no_host = raw_exchange(c.port(), "GET /health HTTP/1.1\r\n\r\n", 5000ms);
+  const std::string head_models =
+      raw_exchange(c.port(), "HEAD /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5000ms);
+  EXPECT_TRUE(head_models.starts_with("HTTP/1.1 200 OK\r\n")) << head_models;
+  EXPECT_TRUE(head_models.ends_with("\r\n\r\n")) << "no body after the head: " << head_models;
+
+  const std::string no_host =
+      raw_exchange(c.port(), "GET /health HTTP/1.1\r\n\r\n", 5000ms, /*half_close=*/true);
   EXPECT_TRUE(no_host.starts_with("HTTP/1.1 400 ")) << no_host;
   const std::string two_hosts =
-      raw_exchange(c.port(), "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 5000ms);
+      raw_exchange(c.port(), "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 5000ms, true);
   EXPECT_TRUE(two_hosts.starts_with("HTTP/1.1 400 ")) << two_hosts;
   const std::string http10 = raw_exchange(c.port(), "GET /health HTTP/1.0\r\n\r\n", 5000ms);
   EXPECT_TRUE(http10.starts_with("HTTP/1.1 200 OK")) << http10;
@@ -465,7 +515,31 @@ TEST(proxy_defects, decode_retry_kv_reuse_or_reprefill) {
     }
     EXPECT_EQ(c.total(false, &mock::engine_stats::local_prefills), 0u);
     EXPECT_TRUE(eventually([&] { return c.idle(); }));
+    if (mode == decode_retry_kv::reprefill) {
+      // The new prefill and its decode carry their own id; the client still sees its own.
+      int suffixed = 0;
+      for (const auto& r : c.prefill_servers()[0]->recorded(0))
+        suffixed += r.request_id.ends_with("-reprefill1");
+      EXPECT_EQ(suffixed, retried);
+    }
   }
+}
+
+TEST(proxy_defects, a_decoder_that_was_never_reached_is_retried_with_the_same_kv_even_with_reprefill) {
+  cluster c({{fast_engines(1)}}, {{{}, 1}, {fast_engines(1)}},
+            [](proxy_config& config) { config.decode_retry_kv = decode_retry_kv::reprefill; });
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(request(c.port(), post(stream_body)).status, 200);
+  EXPECT_GE(c.state().counters.decode_retries.load(), 1u);
+  EXPECT_EQ(c.total(true, &mock::engine_stats::prefill_requests), 4u);
+}
+
+TEST(proxy_defects, a_prefill_4xx_keeps_its_content_type) {
+  scripted_backend prefiller(fixed(http_response(400, "text/plain", "prompt too long")));
+  cluster c({{{}, 0, {prefiller.port()}}}, {{fast_engines(1)}});
+  const auto reply = request(c.port(), post(json_body));
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ(reply.headers[http::field::content_type], "text/plain");
+  EXPECT_EQ(reply.body, "prompt too long");
 }
 
 }  // namespace

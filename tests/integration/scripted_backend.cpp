@@ -75,7 +75,7 @@ std::string prefill_answer_bytes() {
 }
 
 std::string raw_exchange(std::uint16_t port, std::string_view bytes, std::chrono::milliseconds limit,
-                         bool keep_sending_open) {
+                         bool half_close) {
   net::io_context io;
   std::string out;
   net::co_spawn(
@@ -94,7 +94,7 @@ std::string raw_exchange(std::uint16_t port, std::string_view bytes, std::chrono
             [&](auto token) { return net::async_write(socket, net::buffer(bytes), token); }, left);
         if (write_ec) co_return;
         error_code ignored;
-        if (!keep_sending_open) socket.shutdown(tcp::socket::shutdown_send, ignored);
+        if (half_close) socket.shutdown(tcp::socket::shutdown_send, ignored);
         char piece[4096];
         while (std::chrono::steady_clock::now() < deadline) {
           const auto remaining =

@@ -56,9 +56,10 @@ std::string http_response(int status, std::string_view content_type, std::string
 /// A vLLM-like prefill answer carrying kv_transfer_params.
 std::string prefill_answer_bytes();
 
-/// Sends `bytes` on a new connection to 127.0.0.1:port, shuts down its sending side unless
-/// `keep_sending_open`, and returns everything read until the proxy closes the connection or `limit` passes.
+/// Sends `bytes` on a new connection to 127.0.0.1:port, then shuts down its sending side when `half_close`
+/// (a refused request's connection then closes at once instead of lingering), and returns everything read
+/// until the proxy closes the connection or `limit` passes.
 std::string raw_exchange(std::uint16_t port, std::string_view bytes, std::chrono::milliseconds limit,
-                         bool keep_sending_open = true);
+                         bool half_close = false);
 
 }  // namespace pd_proxy::test

@@ -27,6 +27,23 @@ TEST(body_budget, reserves_up_to_the_limit_and_releases_exactly_once) {
   EXPECT_EQ(budget.used(), 0u);
 }
 
+TEST(body_budget, a_reservation_grows_while_the_budget_allows) {
+  body_budget budget(100);
+  auto a = budget.try_reserve(0);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->try_grow_to(30));
+  EXPECT_TRUE(a->try_grow_to(20));  // never shrinks
+  EXPECT_EQ(a->bytes(), 30u);
+  auto b = budget.try_reserve(60);
+  EXPECT_FALSE(a->try_grow_to(41));
+  EXPECT_EQ(a->bytes(), 30u);
+  EXPECT_TRUE(a->try_grow_to(40));
+  EXPECT_EQ(budget.used(), 100u);
+  a->release();
+  EXPECT_FALSE(a->try_grow_to(10));
+  EXPECT_EQ(budget.used(), 60u);
+}
+
 TEST(body_budget, a_body_larger_than_the_limit_is_refused_even_when_idle) {
   body_budget budget(100);
   EXPECT_FALSE(budget.try_reserve(101));

@@ -29,5 +29,12 @@ TEST(retry, backoff_doubles_and_is_capped_so_no_attempt_count_overflows_it) {
   EXPECT_DOUBLE_EQ(retry_backoff(seconds_d{0}, 50).count(), 0.0);
 }
 
+TEST(retry, a_new_prefill_only_with_reprefill_and_only_after_a_decoder_got_the_request) {
+  EXPECT_TRUE(decode_retry_needs_prefill(decode_retry_kv::reprefill, true));
+  EXPECT_FALSE(decode_retry_needs_prefill(decode_retry_kv::reprefill, false));
+  EXPECT_FALSE(decode_retry_needs_prefill(decode_retry_kv::reuse, true));
+  EXPECT_FALSE(decode_retry_needs_prefill(decode_retry_kv::reuse, false));
+}
+
 }  // namespace
 }  // namespace pd_proxy

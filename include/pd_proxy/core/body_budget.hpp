@@ -21,6 +21,9 @@ class body_budget {
     ~reservation() { release(); }
 
     std::size_t bytes() const { return owner_ != nullptr ? bytes_ : 0; }
+    /// Grows the reservation to `bytes` in all (a body read in pieces); false, and unchanged, when that would
+    /// take the budget's total past its limit. Never shrinks it.
+    bool try_grow_to(std::size_t bytes);
     void release();
 
    private:
@@ -43,6 +46,8 @@ class body_budget {
   std::size_t limit() const { return limit_; }
 
  private:
+  bool take(std::size_t bytes);
+
   const std::size_t limit_;
   std::atomic<std::size_t> used_{0};
 };

@@ -22,6 +22,9 @@ enum class errc {
 
 int http_status(errc code);
 
+/// The header line that goes with a 503 the client may simply retry (overload, drain).
+inline constexpr std::string_view retry_after_header = "Retry-After: 1\r\n";
+
 /// OpenAI error `type`: "invalid_request_error", "server_error", ...
 std::string_view error_type(errc code);
 

@@ -16,4 +16,11 @@ constexpr bool is_retryable_status(int status) {
 /// 1024·base).
 seconds_d retry_backoff(seconds_d base, int attempt);
 
+/// Whether a decode retry first runs the prefill again: with --decode-retry-kv reprefill, once the failed
+/// decoder received the whole request (it may have pulled the KV, which the prefiller then frees). A decoder
+/// that was never reached, or not sent the whole request, pulled nothing: its KV is reused in either mode.
+constexpr bool decode_retry_needs_prefill(decode_retry_kv mode, bool decoder_received_request) {
+  return mode == decode_retry_kv::reprefill && decoder_received_request;
+}
+
 }  // namespace pd_proxy

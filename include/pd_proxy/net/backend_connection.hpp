@@ -7,6 +7,7 @@
 #include "pd_proxy/core/backend_address.hpp"
 #include "pd_proxy/core/config.hpp"
 #include "pd_proxy/net/net.hpp"
+#include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
 
@@ -80,8 +81,8 @@ class backend_lease {
   bool broken_ = false;
 };
 
-/// Resolves and connects to `address` within `timeout`.
+/// Resolves and connects to `address` within `timeout` (zero: no limit), both steps run on `timer`.
 net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> connect_backend(
-    const backend_address& address, seconds_d timeout);
+    const backend_address& address, seconds_d timeout, operation_timer& timer);
 
 }  // namespace pd_proxy

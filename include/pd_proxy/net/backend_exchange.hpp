@@ -63,8 +63,13 @@ class backend_stream {
   /// Closes the connection now (or returns it to the pool if the response was read whole).
   void close() { lease_.finish(); }
 
-  /// Breaks the connection without resuming anyone: a pending read or write completes with an error, later
-  /// ones fail, and the connection is never pooled. For the drain deadline.
+  /// True once the request was written whole: the backend may have acted on it (a decoder may have pulled
+  /// the KV), whatever happened next.
+  bool request_sent() const { return request_sent_; }
+
+  /// Gives the exchange up without resuming anyone: the operation in progress (resolve, connect, write or
+  /// read) completes with an error, later ones fail at once, and the connection is never pooled. For the
+  /// drain deadline.
   void abort();
 
  private:
@@ -79,8 +84,10 @@ class backend_stream {
   const backend_address& address_;
   backend_lease lease_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
-  operation_timer timer_;  // bounds the request write and every response read
+  operation_timer timer_;  // bounds the connect, the request write and every response read
   int status_ = 0;
+  bool request_sent_ = false;
+  bool aborted_ = false;
 };
 
 /// Classifies an I/O error: timeout, cancelled (operation_aborted while the coroutine is cancelled) or

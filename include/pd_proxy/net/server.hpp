@@ -38,7 +38,7 @@ class server {
   /// `drain` (zero: no limit). Requests still in flight then end with "proxy shutting down" (an SSE error
   /// event once their stream started), given up to 2 s to write it before everything left is cut. Idempotent.
   /// Call from any thread but a worker's.
-  void stop(seconds_d drain = seconds_d{0});
+  void stop(seconds_d drain);
 
   /// Ends a drain now, as if its deadline had passed (a second SIGTERM/SIGINT). Thread-safe; call while
   /// another thread is in stop(), or before it.

@@ -3,6 +3,9 @@
 
 #include <boost/intrusive/list.hpp>
 
+#include "pd_proxy/core/config.hpp"
+#include "pd_proxy/net/net.hpp"
+
 namespace pd_proxy {
 
 class backend_stream;
@@ -24,11 +27,15 @@ class stoppable_request
   /// The leg the request is waiting on now, or nullptr between legs. Must outlive its registration.
   void set_leg(backend_stream* leg) { leg_ = leg; }
 
+  /// Sleeps for `d`. False when the sleep was cut short: the request was stopped or the coroutine cancelled.
+  net::awaitable<bool> sleep_for(seconds_d d);
+
  private:
   friend class stop_list;
   void stop();
 
   backend_stream* leg_ = nullptr;
+  net::steady_timer* sleeping_ = nullptr;  // the timer of a sleep in progress
   bool stopping_ = false;
 };
 

@@ -62,15 +62,21 @@ class operation_timer {
   std::invoke_result_t<MakeOp&, decltype(use_nothrow)> run_until(
       MakeOp make_op, std::chrono::steady_clock::time_point deadline);
 
+  /// Ends the running operation now (with operation_aborted) and makes every later run() end at once the same
+  /// way: for a stream that is being given up from outside (the drain deadline). An operation run without a
+  /// deadline is not reached; the caller closes its socket for those.
+  void interrupt();
+
  private:
   std::shared_ptr<detail::operation_timer_state> state_;
+  bool interrupted_ = false;
 };
 
 template <class MakeOp>
 std::invoke_result_t<MakeOp&, decltype(use_nothrow)> operation_timer::run_until(
     MakeOp make_op, std::chrono::steady_clock::time_point deadline) {
   net::cancellation_state cancellation = co_await net::this_coro::cancellation_state;
-  if (cancellation.cancelled() != net::cancellation_type::none) {
+  if (cancellation.cancelled() != net::cancellation_type::none || interrupted_) {
     // Cancelled between two operations: a new one would not see the cancellation, so do not start it.
     typename std::invoke_result_t<MakeOp&, decltype(use_nothrow)>::value_type aborted{};
     std::get<0>(aborted) = net::error::operation_aborted;
