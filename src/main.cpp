@@ -1,5 +1,7 @@
 // pd-proxy: command line -> configuration -> logging -> server -> wait for SIGTERM/SIGINT -> drain.
 #include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -35,10 +37,20 @@ void keep_freed_memory() {
   ::mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
 }
 
+// SIGTERM, SIGINT and SIGHUP wait (blocked, pending) until the signal_set that handles them exists, so that
+// none takes its default, fatal action in the first milliseconds of the process.
+void hold_signals(int how) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (const int signal : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, signal);
+  ::pthread_sigmask(how, &set, nullptr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace pd_proxy;
+  hold_signals(SIG_BLOCK);
   auto outcome = parse_command_line(argc, argv, process_env());
   if (!outcome.config) {
     std::fputs(outcome.output.c_str(), outcome.exit_code == 0 ? stdout : stderr);
@@ -54,6 +66,7 @@ int main(int argc, char** argv) {
     // Signals are caught before the listener opens, so that none can hit the default (fatal) action.
     net::io_context signals_io;
     net::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
+    hold_signals(SIG_UNBLOCK);  // before any worker thread exists: they inherit this mask
     server proxy(config);
     proxy.start();
     for (const auto& endpoint : proxy.local_endpoints()) {

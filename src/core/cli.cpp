@@ -36,6 +36,17 @@ constexpr long long max_buffered_body_bytes_limit = 1024LL * 1024 * 1024 * 1024;
 constexpr long long max_connections_limit = 1LL << 24;                            // 16777216
 constexpr long long max_workers = 1024;
 
+std::string_view trim_blanks(std::string_view s) {
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && blank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool has_control_character(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
 cli_outcome usage_error(const std::string& message) {
   return cli_outcome{std::nullopt, 2, "error: " + message + "\nRun with --help for the list of flags.\n"};
 }
@@ -342,10 +353,18 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
   config.prefillers = std::move(prefillers.backends);
   config.decoders = std::move(decoders.backends);
 
-  if (app.count("--backend-api-key") > 0) {
+  const bool key_from_flag = app.count("--backend-api-key") > 0;
+  if (key_from_flag) {
     config.backend_api_key = api_key;
   } else if (auto key = env("OPENAI_API_KEY")) {
     config.backend_api_key = *key;
+  }
+  // The key goes into a header line: a line break in it would add headers of the operator's choosing to every
+  // backend request. Surrounding blanks (a key file's final newline) are dropped; anything else is refused.
+  config.backend_api_key = std::string(trim_blanks(config.backend_api_key));
+  if (has_control_character(config.backend_api_key)) {
+    return usage_error(std::string(key_from_flag ? "--backend-api-key" : "$OPENAI_API_KEY") +
+                       ": the key contains a control character (a line break?)");
   }
   return cli_outcome{std::move(config), 0, {}};
 }

@@ -44,6 +44,14 @@ net::awaitable<void> reject(tcp::socket& socket, const request_limits& limits, o
   co_await linger(socket, timer);
 }
 
+// Beast appends a chunked body's trailer fields to the header's; they must not count as headers (RFC 9110
+// §6.5.1): a trailer could otherwise add a second Host or choose the request id after the checks.
+void drop_trailer_fields(http::request<http::string_body>& req, std::ptrdiff_t header_fields) {
+  auto it = req.begin();
+  std::advance(it, std::min(header_fields, std::distance(req.begin(), req.end())));
+  while (it != req.end()) it = req.erase(it);
+}
+
 request_framing framing_of(const http::request<http::string_body>& req) {
   const auto coding = req[http::field::transfer_encoding];
   return request_framing{req.version(), req.count(http::field::host), req.count(http::field::content_length),
@@ -64,6 +72,14 @@ bool is_quiet_close(const error_code& ec) {
 }  // namespace
 
 std::string_view path_of(std::string_view target) {
+  // Absolute form (RFC 9112 §3.2.2), "http://host:port/path?query": the path starts after the authority.
+  for (const std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() >= scheme.size() && beast::iequals(target.substr(0, scheme.size()), scheme)) {
+      const std::size_t slash = target.find('/', scheme.size());
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+      break;
+    }
+  }
   return target.substr(0, target.find('?'));
 }
 
@@ -107,8 +123,8 @@ net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& s
     co_await reject(socket, limits, timer, errc::payload_too_large, over_budget, client_id);
     co_return std::nullopt;
   }
-  // The body is reserved before it is read: whole when its length is known, else as its chunks arrive.
-  auto body_hold = bodies.try_reserve(length.value_or(0));
+  // The body is reserved as it arrives (a client announcing a large body and sending nothing holds nothing).
+  auto body_hold = bodies.try_reserve(0);
   if (!body_hold) {
     co_await reject(socket, limits, timer, errc::overloaded, budget_exhausted, client_id, retry_after_header);
     co_return std::nullopt;
@@ -121,13 +137,10 @@ net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& s
   const auto body_deadline = limits.read_timeout.count() <= 0
                                  ? std::chrono::steady_clock::time_point::max()
                                  : std::chrono::steady_clock::now() + to_timer_duration(limits.read_timeout);
+  const auto header_fields = std::distance(parser.get().begin(), parser.get().end());
   while (!parser.is_done()) {
     auto [body_ec, body_bytes] = co_await timer.run_until(
-        [&](auto token) {
-          return length ? http::async_read(socket, buffer, parser, token)
-                        : http::async_read_some(socket, buffer, parser, token);
-        },
-        body_deadline);
+        [&](auto token) { return http::async_read_some(socket, buffer, parser, token); }, body_deadline);
     if (body_ec == http::error::body_limit) {
       co_await reject(socket, limits, timer, errc::payload_too_large, too_large, client_id);
       co_return std::nullopt;
@@ -139,7 +152,7 @@ net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& s
       }
       co_return std::nullopt;
     }
-    if (!length && !body_hold->try_grow_to(parser.get().body().size())) {
+    if (!body_hold->try_grow_to(parser.get().body().size())) {
       const bool never_fits = parser.get().body().size() > bodies.limit();
       co_await reject(socket, limits, timer, never_fits ? errc::payload_too_large : errc::overloaded,
                       never_fits ? over_budget : budget_exhausted, client_id,
@@ -147,6 +160,7 @@ net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& s
       co_return std::nullopt;
     }
   }
+  drop_trailer_fields(parser.get(), header_fields);
   co_return client_message{parser.release(), std::move(*body_hold)};
 }
 

@@ -98,6 +98,7 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
   client_watch watch;
   std::variant<std::monostate, std::monostate> finished;
   if (r == route::models) {
+    inflight_guard inflight(state.other_requests);
     finished = co_await (serve_models(state, pool, response, request_id) ||
                          watch_client(socket, buffer, config.ignore_client_half_close, watch));
   } else {

@@ -24,6 +24,12 @@ struct models_target {
   const backend_address* address;
 };
 
+struct models_answer {
+  int status;
+  std::string content_type;
+  std::string body;
+};
+
 // The state the request and its attempts share; all of it lives on the worker's one thread.
 struct models_race {
   models_race(const net::any_io_executor& executor, std::vector<models_target> all)
@@ -36,7 +42,7 @@ struct models_race {
   std::unique_ptr<net::cancellation_signal[]> signals;  // one per target, to cancel its attempt
   std::size_t next = 0;                                 // the next target to ask
   std::size_t running = 0;
-  std::optional<std::string> winner;
+  std::optional<models_answer> winner;
   bool decided() const { return winner.has_value() || (running == 0 && next == targets.size()); }
 };
 
@@ -61,8 +67,10 @@ net::awaitable<void> ask_models(std::shared_ptr<models_race> race, proxy_state& 
   if (failure == backend_failure::none)
     failure = co_await leg.read_all(body, config.max_body_size, left_until(deadline));
   --race->running;
-  if (failure == backend_failure::none && leg.status() >= 200 && leg.status() < 300 && !race->winner) {
-    race->winner = std::move(body);
+  // An answer with nothing in it is no list of models: a 200 with an empty body is never relayed.
+  if (failure == backend_failure::none && leg.status() >= 200 && leg.status() < 300 && !body.empty() &&
+      !race->winner) {
+    race->winner = models_answer{leg.status(), std::string(leg.content_type()), std::move(body)};
   }
   if (!race->decided() && !co_await cancelled()) launch_next(race, state, pool, request_id, deadline);
   if (race->decided()) race->wake.cancel();
@@ -104,7 +112,11 @@ net::awaitable<void> serve_models(proxy_state& state, backend_pool& pool, client
     race->signals[i].emit(net::cancellation_type::terminal);
   if (co_await cancelled()) co_return;
   if (race->winner) {
-    co_await response.send_whole(200, "application/json", *race->winner);
+    const auto& answer = *race->winner;
+    // Computed first: GCC 12 destroys a conditional's temporary twice inside a co_await expression.
+    const std::string_view content_type = answer.content_type.empty() ? std::string_view("application/json")
+                                                                      : std::string_view(answer.content_type);
+    co_await response.send_whole(answer.status, content_type, answer.body);
   } else {
     co_await response.send_error(errc::no_backend, "no backend answered GET /v1/models");
   }

@@ -61,7 +61,8 @@ struct leg_outcome {
 // A backend's own answer, unchanged: its status, Content-Type (JSON when it sent none) and body.
 net::awaitable<void> pass_through(client_response& response, int status, std::string_view content_type,
                                   std::string_view body) {
-  co_await response.send_whole(status, content_type.empty() ? "application/json" : content_type, body);
+  const std::string_view type = content_type.empty() ? std::string_view("application/json") : content_type;
+  co_await response.send_whole(status, type, body);
 }
 
 net::awaitable<void> send_shutting_down(client_response& response) {

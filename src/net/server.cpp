@@ -154,7 +154,7 @@ net::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
 
 bool server::wait_for_requests(std::chrono::steady_clock::time_point deadline) {
   // Polled: a notification on every request's end would cost the hot path for the sake of shutdown.
-  while (state_->request_num.load() > 0) {
+  while (state_->request_num.load() > 0 || state_->other_requests.load() > 0) {
     if (std::chrono::steady_clock::now() >= deadline || hurry_.load()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -133,6 +133,19 @@ TEST(proxy_defects, a_transfer_encoding_other_than_chunked_is_refused_and_the_co
   EXPECT_EQ(c.total(true, &mock::engine_stats::requests), 0u);
 }
 
+TEST(proxy_defects, chunked_trailer_fields_do_not_count_as_headers) {
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}});
+  const std::string out =
+      raw_exchange(c.port(),
+                   "POST /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   "X-Request-Id: from-head\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                       chunk(json_body) + "0\r\nHost: b\r\nX-Request-Id: from-trailer\r\n\r\n",
+                   10000ms);
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 200 OK")) << out;
+  EXPECT_NE(out.find("X-Request-Id: from-head\r\n"), std::string::npos) << out;
+  EXPECT_EQ(c.prefill_servers()[0]->recorded(0).at(0).request_id, "from-head");
+}
+
 TEST(proxy_defects, a_chunked_body_is_still_accepted) {
   cluster c({{fast_engines(1)}}, {{fast_engines(1)}});
   const std::string out = raw_exchange(c.port(),
@@ -312,6 +325,41 @@ TEST(proxy_defects, models_asks_backends_concurrently) {
   EXPECT_NE(reply.body.find("\"object\":\"list\""), std::string::npos) << reply.body;
 }
 
+TEST(proxy_defects, models_relays_an_answer_with_a_body_and_its_own_status_and_type) {
+  scripted_backend empty(fixed(http_response(200, "application/json", "")));
+  scripted_backend no_content(fixed("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"));
+  scripted_backend listing(fixed(http_response(203, "application/json; charset=utf-8", R"({"data":[]})")));
+  {
+    cluster c({{{}, 0, {empty.port(), no_content.port()}}}, {{{}, 0, {empty.port()}}});
+    auto spec = post("");
+    spec.method = http::verb::get;
+    spec.target = "/v1/models";
+    EXPECT_EQ(request(c.port(), spec).status, 503);
+  }
+  cluster c({{{}, 0, {empty.port(), no_content.port()}}}, {{{}, 0, {listing.port()}}});
+  auto spec = post("");
+  spec.method = http::verb::get;
+  spec.target = "/v1/models";
+  const auto reply = request(c.port(), spec);
+  EXPECT_EQ(reply.status, 203);
+  EXPECT_EQ(reply.headers[http::field::content_type], "application/json; charset=utf-8");
+  EXPECT_EQ(reply.body, R"({"data":[]})");
+}
+
+TEST(proxy_defects, a_drain_waits_for_a_models_request) {
+  scripted_backend silent([](const auto&) { return scripted_answer{{}, true}; });
+  cluster c({{{}, 0, {silent.port()}}}, {{{}, 0, {silent.port()}}});
+  auto models = std::async(std::launch::async, [&] {
+    auto spec = post("");
+    spec.method = http::verb::get;
+    spec.target = "/v1/models";
+    return request(c.port(), spec);
+  });
+  ASSERT_TRUE(eventually([&] { return silent.held_open() == 2; }));
+  c.proxy().stop(seconds_d{60});  // returns once the models request ended (its own 3 s deadline)
+  EXPECT_EQ(models.get().status, 503);
+}
+
 TEST(proxy_defects, models_with_no_answering_backend_is_a_503_after_one_deadline) {
   scripted_backend silent([](const auto&) { return scripted_answer{{}, true}; });
   cluster c({{{}, 0, {silent.port(), silent.port(), silent.port()}}}, {{{}, 2}});
@@ -355,6 +403,21 @@ TEST(proxy_defects, bodies_beyond_the_buffered_bytes_bound_get_503_with_retry_af
   c.proxy().stop(seconds_d{0.05});
   held.get();
   EXPECT_EQ(c.state().bodies.used(), 0u);
+}
+
+TEST(proxy_defects, an_announced_body_that_does_not_arrive_holds_no_budget) {
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}},
+            [](proxy_config& config) { config.max_buffered_body_bytes = 1000; });
+  net::io_context io;
+  std::vector<tcp::socket> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.emplace_back(io);
+    idle.back().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), c.port()));
+    const std::string head = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n\r\n{";
+    net::write(idle.back(), net::buffer(head));
+  }
+  EXPECT_EQ(request(c.port(), post(json_body)).status, 200);
+  EXPECT_LE(c.state().bodies.used(), 4u);
 }
 
 TEST(proxy_defects, the_body_is_given_back_once_the_decoder_answered) {
@@ -443,6 +506,10 @@ TEST(proxy_defects, http_conformance_allow_head_host) {
   const std::string two_hosts =
       raw_exchange(c.port(), "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 5000ms, true);
   EXPECT_TRUE(two_hosts.starts_with("HTTP/1.1 400 ")) << two_hosts;
+  const std::string absolute = raw_exchange(
+      c.port(), "GET http://127.0.0.1/health?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5000ms);
+  EXPECT_TRUE(absolute.starts_with("HTTP/1.1 200 OK")) << absolute;
+
   const std::string http10 = raw_exchange(c.port(), "GET /health HTTP/1.0\r\n\r\n", 5000ms);
   EXPECT_TRUE(http10.starts_with("HTTP/1.1 200 OK")) << http10;
 }

@@ -480,3 +480,21 @@ TEST(cli, parse_decode_retry_kv_contract) {
 
 }  // namespace
 }  // namespace pd_proxy
+
+namespace pd_proxy {
+namespace {
+
+TEST(cli, a_backend_key_is_trimmed_and_refused_with_a_line_break_inside) {
+  const auto from_file = parse("", std::string("sk-abc\n"));
+  ASSERT_TRUE(from_file.config) << from_file.output;
+  EXPECT_EQ(from_file.config->backend_api_key, "sk-abc");
+  const auto injected = parse_words({"--backend-api-key", "k\r\nTransfer-Encoding: chunked"});
+  EXPECT_EQ(injected.exit_code, 2);
+  EXPECT_NE(injected.output.find("--backend-api-key"), std::string::npos) << injected.output;
+  const auto from_env = parse("", std::string("a\nb"));
+  EXPECT_EQ(from_env.exit_code, 2);
+  EXPECT_NE(from_env.output.find("OPENAI_API_KEY"), std::string::npos) << from_env.output;
+}
+
+}  // namespace
+}  // namespace pd_proxy

@@ -53,7 +53,8 @@ struct client_watch {
 net::awaitable<void> watch_client(tcp::socket& socket, beast::flat_buffer& buffer, bool ignore_half_close,
                                   client_watch& watch);
 
-/// The path of a request target, without its query string.
+/// The path of a request target in origin form ("/v1/models?x") or absolute form ("http://host/v1/models"),
+/// without its query string.
 std::string_view path_of(std::string_view target);
 
 }  // namespace pd_proxy

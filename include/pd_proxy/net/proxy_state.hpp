@@ -27,6 +27,8 @@ struct proxy_state {
   const proxy_config config;
   scheduler sched;
   std::atomic<std::int64_t> request_num{0};  // PD requests in flight (the reference's request_num)
+  std::atomic<std::int64_t> other_requests{
+      0};  // other requests that wait on backends (/v1/models), for the drain
   std::atomic<std::size_t> client_connections{0};
   body_budget bodies;                 // client request bodies held, bounded by --max-buffered-body-bytes
   std::atomic<bool> draining{false};  // SIGTERM/SIGINT: no new request is served
