@@ -105,8 +105,8 @@ net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& s
     } else if (header_ec == http::error::header_limit) {
       co_await reject(socket, limits, timer, errc::bad_request, "request headers are too large", client_id);
     } else if (!is_quiet_close(header_ec)) {
-      co_await reject(socket, limits, timer, errc::bad_request,
-                      "malformed HTTP request: " + header_ec.message(), client_id);
+      const std::string message = "malformed HTTP request: " + header_ec.message();
+      co_await reject(socket, limits, timer, errc::bad_request, message, client_id);
     }
     co_return std::nullopt;
   }
@@ -147,8 +147,8 @@ net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& s
     }
     if (body_ec) {
       if (!is_quiet_close(body_ec)) {
-        co_await reject(socket, limits, timer, errc::bad_request,
-                        "malformed HTTP request body: " + body_ec.message(), client_id);
+        const std::string message = "malformed HTTP request body: " + body_ec.message();
+        co_await reject(socket, limits, timer, errc::bad_request, message, client_id);
       }
       co_return std::nullopt;
     }

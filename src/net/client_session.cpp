@@ -75,14 +75,14 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
     co_return false;
   }
   if (r == route::unknown) {
-    co_await response.send_error(errc::not_found, "no route for " + std::string(path));
+    const std::string text = "no route for " + std::string(path);
+    co_await response.send_error(errc::not_found, text);
     co_return response.keep_alive();
   }
   if (!method_allowed(r, req.method())) {
     const std::string allow = "Allow: " + std::string(allowed_methods(r)) + "\r\n";
-    co_await response.send_error(errc::method_not_allowed,
-                                 std::string(req.method_string()) + " is not allowed on " + std::string(path),
-                                 allow);
+    const std::string text = std::string(req.method_string()) + " is not allowed on " + std::string(path);
+    co_await response.send_error(errc::method_not_allowed, text, allow);
     co_return response.keep_alive();
   }
   if (r == route::health) {

@@ -69,24 +69,24 @@ net::awaitable<void> send_shutting_down(client_response& response) {
   co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
 }
 
+// Named messages, not temporaries inside co_await: GCC 12 mishandles some temporaries of a co_await operand.
 net::awaitable<void> send_leg_failure(client_response& response, std::string_view leg,
                                       const leg_outcome& last) {
-  if (last.status != 0) {
-    if (!last.body.empty()) {
-      co_await pass_through(response, last.status, last.content_type, last.body);
-    } else {
-      co_await response.send_error(
-          errc::backend_failed,
-          std::string(leg) + " backend answered HTTP " + std::to_string(last.status) + " on every attempt");
-    }
+  if (last.status != 0 && !last.body.empty()) {
+    co_await pass_through(response, last.status, last.content_type, last.body);
     co_return;
   }
-  if (last.failure == backend_failure::timeout) {
-    co_await response.send_error(errc::backend_timeout, std::string(leg) + " backend timed out");
+  std::string message(leg);
+  errc code = errc::backend_failed;
+  if (last.status != 0) {
+    message += " backend answered HTTP " + std::to_string(last.status) + " on every attempt";
+  } else if (last.failure == backend_failure::timeout) {
+    message += " backend timed out";
+    code = errc::backend_timeout;
   } else {
-    co_await response.send_error(errc::backend_failed, std::string(leg) + " backend failed (" +
-                                                           std::string(to_string(last.failure)) + ")");
+    message += " backend failed (" + std::string(to_string(last.failure)) + ")";
   }
+  co_await response.send_error(code, message);
 }
 
 std::string request_head(const exchange& x, const backend_address& address, std::size_t body_size) {
