@@ -259,6 +259,21 @@ TEST(proxy_defects, streams_still_running_at_the_drain_deadline_end_with_an_erro
   EXPECT_NE(events[1].find("proxy shutting down"), std::string::npos) << events[1];
 }
 
+TEST(proxy_defects, a_drain_without_a_limit_lets_a_stream_finish) {
+  auto slow = fast_engines(1);
+  slow.timing.decode_ms_per_token = 40;  // 12 tokens: the stream is still running when the drain starts
+  cluster c({{fast_engines(1)}}, {{slow}});
+  auto stream = std::async(std::launch::async, [&] {
+    return request(c.port(), post(R"({"model":"m","prompt":"hello","max_tokens":12,"stream":true})"));
+  });
+  ASSERT_TRUE(eventually([&] { return c.total(false, &mock::engine_stats::decode_requests) == 1; }));
+  c.proxy().stop(seconds_d{0});  // 0: no limit, wait for it
+  const auto reply = stream.get();
+  ASSERT_TRUE(reply.complete) << reply.ec.message();
+  EXPECT_EQ(sse_data(reply.body).back(), "[DONE]");
+  EXPECT_EQ(reply.body.find("shutting down"), std::string::npos);
+}
+
 TEST(proxy_defects, a_request_waiting_to_retry_at_the_drain_deadline_gets_a_503) {
   cluster c({{fast_engines(1)}}, {{{}, 1}},
             [](proxy_config& config) { config.retry_delay = seconds_d{600}; });
