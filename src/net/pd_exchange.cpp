@@ -44,9 +44,14 @@ struct exchange {
   const pd_request& request;
   client_response& response;
   stoppable_request& stop;
-  // X-Request-Id of the legs: the client's request id, suffixed "-reprefill<k>" for the k-th new prefill and
-  // its decode (a prefiller may still hold the KV under the old id, and a backend refuses a duplicate id).
-  std::string backend_request_id;
+  // "<request id>-reprefill<k>" once the k-th new prefill started (a prefiller may still hold the KV under
+  // the old id, and a backend refuses a duplicate id); empty before: no allocation on the common path.
+  std::string reprefill_id;
+
+  // X-Request-Id of the legs.
+  std::string_view backend_request_id() const {
+    return reprefill_id.empty() ? request.request_id : std::string_view(reprefill_id);
+  }
 };
 
 // Why a leg gave up, for the client's error.
@@ -90,7 +95,7 @@ net::awaitable<void> send_leg_failure(client_response& response, std::string_vie
 }
 
 std::string request_head(const exchange& x, const backend_address& address, std::size_t body_size) {
-  return format_backend_request_head({"POST", x.request.route, address.authority(), x.backend_request_id,
+  return format_backend_request_head({"POST", x.request.route, address.authority(), x.backend_request_id(),
                                       x.state.config.backend_api_key, body_size});
 }
 
@@ -283,8 +288,7 @@ net::awaitable<void> run_decode(exchange& x, prefill_result& prefill) {
       }
       if (decode_retry_needs_prefill(config.decode_retry_kv, last.request_sent) && !x.stop.stopping()) {
         prefill.kv_hold.release_all();  // the old KV is given up: a new prefill makes its own
-        x.backend_request_id =
-            std::string(x.request.request_id) + "-reprefill" + std::to_string(++reprefills);
+        x.reprefill_id = std::string(x.request.request_id) + "-reprefill" + std::to_string(++reprefills);
         prefill = co_await run_prefill(x);
         if (!prefill.ok) co_return;
         body = splice();
@@ -361,7 +365,7 @@ net::awaitable<void> run_pd_exchange(proxy_state& state, backend_pool& pool, sto
   inflight_guard inflight(state.request_num);
   state.counters.pd_requests.fetch_add(1, std::memory_order_relaxed);
   stoppable_request stop(stoppable);
-  exchange x{state, pool, request, response, stop, std::string(request.request_id)};
+  exchange x{state, pool, request, response, stop, {}};
   auto prefill = co_await run_prefill(x);
   if (!prefill.ok) co_return;
   co_await run_decode(x, prefill);
