@@ -1,10 +1,10 @@
 // Hot pure parts of the proxy: pool expansion, scheduler pick+release, request rewrite, SSE parsing.
 #include <benchmark/benchmark.h>
 
-#include "pd_proxy/core/pool_expansion.hpp"
-#include "pd_proxy/core/request_rewrite.hpp"
-#include "pd_proxy/core/scheduler.hpp"
-#include "pd_proxy/core/sse_parser.hpp"
+#include "pd_proxy/core/backends/pool_expansion.hpp"
+#include "pd_proxy/core/flow/request_rewrite.hpp"
+#include "pd_proxy/core/scheduling/scheduler.hpp"
+#include "pd_proxy/core/sse/sse_parser.hpp"
 
 namespace pd_proxy {
 namespace {

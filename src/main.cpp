@@ -11,8 +11,8 @@
 #include <string_view>
 #include <thread>
 
-#include "pd_proxy/core/cli.hpp"
-#include "pd_proxy/net/server.hpp"
+#include "pd_proxy/core/config/cli.hpp"
+#include "pd_proxy/net/client/server.hpp"
 
 namespace {
 

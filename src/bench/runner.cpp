@@ -5,9 +5,9 @@
 #include <cmath>
 #include <deque>
 
-#include "pd_proxy/core/http_wire.hpp"
-#include "pd_proxy/core/sse_parser.hpp"
-#include "pd_proxy/net/backend_exchange.hpp"
+#include "pd_proxy/core/http/http_wire.hpp"
+#include "pd_proxy/core/sse/sse_parser.hpp"
+#include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy::bench {

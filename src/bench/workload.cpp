@@ -4,7 +4,7 @@
 #include <limits>
 #include <sstream>
 
-#include "pd_proxy/core/request_rewrite.hpp"
+#include "pd_proxy/core/flow/request_rewrite.hpp"
 
 namespace pd_proxy::bench {
 

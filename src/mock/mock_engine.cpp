@@ -6,12 +6,12 @@
 #include <chrono>
 #include <limits>
 
-#include "pd_proxy/core/http_wire.hpp"
-#include "pd_proxy/core/request_id.hpp"
+#include "pd_proxy/core/http/http_wire.hpp"
+#include "pd_proxy/core/http/request_id.hpp"
 #include "pd_proxy/mock/openai_format.hpp"
-#include "pd_proxy/net/backend_connection.hpp"
-#include "pd_proxy/net/client_request_reader.hpp"
-#include "pd_proxy/net/client_response.hpp"
+#include "pd_proxy/net/backend/backend_connection.hpp"
+#include "pd_proxy/net/client/client_request_reader.hpp"
+#include "pd_proxy/net/client/client_response.hpp"
 #include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy::mock {

@@ -1,7 +1,7 @@
 // pd-mock on its own: the PD handshake done by hand (no proxy), metrics and each fault flag.
 #include <gtest/gtest.h>
 
-#include "pd_proxy/core/request_rewrite.hpp"
+#include "pd_proxy/core/flow/request_rewrite.hpp"
 #include "proxy_fixture.hpp"
 
 namespace pd_proxy::test {

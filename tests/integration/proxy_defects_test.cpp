@@ -3,7 +3,7 @@
 
 #include <future>
 
-#include "pd_proxy/core/request_rewrite.hpp"
+#include "pd_proxy/core/flow/request_rewrite.hpp"
 #include "proxy_fixture.hpp"
 #include "scripted_backend.hpp"
 

@@ -1,7 +1,7 @@
 // Failure semantics: passthrough, failover, timeouts, mid-stream failures, client aborts, concurrency.
 #include <gtest/gtest.h>
 
-#include "pd_proxy/core/request_rewrite.hpp"
+#include "pd_proxy/core/flow/request_rewrite.hpp"
 #include "proxy_fixture.hpp"
 
 namespace pd_proxy::test {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "pd_proxy/mock/mock_engine.hpp"
-#include "pd_proxy/net/server.hpp"
+#include "pd_proxy/net/client/server.hpp"
 #include "test_client.hpp"
 
 namespace pd_proxy::test {

@@ -1,7 +1,7 @@
 // The PD flow through the real proxy against pd-mock engines on loopback.
 #include <gtest/gtest.h>
 
-#include "pd_proxy/core/request_rewrite.hpp"
+#include "pd_proxy/core/flow/request_rewrite.hpp"
 #include "proxy_fixture.hpp"
 
 namespace pd_proxy::test {

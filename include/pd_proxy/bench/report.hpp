@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "pd_proxy/bench/stats.hpp"
-#include "pd_proxy/core/request_rewrite.hpp"
+#include "pd_proxy/core/flow/request_rewrite.hpp"
 
 namespace pd_proxy::bench {
 

@@ -9,8 +9,8 @@
 
 #include "pd_proxy/bench/report.hpp"
 #include "pd_proxy/bench/workload.hpp"
-#include "pd_proxy/core/backend_address.hpp"
-#include "pd_proxy/core/config.hpp"
+#include "pd_proxy/core/backends/backend_address.hpp"
+#include "pd_proxy/core/config/config.hpp"
 
 namespace pd_proxy::bench {
 

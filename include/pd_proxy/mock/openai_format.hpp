@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "pd_proxy/core/request_rewrite.hpp"
+#include "pd_proxy/core/flow/request_rewrite.hpp"
 
 namespace pd_proxy::mock {
 

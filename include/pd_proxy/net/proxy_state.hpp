@@ -4,9 +4,9 @@
 #include <atomic>
 #include <cstdint>
 
-#include "pd_proxy/core/body_budget.hpp"
-#include "pd_proxy/core/config.hpp"
-#include "pd_proxy/core/scheduler.hpp"
+#include "pd_proxy/core/admission/body_budget.hpp"
+#include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/scheduling/scheduler.hpp"
 
 namespace pd_proxy {
 

@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <variant>
 
-#include "pd_proxy/core/config.hpp"
+#include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/net/net.hpp"
 
 namespace pd_proxy {

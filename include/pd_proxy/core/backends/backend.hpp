@@ -1,0 +1,59 @@
+// A backend instance (a prefiller or a decoder) as an object with a stable identity.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "pd_proxy/core/backends/backend_address.hpp"
+
+namespace pd_proxy {
+
+/// Unique for the life of the process: a removed backend's id is never given to another.
+using backend_id = std::uint64_t;
+
+/// Load that in-flight requests put on one backend, in the reference proxy's units.
+struct backend_load {
+  double active_tokens = 0;    // reserved at selection; prefill: until its response, decode: until the end
+  double active_kv = 0;        // prefill only: KV held on the prefiller until the decoder's first chunk
+  std::uint32_t inflight = 0;  // requests currently holding a reservation on this backend
+};
+
+/// Whether selection may pick the backend. Every backend is usable until health checks (and circuit
+/// breakers) set this slot; a backend being removed is draining.
+enum class backend_health : std::uint8_t { usable, unhealthy, draining };
+
+/// One backend. Created by the registry and shared (std::shared_ptr) by every snapshot and reservation that
+/// refers to it, so a removed backend lives until its last request released its load. Its identity, role and
+/// address never change; its load is owned by the scheduler (read it through scheduler::load).
+class backend {
+ public:
+  backend(backend_id id, backend_role role, backend_address address)
+      : id_(id), role_(role), address_(std::move(address)), authority_(address_.authority()) {}
+  backend(const backend&) = delete;
+  backend& operator=(const backend&) = delete;
+
+  backend_id id() const { return id_; }
+  backend_role role() const { return role_; }
+  const backend_address& address() const { return address_; }
+  /// "host:port" ("[::1]:9000" for IPv6), computed once: the Host header and log/metric label.
+  const std::string& authority() const { return authority_; }
+
+  /// The health slot; relaxed reads are enough (a stale value only delays a decision by one request).
+  std::atomic<backend_health> health{backend_health::usable};
+
+ private:
+  friend class scheduler;
+
+  const backend_id id_;
+  const backend_role role_;
+  const backend_address address_;
+  const std::string authority_;
+  // Guarded by the scheduler's lock for this role; fixed point (millionths) so that releases cancel
+  // reservations exactly and equal loads compare equal.
+  std::int64_t tokens_micro_ = 0;
+  std::int64_t kv_micro_ = 0;
+  std::uint32_t inflight_ = 0;
+};
+
+}  // namespace pd_proxy

@@ -1,0 +1,87 @@
+// Everything the proxy is configured with; filled by the CLI, read by the I/O layer.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pd_proxy/core/backends/backend_address.hpp"
+
+namespace pd_proxy {
+
+/// Seconds. Every duration the CLI puts in proxy_config is finite, 0 or at least 1 ns, and at most 1e9 s
+/// (max_duration_seconds in cli.hpp), so steady_clock::now() plus it never overflows a timer.
+using seconds_d = std::chrono::duration<double>;
+
+/// What a decode retry sends to the next decoder (`--decode-retry-kv`).
+enum class decode_retry_kv {
+  reuse,      // the same kv_transfer_params the prefiller returned (right when the failed decoder had not
+              // pulled the KV yet; no extra prefill)
+  reprefill,  // run the prefill again on a prefiller and send its fresh kv_transfer_params (right when a
+              // decoder may fail after pulling the KV: the prefiller frees its blocks once they are pulled)
+};
+
+/// "reuse" or "reprefill", as on the command line.
+constexpr std::string_view to_string(decode_retry_kv mode) {
+  return mode == decode_retry_kv::reprefill ? "reprefill" : "reuse";
+}
+
+struct proxy_config {
+  // Listener.
+  std::string host = "localhost";
+  std::uint16_t port = 8000;  // 0 binds an ephemeral port (tests)
+
+  // Pools, expanded from the reference's host/port flags, in pool order.
+  std::vector<backend_address> prefillers;
+  std::vector<backend_address> decoders;
+
+  // Retries: attempts per leg = max(1, max_retries) (the CLI accepts at most 100); delay before attempt k+1 =
+  // retry_delay * 2^(k-1).
+  int max_retries = 3;
+  seconds_d retry_delay{0.001};
+  // What a decode retry sends to the next decoder (see decode_retry_kv above).
+  ::pd_proxy::decode_retry_kv decode_retry_kv = ::pd_proxy::decode_retry_kv::reuse;
+
+  // Accepted for compatibility with the reference's later flags (used by /instances/add).
+  int max_waiting_retries = 3;
+  seconds_d waiting_retry_interval{10.0};
+
+  // Timeouts; zero disables one (no limit).
+  seconds_d connect_timeout{5.0};         // TCP connect to a backend
+  seconds_d prefill_timeout{600.0};       // whole prefill exchange, send to last byte
+  seconds_d first_token_timeout{600.0};   // decode request sent -> first body byte
+  seconds_d stream_idle_timeout{300.0};   // between two decode reads, and per client write
+  seconds_d client_header_timeout{60.0};  // reading one client request
+  seconds_d client_idle_timeout{75.0};    // keep-alive wait for the next client request
+  seconds_d shutdown_timeout{30.0};       // SIGTERM/SIGINT: wait this long for in-flight requests (0: no
+                                          // limit, wait until every in-flight request has finished)
+
+  // Limits.
+  std::size_t max_body_size = 32 * 1024 * 1024;   // client request body, and buffered backend bodies
+  std::size_t max_connections = 16384;            // concurrent client connections
+  std::size_t max_idle_backend_connections = 64;  // kept alive per backend per worker
+  // Total bytes of client request bodies held by all in-flight requests together; a new request whose body
+  // would go beyond it is answered 503 with Retry-After.
+  std::size_t max_buffered_body_bytes = 256 * 1024 * 1024;
+
+  // Client connections. By default a client that half-closes its write side (shutdown(SHUT_WR)) after its
+  // request is treated as gone and the request is cancelled, as nginx does; when true the request goes on and
+  // the connection is closed after the response.
+  bool ignore_client_half_close = false;
+
+  // Policies.
+  std::string prefill_policy = "least-loaded";
+  std::string decode_policy = "least-loaded";
+
+  // Runtime.
+  // I/O threads. 1 here (a value that suits every caller that builds a config in code, e.g. tests); the CLI's
+  // default is the number of cores (std::thread::hardware_concurrency(), at least 1, at most 1024).
+  unsigned workers = 1;
+  std::string log_level = "info";
+  std::string backend_api_key;  // "Authorization: Bearer" on backend requests; none when empty
+};
+
+}  // namespace pd_proxy

@@ -1,0 +1,26 @@
+// When and how soon a failed backend attempt is tried again.
+#pragma once
+
+#include "pd_proxy/core/config/config.hpp"
+
+namespace pd_proxy {
+
+/// A backend answer the PD flow retries on another backend (before the client got a byte): 429 and 5xx.
+/// Every other non-2xx status is the backend's verdict on the request and is passed to the client.
+constexpr bool is_retryable_status(int status) {
+  return status == 429 || status >= 500;
+}
+
+/// The delay before attempt `attempt` (2, 3, ...): `base` doubled per attempt after the second, at most 1024
+/// times `base`, so that no attempt count overflows it (attempt 2: base, 3: 2·base, ... 12 and later:
+/// 1024·base).
+seconds_d retry_backoff(seconds_d base, int attempt);
+
+/// Whether a decode retry first runs the prefill again: with --decode-retry-kv reprefill, once the failed
+/// decoder received the whole request (it may have pulled the KV, which the prefiller then frees). A decoder
+/// that was never reached, or not sent the whole request, pulled nothing: its KV is reused in either mode.
+constexpr bool decode_retry_needs_prefill(decode_retry_kv mode, bool decoder_received_request) {
+  return mode == decode_retry_kv::reprefill && decoder_received_request;
+}
+
+}  // namespace pd_proxy

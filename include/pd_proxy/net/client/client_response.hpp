@@ -1,0 +1,68 @@
+// Writes one response to the client: whole (errors, small JSON) or streamed with chunked framing.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/http/error.hpp"
+#include "pd_proxy/net/net.hpp"
+#include "pd_proxy/net/timed.hpp"
+
+namespace pd_proxy {
+
+/// Not thread-safe; one per request, used only by the coroutine handling it. Every write is bounded by
+/// `write_timeout`, on `write_timer` (the connection's, shared by its responses one after another), so a
+/// client that stops reading cannot pin the request.
+class client_response {
+ public:
+  client_response(tcp::socket& socket, operation_timer& write_timer, std::string_view request_id,
+                  bool keep_alive, bool http10, seconds_d write_timeout)
+      : socket_(socket),
+        write_timer_(write_timer),
+        request_id_(request_id),
+        keep_alive_(keep_alive && !http10),
+        http10_(http10),
+        write_timeout_(write_timeout) {}
+
+  /// A complete response with Content-Length.
+  net::awaitable<error_code> send_whole(int status, std::string_view content_type, std::string_view body,
+                                        std::string_view extra_headers = {});
+
+  /// An OpenAI-shaped JSON error; `extra_headers` are complete "Name: value\r\n" lines (Retry-After).
+  net::awaitable<error_code> send_error(errc code, std::string_view message,
+                                        std::string_view extra_headers = {});
+
+  /// Prepares a streamed response; its head goes out with the first chunk.
+  void start_stream(int status, std::string_view content_type);
+
+  /// Writes `first` and `second` as one chunk (either may be empty; nothing is written when both are).
+  /// `last` also ends the response (the terminating chunk goes in the same write), as end_stream(true).
+  net::awaitable<error_code> write_chunk(std::string_view first, std::string_view second = {},
+                                         bool last = false);
+
+  /// Writes the terminating chunk. `complete` false ends the connection without it, so the client sees a
+  /// truncated body instead of a well-formed short one.
+  net::awaitable<error_code> end_stream(bool complete);
+
+  /// A HEAD request's response: heads as for GET (with the body's Content-Length), no body.
+  void omit_body() { omit_body_ = true; }
+
+  bool head_sent() const { return head_sent_; }
+  bool keep_alive() const { return keep_alive_; }
+  /// After a failure mid-response the connection is closed once the response ends.
+  void close_after_response() { keep_alive_ = false; }
+
+ private:
+  tcp::socket& socket_;
+  operation_timer& write_timer_;
+  std::string request_id_;
+  bool keep_alive_;
+  bool http10_;
+  seconds_d write_timeout_;
+  std::string head_;  // pending streamed head, written with the first chunk
+  bool head_sent_ = false;
+  bool omit_body_ = false;
+};
+
+}  // namespace pd_proxy

@@ -1,0 +1,19 @@
+// One client connection: reads requests, routes them, writes responses, watches for disconnects.
+#pragma once
+
+#include "pd_proxy/net/backend/backend_connection.hpp"
+#include "pd_proxy/net/proxy_state.hpp"
+#include "pd_proxy/net/flow/stop_list.hpp"
+
+namespace pd_proxy {
+
+/// Serves HTTP/1.1 requests on `socket` until the client closes, an error, a timeout or `Connection: close`.
+/// Routes: POST /v1/completions and /v1/chat/completions (PD flow); GET or HEAD /healthcheck, /health,
+/// /v1/models. While a request talks to backends, the client socket is watched: if the client goes away the
+/// request is cancelled, which closes its backend connections and releases its reservations. While the proxy
+/// drains, a request is answered 503 "proxy shutting down" and the connection closes. Runs on one worker;
+/// `pool` and `stoppable` are that worker's. Never throws.
+net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, backend_pool& pool,
+                                        stop_list& stoppable);
+
+}  // namespace pd_proxy

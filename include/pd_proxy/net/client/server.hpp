@@ -1,0 +1,66 @@
+// The proxy server: listeners, worker threads (one io_context each) and orderly shutdown.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "pd_proxy/net/backend/backend_connection.hpp"
+#include "pd_proxy/net/proxy_state.hpp"
+
+namespace pd_proxy {
+
+/// Runs `config.workers` threads, each with its own io_context and backend connection pool; client
+/// connections are accepted on worker 0 and handed out round-robin. The scheduler and counters are shared.
+class server {
+ public:
+  /// Resolves `config.host` and binds every address it resolves to (only the first when `port` is 0).
+  /// Throws std::system_error when nothing can be bound: start-up is the one place that throws.
+  explicit server(proxy_config config);
+  /// Stops at once if stop() was not called: in-flight requests are cut.
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// The first bound address (with the real port when 0 was asked for).
+  tcp::endpoint local_endpoint() const;
+  std::vector<tcp::endpoint> local_endpoints() const;
+
+  proxy_state& state() { return *state_; }
+
+  /// Starts accepting and the worker threads; returns at once.
+  void start();
+
+  /// Drains, then stops the workers and joins them: stops accepting, answers new requests on open connections
+  /// 503 "proxy shutting down" (closing them), and waits for in-flight PD requests to finish, for at most
+  /// `drain` (zero: no limit). Requests still in flight then end with "proxy shutting down" (an SSE error
+  /// event once their stream started), given up to 2 s to write it before everything left is cut. Idempotent.
+  /// Call from any thread but a worker's.
+  void stop(seconds_d drain);
+
+  /// Ends a drain now, as if its deadline had passed (a second SIGTERM/SIGINT). Thread-safe; call while
+  /// another thread is in stop(), or before it.
+  void hurry();
+
+ private:
+  struct worker;
+  net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
+  /// stop(drain) when `drain_requests`; else stops at once, cutting whatever is in flight (the destructor).
+  void shutdown(bool drain_requests, seconds_d drain);
+  /// Waits until no PD request is in flight (true), or until `deadline` or hurry() (false).
+  bool wait_for_requests(std::chrono::steady_clock::time_point deadline);
+
+  static constexpr std::chrono::seconds stop_grace{2};
+
+  std::unique_ptr<proxy_state> state_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::size_t next_worker_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+  std::atomic<bool> hurry_{false};
+};
+
+}  // namespace pd_proxy

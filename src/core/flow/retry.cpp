@@ -1,0 +1,12 @@
+#include "pd_proxy/core/flow/retry.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace pd_proxy {
+
+seconds_d retry_backoff(seconds_d base, int attempt) {
+  return base * std::ldexp(1.0, std::clamp(attempt, 2, 12) - 2);
+}
+
+}  // namespace pd_proxy

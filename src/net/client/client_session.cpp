@@ -1,0 +1,148 @@
+#include "pd_proxy/net/client/client_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <nlohmann/json.hpp>
+
+#include "pd_proxy/core/http/http_wire.hpp"
+#include "pd_proxy/core/http/request_id.hpp"
+#include "pd_proxy/net/backend/backend_stream.hpp"
+#include "pd_proxy/net/client/client_request_reader.hpp"
+#include "pd_proxy/net/client/client_response.hpp"
+#include "pd_proxy/net/flow/models_route.hpp"
+#include "pd_proxy/net/flow/pd_exchange.hpp"
+
+namespace pd_proxy {
+namespace {
+
+std::string healthcheck_body(const proxy_state& state) {
+  const nlohmann::ordered_json body = {{"status", "ok"},
+                                       {"prefill_instances", state.config.prefillers.size()},
+                                       {"decode_instances", state.config.decoders.size()},
+                                       {"request_num", state.request_num.load(std::memory_order_relaxed)}};
+  return body.dump();
+}
+
+enum class route { completions, chat_completions, healthcheck, health, models, unknown };
+
+route route_of(std::string_view path) {
+  if (path == "/v1/completions") return route::completions;
+  if (path == "/v1/chat/completions") return route::chat_completions;
+  if (path == "/healthcheck") return route::healthcheck;
+  if (path == "/health") return route::health;
+  if (path == "/v1/models") return route::models;
+  return route::unknown;
+}
+
+// The methods a route serves, as an Allow header value; HEAD is served wherever GET is.
+std::string_view allowed_methods(route r) {
+  switch (r) {
+    case route::completions:
+    case route::chat_completions:
+      return "POST";
+    case route::healthcheck:
+    case route::health:
+    case route::models:
+      return "GET, HEAD";
+    case route::unknown:
+      return {};
+  }
+  return {};
+}
+
+bool method_allowed(route r, http::verb method) {
+  if (r == route::completions || r == route::chat_completions) return method == http::verb::post;
+  return method == http::verb::get || method == http::verb::head;
+}
+
+// Handles one request that was read whole. Returns false when the connection must end.
+net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop_list& stoppable,
+                                    tcp::socket& socket, operation_timer& write_timer,
+                                    beast::flat_buffer& buffer, client_message& message) {
+  const auto& config = state.config;
+  auto& req = message.request;
+  const std::string request_id = choose_request_id(req["X-Request-Id"]);
+  const bool draining = state.draining.load(std::memory_order_relaxed);
+  client_response response(socket, write_timer, request_id, req.keep_alive() && !draining,
+                           req.version() == 10, config.stream_idle_timeout);
+  if (req.method() == http::verb::head) response.omit_body();
+  const std::string_view path = path_of(req.target());
+  const route r = route_of(path);
+
+  if (draining) {
+    co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
+    co_return false;
+  }
+  if (r == route::unknown) {
+    const std::string text = "no route for " + std::string(path);
+    co_await response.send_error(errc::not_found, text);
+    co_return response.keep_alive();
+  }
+  if (!method_allowed(r, req.method())) {
+    const std::string allow = "Allow: " + std::string(allowed_methods(r)) + "\r\n";
+    const std::string text = std::string(req.method_string()) + " is not allowed on " + std::string(path);
+    co_await response.send_error(errc::method_not_allowed, text, allow);
+    co_return response.keep_alive();
+  }
+  if (r == route::health) {
+    co_await response.send_whole(200, "application/json", R"({"status":"ok"})");
+    co_return response.keep_alive();
+  }
+  if (r == route::healthcheck) {
+    co_await response.send_whole(200, "application/json", healthcheck_body(state));
+    co_return response.keep_alive();
+  }
+
+  using namespace net::experimental::awaitable_operators;
+  client_watch watch;
+  std::variant<std::monostate, std::monostate> finished;
+  if (r == route::models) {
+    inflight_guard inflight(state.other_requests);
+    finished = co_await (serve_models(state, pool, response, request_id) ||
+                         watch_client(socket, buffer, config.ignore_client_half_close, watch));
+  } else {
+    auto checked = client_request::check(std::move(req.body()));
+    if (!checked.request) {
+      co_await response.send_error(errc::bad_request, checked.error);
+      co_return response.keep_alive();
+    }
+    const pd_request request{r == route::completions ? "/v1/completions" : "/v1/chat/completions",
+                             *checked.request, message.body_hold, request_id};
+    finished = co_await (run_pd_exchange(state, pool, stoppable, request, response) ||
+                         watch_client(socket, buffer, config.ignore_client_half_close, watch));
+  }
+  if (finished.index() == 1) {
+    state.counters.client_disconnects.fetch_add(1, std::memory_order_relaxed);
+    spdlog::debug("request {}: client disconnected; backend legs closed", request_id);
+    co_return false;
+  }
+  co_return response.keep_alive() && !watch.pipeline_dropped && !watch.half_closed;
+}
+
+}  // namespace
+
+net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, backend_pool& pool,
+                                        stop_list& stoppable) {
+  co_await net::this_coro::throw_if_cancelled(false);
+  const auto& config = state.config;
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  beast::flat_buffer buffer;  // reads take at most its free capacity (512 bytes when empty): reserved below
+  request_limits limits{64 * 1024, config.max_body_size, config.client_header_timeout,
+                        config.client_header_timeout, config.stream_idle_timeout};
+  operation_timer read_timer, write_timer;  // the connection's, for its requests one after another
+  while (true) {
+    buffer.reserve(8 * 1024);
+    auto message = co_await read_client_request(socket, buffer, limits, read_timer, state.bodies);
+    if (!message) break;
+    if (buffer.size() == 0) buffer.shrink_to_fit();  // nothing pipelined: hold no read buffer while streaming
+    if (!co_await handle_request(state, pool, stoppable, socket, write_timer, buffer, *message)) break;
+    if (state.draining.load(std::memory_order_relaxed)) break;
+    limits.wait_timeout = config.client_idle_timeout;
+  }
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
+}
+
+}  // namespace pd_proxy

@@ -1,0 +1,210 @@
+#include "pd_proxy/net/client/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <optional>
+
+#include "pd_proxy/core/http/request_id.hpp"
+#include "pd_proxy/net/client/client_response.hpp"
+#include "pd_proxy/net/client/client_session.hpp"
+#include "pd_proxy/net/timed.hpp"
+
+namespace pd_proxy {
+
+struct server::worker {
+  worker(std::size_t prefillers, std::size_t decoders, std::size_t max_idle)
+      : pool(prefillers, decoders, max_idle), io(1), guard(net::make_work_guard(io)) {}
+  ~worker() {
+    // Idle connections go first, while their io_context lives; leases in coroutine frames that the
+    // io_context destroys next then close their connections instead of pooling them.
+    pool.close_all();
+  }
+
+  backend_pool pool;
+  stop_list stoppable;  // its in-flight PD requests, for the drain deadline
+  net::io_context io;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
+  std::thread thread;
+};
+
+namespace {
+
+// Counts the connection for --max-connections while it lives.
+class connection_slot {
+ public:
+  explicit connection_slot(std::atomic<std::size_t>& n) : n_(n) {}
+  ~connection_slot() { n_.fetch_sub(1, std::memory_order_relaxed); }
+  connection_slot(const connection_slot&) = delete;
+  connection_slot& operator=(const connection_slot&) = delete;
+
+ private:
+  std::atomic<std::size_t>& n_;
+};
+
+net::awaitable<void> serve_connection(tcp::socket socket, proxy_state& state, backend_pool& pool,
+                                      stop_list& stoppable) {
+  connection_slot slot(state.client_connections);
+  co_await run_client_session(std::move(socket), state, pool, stoppable);
+}
+
+net::awaitable<void> refuse_connection(tcp::socket socket, proxy_state& state) {
+  connection_slot slot(state.client_connections);
+  operation_timer write_timer;
+  client_response response(socket, write_timer, new_request_id(), false, false, seconds_d{5});
+  co_await response.send_error(errc::overloaded, "too many client connections (--max-connections)");
+  error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
+}
+
+void log_exception(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("a client session ended with an unexpected exception: {}", ex.what());
+  }
+}
+
+}  // namespace
+
+server::server(proxy_config config) : state_(std::make_unique<proxy_state>(std::move(config))) {
+  const auto& cfg = state_->config;
+  for (unsigned i = 0; i < cfg.workers; ++i) {
+    workers_.push_back(std::make_unique<worker>(cfg.prefillers.size(), cfg.decoders.size(),
+                                                cfg.max_idle_backend_connections));
+  }
+  auto& io = workers_.front()->io;
+  tcp::resolver resolver(io);
+  const auto results = resolver.resolve(cfg.host, std::to_string(cfg.port), tcp::resolver::passive);
+  error_code last_error;
+  for (const auto& entry : results) {
+    auto acceptor = std::make_unique<tcp::acceptor>(io);
+    error_code ec;
+    const auto endpoint = entry.endpoint();
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6()) acceptor->set_option(net::ip::v6_only(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      last_error = ec;
+      spdlog::warn("cannot listen on {}:{}: {}", endpoint.address().to_string(), endpoint.port(),
+                   ec.message());
+      continue;
+    }
+    acceptors_.push_back(std::move(acceptor));
+    if (cfg.port == 0) break;
+  }
+  if (acceptors_.empty()) {
+    if (!last_error) last_error = net::error::address_in_use;
+    throw boost::system::system_error(last_error,
+                                      "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port));
+  }
+}
+
+server::~server() {
+  shutdown(/*drain_requests=*/false, seconds_d{0});
+}
+
+tcp::endpoint server::local_endpoint() const {
+  return acceptors_.front()->local_endpoint();
+}
+
+std::vector<tcp::endpoint> server::local_endpoints() const {
+  std::vector<tcp::endpoint> out;
+  for (const auto& a : acceptors_) out.push_back(a->local_endpoint());
+  return out;
+}
+
+void server::start() {
+  if (started_) return;
+  started_ = true;
+  for (auto& acceptor : acceptors_) {
+    net::co_spawn(workers_.front()->io, accept_loop(*acceptor), log_exception);
+  }
+  for (auto& w : workers_) {
+    w->thread = std::thread([io = &w->io] { io->run(); });
+  }
+}
+
+net::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
+  co_await net::this_coro::throw_if_cancelled(false);
+  while (acceptor.is_open()) {
+    worker& target = *workers_[next_worker_];
+    next_worker_ = (next_worker_ + 1) % workers_.size();
+    auto [ec, socket] = co_await acceptor.async_accept(target.io, use_nothrow);
+    if (ec) {
+      if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
+      spdlog::warn("accept failed: {}", ec.message());
+      co_await sleep_for(seconds_d{0.05});  // e.g. out of file descriptors: do not spin
+      continue;
+    }
+    auto& state = *state_;
+    const std::size_t open = state.client_connections.fetch_add(1, std::memory_order_relaxed);
+    if (open >= state.config.max_connections) {
+      net::co_spawn(target.io, refuse_connection(std::move(socket), state), log_exception);
+      continue;
+    }
+    net::co_spawn(target.io, serve_connection(std::move(socket), state, target.pool, target.stoppable),
+                  log_exception);
+  }
+}
+
+bool server::wait_for_requests(std::chrono::steady_clock::time_point deadline) {
+  // Polled: a notification on every request's end would cost the hot path for the sake of shutdown.
+  while (state_->request_num.load() > 0 || state_->other_requests.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline || hurry_.load()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+void server::stop(seconds_d drain) {
+  shutdown(/*drain_requests=*/true, drain);
+}
+
+void server::shutdown(bool drain_requests, seconds_d drain) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (started_ && drain_requests) {
+    state_->draining.store(true);
+    std::promise<void> closed;
+    net::post(workers_.front()->io, [this, &closed] {
+      for (auto& acceptor : acceptors_) {
+        error_code ignored;
+        acceptor->close(ignored);
+      }
+      closed.set_value();
+    });
+    closed.get_future().wait();
+    const auto deadline = drain.count() <= 0 ? std::chrono::steady_clock::time_point::max()
+                                             : std::chrono::steady_clock::now() + to_timer_duration(drain);
+    if (!wait_for_requests(deadline)) {
+      // Past the deadline: every request still in flight ends with "proxy shutting down" (an SSE error
+      // event for a stream that started) within a short grace, then whatever is left is cut.
+      spdlog::warn("drain: {} request(s) still in flight; ending them", state_->request_num.load());
+      for (auto& w : workers_) {
+        net::post(w->io, [&requests = w->stoppable] { requests.stop_all(); });
+      }
+      hurry_.store(false);
+      wait_for_requests(std::chrono::steady_clock::now() + stop_grace);
+    }
+  }
+  for (auto& w : workers_) {
+    w->guard.reset();
+    w->io.stop();
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  acceptors_.clear();
+  workers_.clear();  // destroys pending sessions (releasing their reservations) before the state goes
+}
+
+void server::hurry() {
+  hurry_.store(true);
+}
+
+}  // namespace pd_proxy
