@@ -1,8 +1,13 @@
 // Hot pure parts of the proxy: pool expansion, scheduler pick+release, request rewrite, SSE parsing.
 #include <benchmark/benchmark.h>
 
+#include <memory>
+#include <vector>
+
 #include "pd_proxy/core/backends/pool_expansion.hpp"
+#include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
+#include "pd_proxy/core/scheduling/least_loaded_policy.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
 #include "pd_proxy/core/sse/sse_parser.hpp"
 
@@ -18,23 +23,51 @@ void bm_pool_expansion_seed(benchmark::State& state) {
 }
 BENCHMARK(bm_pool_expansion_seed);
 
+// A pool of n backends of each role, added to a least-loaded scheduler.
+struct bench_cluster {
+  backend_registry registry;
+  scheduler sched{make_policy("least-loaded"), make_policy("least-loaded")};
+  explicit bench_cluster(std::size_t n) {
+    for (auto role : {backend_role::prefill, backend_role::decode})
+      for (std::size_t i = 0; i < n; ++i)
+        sched.add(registry.add(role, {"10.0.0.1", static_cast<std::uint16_t>(9000 + i)}));
+  }
+};
+
 // One request's scheduling: reserve a prefiller, finish the prefill, reserve a decoder, release both.
 void bm_schedule_request(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  scheduler s(n, n, make_policy("least-loaded"), make_policy("least-loaded"));
+  bench_cluster c(n);
   // Keep half the pool busy so picks are not all ties.
   std::vector<decode_reservation> background;
   for (std::size_t i = 0; i < n / 2; ++i)
-    background.push_back(*s.reserve_decode(1000.0 + static_cast<double>(i)));
+    background.push_back(*c.sched.reserve_decode(1000.0 + static_cast<double>(i)));
   for (auto _ : state) {
-    auto p = s.reserve_prefill(prefill_score(4096));
+    auto p = c.sched.reserve_prefill(prefill_score(4096));
     p->prefill_finished();
-    auto d = s.reserve_decode(decode_score(4096));
+    auto d = c.sched.reserve_decode(decode_score(4096));
     p->release_kv();
-    benchmark::DoNotOptimize(d->index());
+    benchmark::DoNotOptimize(d->target().id());
   }
 }
 BENCHMARK(bm_schedule_request)->Arg(8)->Arg(64)->Arg(1024);
+
+// The policy's pick alone (no locking, no load change) among n backends, half of them idle (ties, so the
+// cursor moves every pick) and half loaded; two tried backends. O(log n).
+void bm_pick_least_loaded(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::vector<std::unique_ptr<backend>> pool;
+  least_loaded_policy policy;
+  for (std::size_t i = 0; i < n; ++i) {
+    pool.push_back(std::make_unique<backend>(i + 1, backend_role::decode, backend_address{"10.0.0.1", 9000}));
+    const auto units = i % 2 ? fixed_load::units(1000.0 + static_cast<double>(i)) : 0;
+    policy.add(*pool.back(), fixed_load{units, 0, 0});
+  }
+  const std::vector<backend_id> tried{2, 4};
+  for (auto _ : state) benchmark::DoNotOptimize(policy.pick({.tried = tried}));
+  state.SetComplexityN(state.range(0));
+}
+BENCHMARK(bm_pick_least_loaded)->Arg(8)->Arg(64)->Arg(1024)->Arg(4096)->Complexity(benchmark::oLogN);
 
 std::string client_body(std::size_t bytes) {
   json body{{"model", "deepseek_r1"}, {"prompt", std::string(bytes, 'x')},           {"max_tokens", 1100},

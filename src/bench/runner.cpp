@@ -23,6 +23,7 @@ double ms_between(clock::time_point a, clock::time_point b) {
 struct run_state {
   const run_options& options;
   const std::vector<prepared_request>& requests;
+  backend target;  // the proxy (or backend) under test
   backend_pool pool;
   clock::time_point started;
   clock::time_point last_finished;
@@ -40,7 +41,7 @@ net::awaitable<void> send_one(run_state& run, const prepared_request& request) {
   const auto sent = clock::now();
   record.start_s = std::chrono::duration<double>(sent - run.started).count();
 
-  backend_stream stream(run.pool, backend_role::decode, 0, options.target);
+  backend_stream stream(run.pool, run.target);
   const std::string head = format_backend_request_head(
       {"POST", options.path, options.target.authority(), {}, options.api_key, request.body.size()});
   const std::string_view request_body = request.body;
@@ -147,7 +148,7 @@ std::vector<request_record> run_load(const run_options& options, const std::vect
   net::io_context io(1);
   const std::size_t idle = options.max_concurrency > 0 ? options.max_concurrency : 4096;
   const auto now = clock::now();
-  run_state run{options, requests, backend_pool(0, 1, idle), now, now, {}, 0, 0, {}};
+  run_state run{options, requests, {1, backend_role::decode, options.target}, backend_pool(idle), now, now, {}, 0, 0, {}};
   if (requests.empty()) return {};
   bool dispatching = true;
   net::co_spawn(io, dispatch(run, stop), [&](std::exception_ptr) { dispatching = false; });

@@ -75,8 +75,10 @@ std::uint64_t cluster::total(bool prefill, std::atomic<std::uint64_t> mock::engi
 bool cluster::idle() const {
   auto& state = proxy_->state();
   if (state.request_num.load() != 0) return false;
+  const auto backends = state.backends.snapshot();
   for (auto role : {backend_role::prefill, backend_role::decode}) {
-    for (const auto& load : state.sched.snapshot(role)) {
+    for (const auto& b : backends->of(role)) {
+      const auto load = state.sched.load(*b);
       if (load.active_tokens != 0 || load.active_kv != 0 || load.inflight != 0) return false;
     }
   }

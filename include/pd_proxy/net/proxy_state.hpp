@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "pd_proxy/core/admission/body_budget.hpp"
+#include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
 
@@ -22,10 +23,12 @@ struct proxy_counters {
 
 /// Created once before the workers start and destroyed after they stop. Thread-safe.
 struct proxy_state {
+  /// Registers the configured pools, in pool order, and makes every backend a scheduling candidate.
   explicit proxy_state(proxy_config c);
 
   const proxy_config config;
-  scheduler sched;
+  backend_registry backends;  // the current backends (a snapshot per reader)
+  scheduler sched;            // their load and the policies that pick among them
   std::atomic<std::int64_t> request_num{0};  // PD requests in flight (the reference's request_num)
   std::atomic<std::int64_t> other_requests{
       0};  // other requests that wait on backends (/v1/models), for the drain

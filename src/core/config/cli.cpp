@@ -34,7 +34,6 @@ constexpr long long max_idle_backend_connections_limit = 1000000;
 constexpr long long max_body_size_limit = 4LL * 1024 * 1024 * 1024;               // 4 GiB
 constexpr long long max_buffered_body_bytes_limit = 1024LL * 1024 * 1024 * 1024;  // 1 TiB
 constexpr long long max_connections_limit = 1LL << 24;                            // 16777216
-constexpr long long max_workers = 1024;
 
 std::string_view trim_blanks(std::string_view s) {
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
@@ -211,7 +210,6 @@ pool_expansion expand_role(const flag_set& flags, const role_lists& lists, const
 
 cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& env) {
   proxy_config config;
-  config.workers = std::clamp(std::thread::hardware_concurrency(), 1u, static_cast<unsigned>(max_workers));
 
   CLI::App app{
       "pd-proxy: load-balances OpenAI-style requests across prefill-decode disaggregated vLLM servers.\n"

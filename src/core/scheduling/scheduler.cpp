@@ -1,22 +1,14 @@
 #include "pd_proxy/core/scheduling/scheduler.hpp"
 
-#include <algorithm>
-#include <cmath>
 #include <utility>
 
 namespace pd_proxy {
-namespace {
-
-// Loads are sums and differences of the same scores; clamp the float residue so idle means exactly 0.
-double settle(double value) { return std::abs(value) < 1e-6 ? 0.0 : value; }
-
-}  // namespace
-
-//------------------------------------------------------------------------------
 
 prefill_reservation& prefill_reservation::operator=(prefill_reservation&& other) noexcept {
   if (this != &other) {
     release_all();
+    prefill_reservation gone;
+    swap(gone);  // drop our backend, then take the other's state
     swap(other);
   }
   return *this;
@@ -24,8 +16,8 @@ prefill_reservation& prefill_reservation::operator=(prefill_reservation&& other)
 
 void prefill_reservation::swap(prefill_reservation& other) noexcept {
   std::swap(owner_, other.owner_);
-  std::swap(index_, other.index_);
-  std::swap(score_, other.score_);
+  std::swap(backend_, other.backend_);
+  std::swap(units_, other.units_);
   std::swap(tokens_held_, other.tokens_held_);
   std::swap(kv_held_, other.kv_held_);
 }
@@ -33,26 +25,26 @@ void prefill_reservation::swap(prefill_reservation& other) noexcept {
 void prefill_reservation::prefill_finished() {
   if (owner_ == nullptr || !tokens_held_) return;
   tokens_held_ = false;
-  owner_->adjust(backend_role::prefill, index_, -score_, 0, -1);
+  owner_->adjust(*backend_, -units_, 0, -1);
   if (!kv_held_) owner_ = nullptr;
 }
 
 void prefill_reservation::release_kv() {
   if (owner_ == nullptr || !kv_held_) return;
   kv_held_ = false;
-  owner_->adjust(backend_role::prefill, index_, 0, -score_, 0);
+  owner_->adjust(*backend_, 0, -units_, 0);
   if (!tokens_held_) owner_ = nullptr;
 }
 
 void prefill_reservation::release_all() {
   if (owner_ == nullptr) return;
   scheduler* owner = owner_;
-  const double tokens = tokens_held_ ? -score_ : 0;
-  const double kv = kv_held_ ? -score_ : 0;
+  const std::int64_t tokens = tokens_held_ ? -units_ : 0;
+  const std::int64_t kv = kv_held_ ? -units_ : 0;
   const int inflight = tokens_held_ ? -1 : 0;
   owner_ = nullptr;
   tokens_held_ = kv_held_ = false;
-  owner->adjust(backend_role::prefill, index_, tokens, kv, inflight);
+  owner->adjust(*backend_, tokens, kv, inflight);
 }
 
 //------------------------------------------------------------------------------
@@ -60,6 +52,8 @@ void prefill_reservation::release_all() {
 decode_reservation& decode_reservation::operator=(decode_reservation&& other) noexcept {
   if (this != &other) {
     release();
+    decode_reservation gone;
+    swap(gone);
     swap(other);
   }
   return *this;
@@ -67,72 +61,100 @@ decode_reservation& decode_reservation::operator=(decode_reservation&& other) no
 
 void decode_reservation::swap(decode_reservation& other) noexcept {
   std::swap(owner_, other.owner_);
-  std::swap(index_, other.index_);
-  std::swap(score_, other.score_);
+  std::swap(backend_, other.backend_);
+  std::swap(units_, other.units_);
 }
 
 void decode_reservation::release() {
   if (owner_ == nullptr) return;
   scheduler* owner = owner_;
   owner_ = nullptr;
-  owner->adjust(backend_role::decode, index_, -score_, 0, -1);
+  owner->adjust(*backend_, -units_, 0, -1);
 }
 
 //------------------------------------------------------------------------------
 
-scheduler::scheduler(std::size_t prefill_count, std::size_t decode_count,
-                     std::unique_ptr<selection_policy> prefill, std::unique_ptr<selection_policy> decode)
-    : prefill_loads_(prefill_count),
-      decode_loads_(decode_count),
-      prefill_policy_(std::move(prefill)),
-      decode_policy_(std::move(decode)) {}
-
-std::size_t scheduler::pick_locked(backend_role role, const std::vector<bool>& excluded) {
-  auto& loads = role == backend_role::prefill ? prefill_loads_ : decode_loads_;
-  auto& policy = role == backend_role::prefill ? *prefill_policy_ : *decode_policy_;
-  const bool usable =
-      excluded.size() == loads.size() && std::find(excluded.begin(), excluded.end(), false) != excluded.end();
-  static const std::vector<bool> none;
-  return policy.pick(loads, usable ? excluded : none);
+scheduler::scheduler(std::unique_ptr<selection_policy> prefill, std::unique_ptr<selection_policy> decode) {
+  prefill_.policy = std::move(prefill);
+  decode_.policy = std::move(decode);
 }
 
-std::optional<prefill_reservation> scheduler::reserve_prefill(double score, const std::vector<bool>& excluded) {
-  std::lock_guard lock(mutex_);
-  if (prefill_loads_.empty()) return std::nullopt;
-  const std::size_t i = pick_locked(backend_role::prefill, excluded);
-  auto& load = prefill_loads_[i];
-  load.active_tokens += score;
-  load.active_kv += score;
-  ++load.inflight;
-  return prefill_reservation(this, i, score);
+void scheduler::add(std::shared_ptr<backend> b) {
+  if (b == nullptr) return;
+  pool& p = pool_of(b->role());
+  std::lock_guard lock(p.mutex);
+  backend& target = *b;
+  const auto [it, inserted] = p.candidates.try_emplace(target.id(), std::move(b));
+  if (inserted) p.policy->add(target, target.load_);
 }
 
-std::optional<decode_reservation> scheduler::reserve_decode(double score, const std::vector<bool>& excluded) {
-  std::lock_guard lock(mutex_);
-  if (decode_loads_.empty()) return std::nullopt;
-  const std::size_t i = pick_locked(backend_role::decode, excluded);
-  auto& load = decode_loads_[i];
-  load.active_tokens += score;
-  ++load.inflight;
-  return decode_reservation(this, i, score);
+void scheduler::remove(const backend& b) {
+  pool& p = pool_of(b.role());
+  std::shared_ptr<backend> removed;  // destroyed after the unlock
+  std::lock_guard lock(p.mutex);
+  const auto found = p.candidates.find(b.id());
+  if (found == p.candidates.end() || found->second.get() != &b) return;
+  p.policy->remove(*found->second);
+  removed = std::move(found->second);
+  p.candidates.erase(found);
 }
 
-void scheduler::adjust(backend_role role, std::size_t index, double tokens, double kv, int inflight) {
-  std::lock_guard lock(mutex_);
-  auto& load = (role == backend_role::prefill ? prefill_loads_ : decode_loads_)[index];
-  load.active_tokens = settle(load.active_tokens + tokens);
-  load.active_kv = settle(load.active_kv + kv);
-  load.inflight = static_cast<std::uint32_t>(static_cast<int>(load.inflight) + inflight);
+std::shared_ptr<backend> scheduler::reserve_locked(pool& p, const request_context& request,
+                                                   std::int64_t tokens, std::int64_t kv) {
+  backend* picked = p.policy->pick(request);
+  if (picked == nullptr) return nullptr;
+  const auto found = p.candidates.find(picked->id());
+  if (found == p.candidates.end()) return nullptr;  // unreachable: the policy returns candidates only
+  picked->load_.tokens += tokens;
+  picked->load_.kv += kv;
+  ++picked->load_.inflight;
+  p.policy->load_changed(*picked, picked->load_);
+  return found->second;
+}
+
+std::optional<prefill_reservation> scheduler::reserve_prefill(double score, const request_context& request) {
+  const std::int64_t units = fixed_load::units(score);
+  std::shared_ptr<backend> target;
+  {
+    std::lock_guard lock(prefill_.mutex);
+    target = reserve_locked(prefill_, request, units, units);
+  }
+  if (target == nullptr) return std::nullopt;
+  return prefill_reservation(this, std::move(target), units);
+}
+
+std::optional<decode_reservation> scheduler::reserve_decode(double score, const request_context& request) {
+  const std::int64_t units = fixed_load::units(score);
+  std::shared_ptr<backend> target;
+  {
+    std::lock_guard lock(decode_.mutex);
+    target = reserve_locked(decode_, request, units, 0);
+  }
+  if (target == nullptr) return std::nullopt;
+  return decode_reservation(this, std::move(target), units);
+}
+
+void scheduler::adjust(backend& b, std::int64_t tokens, std::int64_t kv, int inflight) {
+  pool& p = pool_of(b.role());
+  std::lock_guard lock(p.mutex);
+  b.load_.tokens += tokens;
+  b.load_.kv += kv;
+  b.load_.inflight = static_cast<std::uint32_t>(static_cast<std::int64_t>(b.load_.inflight) + inflight);
+  const auto found = p.candidates.find(b.id());
+  if (found != p.candidates.end() && found->second.get() == &b) p.policy->load_changed(b, b.load_);
+}
+
+backend_load scheduler::load(const backend& b) const {
+  const pool& p = pool_of(b.role());
+  std::lock_guard lock(p.mutex);
+  return backend_load{fixed_load::tokens_of(b.load_.tokens), fixed_load::tokens_of(b.load_.kv),
+                      b.load_.inflight};
 }
 
 std::size_t scheduler::size(backend_role role) const {
-  std::lock_guard lock(mutex_);
-  return role == backend_role::prefill ? prefill_loads_.size() : decode_loads_.size();
-}
-
-std::vector<backend_load> scheduler::snapshot(backend_role role) const {
-  std::lock_guard lock(mutex_);
-  return role == backend_role::prefill ? prefill_loads_ : decode_loads_;
+  const pool& p = pool_of(role);
+  std::lock_guard lock(p.mutex);
+  return p.candidates.size();
 }
 
 }  // namespace pd_proxy

@@ -3,6 +3,8 @@
 #include <array>
 #include <boost/container/small_vector.hpp>
 
+#include "pd_proxy/core/flow/retry.hpp"
+#include "pd_proxy/core/time/deadline.hpp"
 #include "pd_proxy/net/write_all.hpp"
 
 namespace pd_proxy {
@@ -10,15 +12,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-seconds_d remaining(clock::time_point deadline) {
-  if (deadline == clock::time_point::max()) return seconds_d{0};
-  const auto left = std::chrono::duration_cast<seconds_d>(deadline - clock::now());
-  return std::max(seconds_d{1e-6}, left);  // an expired deadline still times out, it does not disable
-}
+seconds_d remaining(clock::time_point deadline) { return time_left<clock>(deadline, clock::now()); }
 
-clock::time_point deadline_after(seconds_d limit) {
-  return limit.count() <= 0 ? clock::time_point::max() : clock::now() + to_timer_duration(limit);
-}
+clock::time_point deadline_after(seconds_d limit) { return pd_proxy::deadline_after<clock>(limit, clock::now()); }
 
 // A backend may send this many interim (1xx) responses before its final one.
 constexpr int max_interim_responses = 8;
@@ -29,24 +25,6 @@ bool is_stale_connection_error(const error_code& ec) {
 }
 
 }  // namespace
-
-std::string_view to_string(backend_failure failure) {
-  switch (failure) {
-    case backend_failure::none:
-      return "none";
-    case backend_failure::connect:
-      return "connect";
-    case backend_failure::timeout:
-      return "timeout";
-    case backend_failure::transport:
-      return "transport";
-    case backend_failure::too_large:
-      return "too_large";
-    case backend_failure::cancelled:
-      return "cancelled";
-  }
-  return "unknown";
-}
 
 backend_failure classify_io_error(const error_code& ec, bool coroutine_cancelled) {
   if (coroutine_cancelled) return backend_failure::cancelled;
@@ -76,14 +54,14 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
   parser_.reset();
   if (aborted_) co_return backend_failure::transport;
   std::unique_ptr<backend_connection> connection;
-  if (allow_reuse) connection = pool_.take_idle(role_, index_);
+  if (allow_reuse) connection = pool_.take_idle(target_.id());
   const bool reused = connection != nullptr;
   if (!connection) {
     const auto limit = deadline == clock::time_point::max()
                            ? connect_timeout
                            : (connect_timeout.count() <= 0 ? remaining(deadline)
                                                            : std::min(connect_timeout, remaining(deadline)));
-    auto [ec, fresh] = co_await connect_backend(address_, limit, timer_);
+    auto [ec, fresh] = co_await connect(limit);
     if (ec) {
       if (co_await cancelled()) co_return backend_failure::cancelled;
       const bool head_deadline_passed = deadline != clock::time_point::max() && clock::now() >= deadline;
@@ -92,7 +70,7 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
     }
     connection = std::move(fresh);
   }
-  lease_ = backend_lease(pool_, role_, index_, std::move(connection));
+  lease_ = backend_lease(pool_, target_.id(), std::move(connection));
   auto& socket = lease_.connection().socket;
   if (aborted_) {  // aborted while connecting: the connection is not used
     lease_.mark_broken();
@@ -108,7 +86,7 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
   request_sent_ = !write_ec;
   if (write_ec) {
     const bool is_cancelled = co_await cancelled();
-    retry_fresh = reused && !is_cancelled && is_stale_connection_error(write_ec);
+    retry_fresh = retry_on_fresh_connection(reused, is_cancelled, is_stale_connection_error(write_ec), false);
     lease_.finish();
     co_return classify_io_error(write_ec, is_cancelled);
   }
@@ -127,7 +105,8 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
     head_bytes += read;
     if (read_ec) {
       const bool is_cancelled = co_await cancelled();
-      retry_fresh = reused && !is_cancelled && head_bytes == 0 && is_stale_connection_error(read_ec);
+      retry_fresh =
+          retry_on_fresh_connection(reused, is_cancelled, is_stale_connection_error(read_ec), head_bytes > 0);
       lease_.finish();
       co_return classify_io_error(read_ec, is_cancelled);
     }
@@ -140,6 +119,28 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
   }
   if (parser_->is_done() && parser_->get().keep_alive()) lease_.mark_reusable();
   co_return backend_failure::none;
+}
+
+net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> backend_stream::connect(
+    seconds_d limit) {
+  const auto deadline = deadline_after(limit);
+  const backend_id id = target_.id();
+  if (pool_.endpoints(id).empty()) {
+    tcp::resolver resolver(co_await net::this_coro::executor);
+    const auto& address = target_.address();
+    const std::string port = std::to_string(address.port);
+    auto [ec, endpoints] = co_await timer_.run_until(
+        [&](auto token) {
+          return resolver.async_resolve(address.host, port, tcp::resolver::numeric_service, token);
+        },
+        deadline);
+    if (ec) co_return std::make_tuple(ec, std::unique_ptr<backend_connection>());
+    pool_.set_endpoints(id, std::move(endpoints));
+  }
+  const tcp::resolver::results_type endpoints = pool_.endpoints(id);  // a copy: the pool may change meanwhile
+  auto [ec, connection] = co_await connect_backend(endpoints, remaining(deadline), timer_);
+  if (ec) pool_.forget_endpoints(id);  // the next connect resolves again (the name may point elsewhere now)
+  co_return std::make_tuple(ec, std::move(connection));
 }
 
 void backend_stream::abort() {

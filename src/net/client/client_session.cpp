@@ -11,15 +11,16 @@
 #include "pd_proxy/net/client/client_request_reader.hpp"
 #include "pd_proxy/net/client/client_response.hpp"
 #include "pd_proxy/net/flow/models_route.hpp"
-#include "pd_proxy/net/flow/pd_exchange.hpp"
+#include "pd_proxy/net/flow/pd_driver.hpp"
 
 namespace pd_proxy {
 namespace {
 
 std::string healthcheck_body(const proxy_state& state) {
+  const auto backends = state.backends.snapshot();
   const nlohmann::ordered_json body = {{"status", "ok"},
-                                       {"prefill_instances", state.config.prefillers.size()},
-                                       {"decode_instances", state.config.decoders.size()},
+                                       {"prefill_instances", backends->prefillers.size()},
+                                       {"decode_instances", backends->decoders.size()},
                                        {"request_num", state.request_num.load(std::memory_order_relaxed)}};
   return body.dump();
 }
@@ -96,11 +97,12 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
 
   using namespace net::experimental::awaitable_operators;
   client_watch watch;
-  std::variant<std::monostate, std::monostate> finished;
+  bool client_gone = false;
   if (r == route::models) {
     inflight_guard inflight(state.other_requests);
-    finished = co_await (serve_models(state, pool, response, request_id) ||
+    const auto finished = co_await (serve_models(state, pool, response, request_id) ||
                          watch_client(socket, buffer, config.ignore_client_half_close, watch));
+    client_gone = finished.index() == 1;
   } else {
     auto checked = client_request::check(std::move(req.body()));
     if (!checked.request) {
@@ -109,10 +111,11 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
     }
     const pd_request request{r == route::completions ? "/v1/completions" : "/v1/chat/completions",
                              *checked.request, message.body_hold, request_id};
-    finished = co_await (run_pd_exchange(state, pool, stoppable, request, response) ||
-                         watch_client(socket, buffer, config.ignore_client_half_close, watch));
+    const auto finished = co_await (run_pd_flow(state, pool, stoppable, request, response) ||
+                                    watch_client(socket, buffer, config.ignore_client_half_close, watch));
+    client_gone = finished.index() == 1;
   }
-  if (finished.index() == 1) {
+  if (client_gone) {
     state.counters.client_disconnects.fetch_add(1, std::memory_order_relaxed);
     spdlog::debug("request {}: client disconnected; backend legs closed", request_id);
     co_return false;

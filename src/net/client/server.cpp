@@ -13,8 +13,7 @@
 namespace pd_proxy {
 
 struct server::worker {
-  worker(std::size_t prefillers, std::size_t decoders, std::size_t max_idle)
-      : pool(prefillers, decoders, max_idle), io(1), guard(net::make_work_guard(io)) {}
+  explicit worker(std::size_t max_idle) : pool(max_idle), io(1), guard(net::make_work_guard(io)) {}
   ~worker() {
     // Idle connections go first, while their io_context lives; leases in coroutine frames that the
     // io_context destroys next then close their connections instead of pooling them.
@@ -72,8 +71,7 @@ void log_exception(std::exception_ptr e) {
 server::server(proxy_config config) : state_(std::make_unique<proxy_state>(std::move(config))) {
   const auto& cfg = state_->config;
   for (unsigned i = 0; i < cfg.workers; ++i) {
-    workers_.push_back(std::make_unique<worker>(cfg.prefillers.size(), cfg.decoders.size(),
-                                                cfg.max_idle_backend_connections));
+    workers_.push_back(std::make_unique<worker>(cfg.max_idle_backend_connections));
   }
   auto& io = workers_.front()->io;
   tcp::resolver resolver(io);

@@ -18,11 +18,8 @@ using clock = std::chrono::steady_clock;
 constexpr seconds_d models_timeout{3.0};
 constexpr std::size_t models_fanout = 32;  // backends asked at the same time
 
-struct models_target {
-  backend_role role;
-  std::size_t index;
-  const backend_address* address;
-};
+// A backend asked; shared so that it outlives its removal from the registry while it is asked.
+using models_target = std::shared_ptr<const backend>;
 
 struct models_answer {
   int status;
@@ -56,9 +53,9 @@ void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, b
 net::awaitable<void> ask_models(std::shared_ptr<models_race> race, proxy_state& state, backend_pool& pool,
                                 std::string request_id, models_target target, clock::time_point deadline) {
   const auto& config = state.config;
-  backend_stream leg(pool, target.role, target.index, *target.address);
+  backend_stream leg(pool, *target);
   const std::string head = format_backend_request_head(
-      {"GET", "/v1/models", target.address->authority(), request_id, config.backend_api_key, std::nullopt});
+      {"GET", "/v1/models", target->authority(), request_id, config.backend_api_key, std::nullopt});
   const seconds_d left = left_until(deadline);
   const seconds_d connect =
       config.connect_timeout.count() > 0 ? std::min(config.connect_timeout, left) : left;
@@ -92,13 +89,14 @@ net::awaitable<void> serve_models(proxy_state& state, backend_pool& pool, client
                                   std::string_view request_id) {
   // Prefillers and decoders alternate, so that neither role's dead backends can keep the other's from being
   // asked.
-  const auto& prefillers = state.config.prefillers;
-  const auto& decoders = state.config.decoders;
+  const auto backends = state.backends.snapshot();
+  const auto& prefillers = backends->prefillers;
+  const auto& decoders = backends->decoders;
   std::vector<models_target> targets;
   targets.reserve(prefillers.size() + decoders.size());
   for (std::size_t i = 0; i < std::max(prefillers.size(), decoders.size()); ++i) {
-    if (i < prefillers.size()) targets.push_back({backend_role::prefill, i, &prefillers[i]});
-    if (i < decoders.size()) targets.push_back({backend_role::decode, i, &decoders[i]});
+    if (i < prefillers.size()) targets.push_back(prefillers[i]);
+    if (i < decoders.size()) targets.push_back(decoders[i]);
   }
   const auto deadline = clock::now() + to_timer_duration(models_timeout);
   auto race = std::make_shared<models_race>(co_await net::this_coro::executor, std::move(targets));

@@ -6,13 +6,15 @@
 #include <string>
 
 #include "pd_proxy/core/backends/backend_address.hpp"
+#include "pd_proxy/core/backends/fixed_load.hpp"
 
 namespace pd_proxy {
 
 /// Unique for the life of the process: a removed backend's id is never given to another.
 using backend_id = std::uint64_t;
 
-/// Load that in-flight requests put on one backend, in the reference proxy's units.
+/// Load that in-flight requests put on one backend, in the reference proxy's units (a copy for reading:
+/// /healthcheck, metrics, tests; the scheduler accounts in fixed_load).
 struct backend_load {
   double active_tokens = 0;    // reserved at selection; prefill: until its response, decode: until the end
   double active_kv = 0;        // prefill only: KV held on the prefiller until the decoder's first chunk
@@ -49,11 +51,8 @@ class backend {
   const backend_role role_;
   const backend_address address_;
   const std::string authority_;
-  // Guarded by the scheduler's lock for this role; fixed point (millionths) so that releases cancel
-  // reservations exactly and equal loads compare equal.
-  std::int64_t tokens_micro_ = 0;
-  std::int64_t kv_micro_ = 0;
-  std::uint32_t inflight_ = 0;
+  // Guarded by the lock of the scheduler's pool for this role (a backend belongs to one scheduler).
+  fixed_load load_;
 };
 
 }  // namespace pd_proxy

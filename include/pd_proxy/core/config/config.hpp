@@ -29,6 +29,12 @@ constexpr std::string_view to_string(decode_retry_kv mode) {
   return mode == decode_retry_kv::reprefill ? "reprefill" : "reuse";
 }
 
+/// The most I/O threads the proxy runs (`--workers`).
+inline constexpr unsigned max_workers = 1024;
+
+/// One I/O thread per core: std::thread::hardware_concurrency(), at least 1, at most max_workers.
+unsigned default_workers();
+
 struct proxy_config {
   // Listener.
   std::string host = "localhost";
@@ -45,7 +51,8 @@ struct proxy_config {
   // What a decode retry sends to the next decoder (see decode_retry_kv above).
   ::pd_proxy::decode_retry_kv decode_retry_kv = ::pd_proxy::decode_retry_kv::reuse;
 
-  // Accepted for compatibility with the reference's later flags (used by /instances/add).
+  // Accepted for compatibility with the reference's later flags; nothing uses them yet (they are to bound
+  // the readiness probe of a backend added at run time).
   int max_waiting_retries = 3;
   seconds_d waiting_retry_interval{10.0};
 
@@ -77,9 +84,8 @@ struct proxy_config {
   std::string decode_policy = "least-loaded";
 
   // Runtime.
-  // I/O threads. 1 here (a value that suits every caller that builds a config in code, e.g. tests); the CLI's
-  // default is the number of cores (std::thread::hardware_concurrency(), at least 1, at most 1024).
-  unsigned workers = 1;
+  // I/O threads: by default one per core, as with the CLI.
+  unsigned workers = default_workers();
   std::string log_level = "info";
   std::string backend_api_key;  // "Authorization: Bearer" on backend requests; none when empty
 };

@@ -6,23 +6,14 @@
 #include <string>
 #include <string_view>
 
+#include "pd_proxy/core/backends/backend.hpp"
 #include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/flow/backend_failure.hpp"
 #include "pd_proxy/net/backend/backend_connection.hpp"
+#include "pd_proxy/net/backend/backend_pool.hpp"
 #include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
-
-/// How a backend exchange failed. `none` means the backend answered (any status).
-enum class backend_failure {
-  none,
-  connect,    // resolve or TCP connect failed
-  timeout,    // a configured limit passed
-  transport,  // the connection broke or the response was malformed
-  too_large,  // a buffered body exceeded its limit
-  cancelled,  // the client went away; nothing more is to be done
-};
-
-std::string_view to_string(backend_failure failure);
 
 /// Sends one request on a pooled (or new) connection and reads the response head, then the body in pieces.
 /// A reused connection that fails before any response byte is retried once on a fresh connection (the
@@ -30,8 +21,8 @@ std::string_view to_string(backend_failure failure);
 /// was read and allowed keep-alive. Not thread-safe; lives in one coroutine.
 class backend_stream {
  public:
-  backend_stream(backend_pool& pool, backend_role role, std::size_t index, const backend_address& address)
-      : pool_(pool), role_(role), index_(index), address_(address) {}
+  /// `target` must outlive the stream (the request's reservation on it keeps it alive).
+  backend_stream(backend_pool& pool, const backend& target) : pool_(pool), target_(target) {}
 
   /// Connects (within `connect_timeout`), writes `head` and `body`, and reads the head of the final response
   /// (interim 1xx responses are read and dropped; a 101 or more than 8 of them is a transport failure); the
@@ -78,10 +69,11 @@ class backend_stream {
                                             std::chrono::steady_clock::time_point deadline, bool allow_reuse,
                                             bool& retry_fresh);
 
+  // Resolves the target's address unless the pool has it, then connects within `limit`.
+  net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> connect(seconds_d limit);
+
   backend_pool& pool_;
-  backend_role role_;
-  std::size_t index_;
-  const backend_address& address_;
+  const backend& target_;
   backend_lease lease_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
   operation_timer timer_;  // bounds the connect, the request write and every response read

@@ -1,7 +1,7 @@
 // One client connection: reads requests, routes them, writes responses, watches for disconnects.
 #pragma once
 
-#include "pd_proxy/net/backend/backend_connection.hpp"
+#include "pd_proxy/net/backend/backend_pool.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 #include "pd_proxy/net/flow/stop_list.hpp"
 

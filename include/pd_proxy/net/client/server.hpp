@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "pd_proxy/net/backend/backend_connection.hpp"
+#include "pd_proxy/net/backend/backend_pool.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 
 namespace pd_proxy {

@@ -3,7 +3,7 @@
 
 #include <string_view>
 
-#include "pd_proxy/net/backend/backend_connection.hpp"
+#include "pd_proxy/net/backend/backend_pool.hpp"
 #include "pd_proxy/net/client/client_response.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 

@@ -1,0 +1,28 @@
+// What a selection policy may know about the request it picks a backend for.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "pd_proxy/core/backends/backend.hpp"
+
+namespace pd_proxy {
+
+/// A view of one leg's request, valid for the duration of the pick it is passed to.
+struct request_context {
+  /// Backends this leg already tried (a retry budget long: a handful). Policies avoid them while any untried
+  /// candidate exists; when every candidate was tried, any may be picked again.
+  std::span<const backend_id> tried{};
+  std::size_t estimated_prompt_tokens = 0;
+  /// 0: none. A hash of the prompt prefix (or session) for affinity policies.
+  std::uint64_t hash_key = 0;
+  std::string_view model{};
+
+  /// Whether `id` is in `tried`; a linear scan (O(tried.size())).
+  bool was_tried(backend_id id) const { return std::find(tried.begin(), tried.end(), id) != tried.end(); }
+};
+
+}  // namespace pd_proxy

@@ -1,0 +1,45 @@
+#include "pd_proxy/net/backend/backend_pool.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace pd_proxy {
+namespace {
+
+// An idle keep-alive connection must have nothing to read: readable means the backend closed it (EOF)
+// or sent bytes we never asked for. Either way it is not reusable.
+bool looks_open(tcp::socket& socket) {
+  if (!socket.is_open()) return false;
+  char byte;
+  const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+std::unique_ptr<backend_connection> backend_pool::take_idle(backend_id id) {
+  const auto found = entries_.find(id);
+  if (found == entries_.end()) return nullptr;
+  auto& idle = found->second.idle;
+  while (!idle.empty()) {
+    auto connection = std::move(idle.back());
+    idle.pop_back();
+    if (looks_open(connection->socket)) return connection;
+  }
+  return nullptr;
+}
+
+void backend_pool::put_idle(backend_id id, std::unique_ptr<backend_connection> connection) {
+  if (closed_ || connection->buffer.size() != 0) return;  // closed by the destructor
+  auto& idle = entries_[id].idle;
+  if (idle.size() >= max_idle_) return;
+  idle.push_back(std::move(connection));
+}
+
+void backend_pool::close_all() {
+  closed_ = true;
+  entries_.clear();
+}
+
+}  // namespace pd_proxy
