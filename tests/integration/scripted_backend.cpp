@@ -31,17 +31,22 @@ net::awaitable<void> scripted_backend::accept_loop() {
 
 net::awaitable<void> scripted_backend::serve(tcp::socket socket) {
   beast::flat_buffer buffer;
-  http::request_parser<http::string_body> parser;
-  parser.body_limit(boost::none);
-  auto [read_ec, n] = co_await http::async_read(socket, buffer, parser, use_nothrow);
-  if (read_ec) co_return;
-  auto request = parser.release();
-  const scripted_answer answer = answer_(request);
-  {
-    std::lock_guard lock(mutex_);
-    received_.push_back(std::move(request));
-  }
-  auto [write_ec, written] = co_await net::async_write(socket, net::buffer(answer.bytes), use_nothrow);
+  scripted_answer answer;
+  error_code write_ec;
+  do {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    auto [read_ec, n] = co_await http::async_read(socket, buffer, parser, use_nothrow);
+    if (read_ec) co_return;
+    auto request = parser.release();
+    answer = answer_(request);
+    {
+      std::lock_guard lock(mutex_);
+      received_.push_back(std::move(request));
+    }
+    if (answer.drop) break;
+    std::tie(write_ec, std::ignore) = co_await net::async_write(socket, net::buffer(answer.bytes), use_nothrow);
+  } while (!write_ec && answer.keep_alive);
   if (!write_ec && answer.hold_open) {
     ++held_;
     char sink[1024];
@@ -66,12 +71,14 @@ std::string http_response(int status, std::string_view content_type, std::string
   return out;
 }
 
-std::string prefill_answer_bytes() {
-  return http_response(200, "application/json",
-                       R"({"id":"cmpl-1","object":"text_completion","choices":[{"index":0,"text":"x"}],)"
-                       R"("kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,)"
-                       R"("remote_block_ids":[1,2],"remote_engine_id":"e","remote_host":"127.0.0.1",)"
-                       R"("remote_port":1}})");
+std::string prefill_answer_bytes(bool keep_alive) {
+  std::string bytes = http_response(200, "application/json",
+                                    R"({"id":"cmpl-1","object":"text_completion","choices":[{"index":0,"text":"x"}],)"
+                                    R"("kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,)"
+                                    R"("remote_block_ids":[1,2],"remote_engine_id":"e","remote_host":"127.0.0.1",)"
+                                    R"("remote_port":1}})");
+  if (keep_alive) bytes.erase(bytes.find("Connection: close\r\n"), 19);
+  return bytes;
 }
 
 std::string raw_exchange(std::uint16_t port, std::string_view bytes, std::chrono::milliseconds limit,

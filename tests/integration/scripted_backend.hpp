@@ -15,11 +15,13 @@ namespace pd_proxy::test {
 
 struct scripted_answer {
   std::string bytes;       // written as they are, status line included
-  bool hold_open = false;  // then keep the connection open until the peer closes it (a stalled backend)
+  bool hold_open = false;   // then keep the connection open until the peer closes it (a stalled backend)
+  bool keep_alive = false;  // then serve the next request on the same connection
+  bool drop = false;        // close the connection at once, writing nothing (a keep-alive race lost)
 };
 
-/// Listens on 127.0.0.1 (port 0) in its own thread. Each connection serves one request: it is read whole, the
-/// script's answer written, and the connection closed (or held open). Thread-safe accessors.
+/// Listens on 127.0.0.1 (port 0) in its own thread. Each request is read whole, the script's answer written,
+/// and the connection closed (or held open, or kept for the next request). Thread-safe accessors.
 class scripted_backend {
  public:
   using script = std::function<scripted_answer(const http::request<http::string_body>&)>;
@@ -53,8 +55,8 @@ class scripted_backend {
 std::string http_response(int status, std::string_view content_type, std::string_view body,
                           std::string_view extra_headers = {});
 
-/// A vLLM-like prefill answer carrying kv_transfer_params.
-std::string prefill_answer_bytes();
+/// A vLLM-like prefill answer carrying kv_transfer_params; `keep_alive` leaves out `Connection: close`.
+std::string prefill_answer_bytes(bool keep_alive = false);
 
 /// Sends `bytes` on a new connection to 127.0.0.1:port, then shuts down its sending side when `half_close`
 /// (a refused request's connection then closes at once instead of lingering), and returns everything read

@@ -4,10 +4,12 @@
 
 #include <future>
 #include <optional>
+#include <utility>
 
 #include "pd_proxy/core/http/request_id.hpp"
 #include "pd_proxy/net/client/client_response.hpp"
 #include "pd_proxy/net/client/client_session.hpp"
+#include "pd_proxy/net/client/task_group.hpp"
 #include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
@@ -22,6 +24,7 @@ struct server::worker {
 
   backend_pool pool;
   stop_list stoppable;  // its in-flight PD requests, for the drain deadline
+  task_group clients;   // its client connection coroutines; outlives `io`, whose destruction ends them
   net::io_context io;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
   std::thread thread;
@@ -29,32 +32,49 @@ struct server::worker {
 
 namespace {
 
-// Counts the connection for --max-connections while it lives.
+// Counts a client connection for --max-connections from its accept until the coroutine serving it, or the
+// handler that was to start that coroutine, is destroyed: the count is exact however the connection ends.
 class connection_slot {
  public:
-  explicit connection_slot(std::atomic<std::size_t>& n) : n_(n) {}
-  ~connection_slot() { n_.fetch_sub(1, std::memory_order_relaxed); }
+  explicit connection_slot(std::atomic<std::size_t>& n)
+      : n_(&n), others_(n.fetch_add(1, std::memory_order_relaxed)) {}
+  connection_slot(connection_slot&& other) noexcept
+      : n_(std::exchange(other.n_, nullptr)), others_(other.others_) {}
+  ~connection_slot() {
+    if (n_ != nullptr) n_->fetch_sub(1, std::memory_order_relaxed);
+  }
   connection_slot(const connection_slot&) = delete;
   connection_slot& operator=(const connection_slot&) = delete;
+  connection_slot& operator=(connection_slot&&) = delete;
+
+  /// The connections that were counted when this one was.
+  std::size_t others() const { return others_; }
 
  private:
-  std::atomic<std::size_t>& n_;
+  std::atomic<std::size_t>* n_;
+  std::size_t others_;
 };
 
-net::awaitable<void> serve_connection(tcp::socket socket, proxy_state& state, backend_pool& pool,
-                                      stop_list& stoppable) {
-  connection_slot slot(state.client_connections);
+net::awaitable<void> serve_connection(tcp::socket socket, [[maybe_unused]] connection_slot slot,
+                                      proxy_state& state, backend_pool& pool, stop_list& stoppable) {
   co_await run_client_session(std::move(socket), state, pool, stoppable);
 }
 
-net::awaitable<void> refuse_connection(tcp::socket socket, proxy_state& state) {
-  connection_slot slot(state.client_connections);
+net::awaitable<void> refuse_connection(tcp::socket socket, [[maybe_unused]] connection_slot slot) {
   operation_timer write_timer;
   client_response response(socket, write_timer, new_request_id(), false, false, seconds_d{5});
   co_await response.send_error(errc::overloaded, "too many client connections (--max-connections)");
   error_code ignored;
   socket.shutdown(tcp::socket::shutdown_send, ignored);
   socket.close(ignored);
+}
+
+// Step 3 of a drain on one worker: cancels its client connections and waits for them for at most `limit`.
+// Returns how many are left.
+net::awaitable<std::size_t> cancel_connections(task_group& clients, seconds_d limit) {
+  clients.emit(net::cancellation_type::terminal);
+  co_await clients.async_wait(limit);
+  co_return clients.size();
 }
 
 void log_exception(std::exception_ptr e) {
@@ -139,14 +159,21 @@ net::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
       co_await sleep_for(seconds_d{0.05});  // e.g. out of file descriptors: do not spin
       continue;
     }
-    auto& state = *state_;
-    const std::size_t open = state.client_connections.fetch_add(1, std::memory_order_relaxed);
-    if (open >= state.config.max_connections) {
-      net::co_spawn(target.io, refuse_connection(std::move(socket), state), log_exception);
-      continue;
-    }
-    net::co_spawn(target.io, serve_connection(std::move(socket), state, target.pool, target.stoppable),
-                  log_exception);
+    connection_slot slot(state_->client_connections);
+    const bool refuse = slot.others() >= state_->config.max_connections;
+    // Spawned from the target worker's thread, the only one that touches its task_group.
+    net::post(target.io, [&target, &state = *state_, refuse, socket = std::move(socket),
+                          slot = std::move(slot)]() mutable {
+      if (refuse) {
+        net::co_spawn(target.io, refuse_connection(std::move(socket), std::move(slot)),
+                      target.clients.adapt(log_exception));
+      } else {
+        net::co_spawn(
+            target.io,
+            serve_connection(std::move(socket), std::move(slot), state, target.pool, target.stoppable),
+            target.clients.adapt(log_exception));
+      }
+    });
   }
 }
 
@@ -168,27 +195,9 @@ void server::shutdown(bool drain_requests, seconds_d drain) {
   stopped_ = true;
   if (started_ && drain_requests) {
     state_->draining.store(true);
-    std::promise<void> closed;
-    net::post(workers_.front()->io, [this, &closed] {
-      for (auto& acceptor : acceptors_) {
-        error_code ignored;
-        acceptor->close(ignored);
-      }
-      closed.set_value();
-    });
-    closed.get_future().wait();
-    const auto deadline = drain.count() <= 0 ? std::chrono::steady_clock::time_point::max()
-                                             : std::chrono::steady_clock::now() + to_timer_duration(drain);
-    if (!wait_for_requests(deadline)) {
-      // Past the deadline: every request still in flight ends with "proxy shutting down" (an SSE error
-      // event for a stream that started) within a short grace, then whatever is left is cut.
-      spdlog::warn("drain: {} request(s) still in flight; ending them", state_->request_num.load());
-      for (auto& w : workers_) {
-        net::post(w->io, [&requests = w->stoppable] { requests.stop_all(); });
-      }
-      hurry_.store(false);
-      wait_for_requests(std::chrono::steady_clock::now() + stop_grace);
-    }
+    close_acceptors();
+    finish_requests(drain);
+    end_connections();
   }
   for (auto& w : workers_) {
     w->guard.reset();
@@ -199,6 +208,51 @@ void server::shutdown(bool drain_requests, seconds_d drain) {
   }
   acceptors_.clear();
   workers_.clear();  // destroys pending sessions (releasing their reservations) before the state goes
+}
+
+void server::close_acceptors() {
+  std::promise<void> closed;
+  net::post(workers_.front()->io, [this, &closed] {
+    for (auto& acceptor : acceptors_) {
+      error_code ignored;
+      acceptor->close(ignored);
+    }
+    closed.set_value();
+  });
+  closed.get_future().wait();
+}
+
+void server::finish_requests(seconds_d drain) {
+  const auto deadline = drain.count() <= 0 ? std::chrono::steady_clock::time_point::max()
+                                           : std::chrono::steady_clock::now() + to_timer_duration(drain);
+  if (wait_for_requests(deadline)) return;
+  // Past the deadline: every request still in flight ends with "proxy shutting down" (an SSE error event for
+  // a stream that started) within a short grace, then whatever is left is cut.
+  spdlog::warn("drain: {} request(s) still in flight; ending them", state_->request_num.load());
+  for (auto& w : workers_) {
+    net::post(w->io, [&requests = w->stoppable] { requests.stop_all(); });
+  }
+  hurry_.store(false);
+  wait_for_requests(std::chrono::steady_clock::now() + stop_grace);
+}
+
+void server::end_connections() {
+  std::vector<std::future<std::size_t>> left;
+  for (auto& w : workers_) {
+    std::promise<std::size_t> done;
+    left.push_back(done.get_future());
+    net::co_spawn(w->io, cancel_connections(w->clients, cancel_grace),
+                  [done = std::move(done)](std::exception_ptr e, std::size_t n) mutable {
+                    if (e) {
+                      done.set_exception(e);
+                    } else {
+                      done.set_value(n);
+                    }
+                  });
+  }
+  std::size_t remaining = 0;
+  for (auto& f : left) remaining += f.get();
+  if (remaining > 0) spdlog::warn("shutdown: {} client connection(s) did not end; cutting them", remaining);
 }
 
 void server::hurry() {

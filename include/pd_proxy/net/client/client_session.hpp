@@ -2,8 +2,8 @@
 #pragma once
 
 #include "pd_proxy/net/backend/backend_pool.hpp"
-#include "pd_proxy/net/proxy_state.hpp"
 #include "pd_proxy/net/flow/stop_list.hpp"
+#include "pd_proxy/net/proxy_state.hpp"
 
 namespace pd_proxy {
 
@@ -12,7 +12,8 @@ namespace pd_proxy {
 /// /v1/models. While a request talks to backends, the client socket is watched: if the client goes away the
 /// request is cancelled, which closes its backend connections and releases its reservations. While the proxy
 /// drains, a request is answered 503 "proxy shutting down" and the connection closes. Runs on one worker;
-/// `pool` and `stoppable` are that worker's. Never throws.
+/// `pool` and `stoppable` are that worker's. A cancellation of the coroutine (the drain's last step) ends the
+/// session: the operation in progress is aborted and the connection closes. Never throws.
 net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, backend_pool& pool,
                                         stop_list& stoppable);
 

@@ -33,11 +33,13 @@ class server {
   /// Starts accepting and the worker threads; returns at once.
   void start();
 
-  /// Drains, then stops the workers and joins them: stops accepting, answers new requests on open connections
-  /// 503 "proxy shutting down" (closing them), and waits for in-flight PD requests to finish, for at most
-  /// `drain` (zero: no limit). Requests still in flight then end with "proxy shutting down" (an SSE error
-  /// event once their stream started), given up to 2 s to write it before everything left is cut. Idempotent.
-  /// Call from any thread but a worker's.
+  /// Drains, then stops the workers and joins them, in three steps. (1) Stops taking new requests: the
+  /// listeners close, and a request on an open connection gets 503 "proxy shutting down" and its connection
+  /// closes. (2) Waits for in-flight PD requests to finish, for at most `drain` (zero: no limit) or until
+  /// hurry(); requests still in flight then end with "proxy shutting down" (an SSE error event once their
+  /// stream started), given up to 2 s to write it. (3) Cancels every client connection left (idle keep-alive
+  /// connections close cleanly) and waits up to 1 s for them to end; whatever is left then is cut.
+  /// Idempotent. Call from any thread but a worker's.
   void stop(seconds_d drain);
 
   /// Ends a drain now, as if its deadline had passed (a second SIGTERM/SIGINT). Thread-safe; call while
@@ -49,10 +51,17 @@ class server {
   net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
   /// stop(drain) when `drain_requests`; else stops at once, cutting whatever is in flight (the destructor).
   void shutdown(bool drain_requests, seconds_d drain);
+  /// Step 1 of a drain: closes the listeners (on worker 0, which runs the accept loops).
+  void close_acceptors();
+  /// Step 2: waits for in-flight requests up to `drain` or hurry(), then stops them with `stop_grace`.
+  void finish_requests(seconds_d drain);
+  /// Step 3: cancels every worker's client connections and waits for them up to `cancel_grace`.
+  void end_connections();
   /// Waits until no PD request is in flight (true), or until `deadline` or hurry() (false).
   bool wait_for_requests(std::chrono::steady_clock::time_point deadline);
 
   static constexpr std::chrono::seconds stop_grace{2};
+  static constexpr seconds_d cancel_grace{1.0};
 
   std::unique_ptr<proxy_state> state_;
   std::vector<std::unique_ptr<worker>> workers_;
