@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The test command: installs dependencies, configures, builds with warnings as errors, runs every test.
+# The test command: installs dependencies, checks the format, configures, builds with warnings as errors, runs
+# every test.
 # Usage: scripts/test.sh [--sanitizers]   (--sanitizers also runs the suite under ASan+UBSan and under TSan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+
+scripts/check-format.sh  # the tree follows .clang-format (fix: scripts/check-format.sh --fix)
 
 jobs=$(nproc)
 run_suite() {  # run_suite BUILD_DIR [cmake args...]

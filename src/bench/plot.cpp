@@ -30,8 +30,8 @@ bool write_plots(const std::vector<request_record>& records, double duration_s, 
     }
     out << "# fraction ttft_ms e2el_ms\n";
     for (std::size_t i = 0; i < ttft.size(); ++i) {
-      out << fmt::format("{:.5f} {:.3f} {:.3f}\n", static_cast<double>(i + 1) / static_cast<double>(ttft.size()),
-                         ttft[i], e2el[i]);
+      out << fmt::format("{:.5f} {:.3f} {:.3f}\n",
+                         static_cast<double>(i + 1) / static_cast<double>(ttft.size()), ttft[i], e2el[i]);
     }
   }
   {
@@ -54,13 +54,15 @@ bool write_plots(const std::vector<request_record>& records, double duration_s, 
         << "set output '" << dir << "/latency_cdf.png'\n"
         << "set title '" << title << ": latency CDF'\nset xlabel 'ms'\nset ylabel 'fraction of requests'\n"
         << "set logscale x\n"
-        << "plot '" << dir << "/latency.dat' using 2:1 with lines lw 2 title 'TTFT', '' using 3:1 with lines lw 2 "
+        << "plot '" << dir
+        << "/latency.dat' using 2:1 with lines lw 2 title 'TTFT', '' using 3:1 with lines lw 2 "
         << "title 'end to end'\n"
         << "unset logscale x\nset key top right\n"
         << "set output '" << dir << "/throughput.png'\n"
         << "set title '" << title << ": throughput over time'\nset xlabel 'second'\nset ylabel 'requests/s'\n"
         << "set y2label 'output tokens/s'\nset ytics nomirror\nset y2tics\n"
-        << "plot '" << dir << "/throughput.dat' using 1:2 with steps lw 2 title 'requests/s', '' using 1:3 axes x1y2 "
+        << "plot '" << dir
+        << "/throughput.dat' using 1:2 with steps lw 2 title 'requests/s', '' using 1:3 axes x1y2 "
         << "with steps lw 2 title 'output tokens/s'\n";
   }
   const std::string command = "gnuplot '" + dir + "/plots.gp' 2>&1";

@@ -111,7 +111,8 @@ std::string to_markdown(const run_summary& s, std::string_view title) {
   out += "| metric | value |\n|---|---|\n";
   out += fmt::format("| successful requests | {} |\n| failed requests | {} |\n", s.completed, s.failed);
   out += fmt::format("| duration (s) | {:.2f} |\n", s.duration_s);
-  out += fmt::format("| input tokens / output tokens | {} / {} |\n", s.total_input_tokens, s.total_output_tokens);
+  out += fmt::format("| input tokens / output tokens | {} / {} |\n", s.total_input_tokens,
+                     s.total_output_tokens);
   out += fmt::format("| request throughput (req/s) | {:.2f} |\n", s.request_throughput);
   out += fmt::format("| output token throughput (tok/s) | {:.2f} |\n", s.output_throughput);
   out += fmt::format("| total token throughput (tok/s) | {:.2f} |\n\n", s.total_token_throughput);

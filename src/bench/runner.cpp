@@ -96,8 +96,10 @@ net::awaitable<void> send_one(run_state& run, const prepared_request& request) {
       if (failure == backend_failure::none) {
         if (is_stream) {
           record.output_tokens = usage_tokens >= 0 ? usage_tokens : tokens;
-          if (saw_error) record.error = "sse_error";
-          else if (!saw_done || tokens == 0) record.error = "incomplete";
+          if (saw_error)
+            record.error = "sse_error";
+          else if (!saw_done || tokens == 0)
+            record.error = "incomplete";
         } else {
           record.ttft_ms = record.e2e_ms;
           record.output_tokens = std::max(0, completion_tokens_of(body));
@@ -105,7 +107,8 @@ net::awaitable<void> send_one(run_state& run, const prepared_request& request) {
       }
     }
   }
-  if (failure != backend_failure::none && record.error.empty()) record.error = std::string(to_string(failure));
+  if (failure != backend_failure::none && record.error.empty())
+    record.error = std::string(to_string(failure));
   if (record.e2e_ms == 0) record.e2e_ms = ms_between(sent, clock::now());
   if (!record.ok()) ++run.failed;
   run.records.push_back(std::move(record));
@@ -121,10 +124,12 @@ net::awaitable<void> dispatch(run_state& run, const std::atomic<bool>& stop) {
   co_await net::this_coro::throw_if_cancelled(false);
   const auto& options = run.options;
   const std::size_t total = options.num_requests;
-  const auto gaps = arrival_gaps(total > 0 ? total : 1 << 20, options.request_rate, options.burstiness, options.seed);
-  const auto deadline = options.duration_s > 0
-                            ? run.started + std::chrono::duration_cast<clock::duration>(seconds_d{options.duration_s})
-                            : clock::time_point::max();
+  const auto gaps =
+      arrival_gaps(total > 0 ? total : 1 << 20, options.request_rate, options.burstiness, options.seed);
+  const auto deadline =
+      options.duration_s > 0
+          ? run.started + std::chrono::duration_cast<clock::duration>(seconds_d{options.duration_s})
+          : clock::time_point::max();
   for (std::size_t i = 0; (total == 0 || i < total) && !stop && clock::now() < deadline; ++i) {
     if (gaps[i % gaps.size()] > 0) co_await sleep_for(seconds_d{gaps[i % gaps.size()]});
     while (options.max_concurrency > 0 && run.in_flight >= options.max_concurrency && !stop) {
@@ -142,13 +147,17 @@ net::awaitable<void> dispatch(run_state& run, const std::atomic<bool>& stop) {
 
 }  // namespace
 
-std::vector<request_record> run_load(const run_options& options, const std::vector<prepared_request>& requests,
+std::vector<request_record> run_load(const run_options& options,
+                                     const std::vector<prepared_request>& requests,
                                      const std::atomic<bool>& stop,
-                                     const std::function<void(const progress&)>& on_progress, double& duration_s) {
+                                     const std::function<void(const progress&)>& on_progress,
+                                     double& duration_s) {
   net::io_context io(1);
   const std::size_t idle = options.max_concurrency > 0 ? options.max_concurrency : 4096;
   const auto now = clock::now();
-  run_state run{options, requests, {1, backend_role::decode, options.target}, backend_pool(idle), now, now, {}, 0, 0, {}};
+  run_state run{
+      options, requests, {1, backend_role::decode, options.target}, backend_pool(idle), now, now, {}, 0,
+      0,       {}};
   if (requests.empty()) return {};
   bool dispatching = true;
   net::co_spawn(io, dispatch(run, stop), [&](std::exception_ptr) { dispatching = false; });

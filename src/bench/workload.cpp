@@ -18,7 +18,8 @@ std::optional<length_distribution> parse_distribution(const std::string& name) {
 int sample_length(const length_spec& spec, std::mt19937_64& rng) {
   double value = spec.mean;
   switch (spec.kind) {
-    case length_distribution::fixed: break;
+    case length_distribution::fixed:
+      break;
     case length_distribution::uniform: {
       const double lo = spec.mean * (1.0 - spec.spread);
       const double hi = spec.mean * (1.0 + spec.spread);
@@ -73,8 +74,8 @@ std::vector<prepared_request> synthetic_requests(const request_shape& shape, std
   return out;
 }
 
-std::vector<prepared_request> jsonl_requests(const request_shape& shape, const std::string& text, int default_output,
-                                             std::size_t& skipped) {
+std::vector<prepared_request> jsonl_requests(const request_shape& shape, const std::string& text,
+                                             int default_output, std::size_t& skipped) {
   std::vector<prepared_request> out;
   skipped = 0;
   std::istringstream lines(text);

@@ -8,7 +8,8 @@ namespace pd_proxy::mock {
 kv_block_table::kv_block_table(std::size_t total_blocks, std::size_t block_tokens)
     : total_(total_blocks), block_tokens_(std::max<std::size_t>(1, block_tokens)) {
   free_.reserve(total_);
-  for (std::size_t i = 0; i < total_; ++i) free_.push_back(static_cast<int>(i));  // ascending: a valid min-heap
+  for (std::size_t i = 0; i < total_; ++i)
+    free_.push_back(static_cast<int>(i));  // ascending: a valid min-heap
 }
 
 std::optional<std::vector<int>> kv_block_table::allocate(const std::string& request_id, int prompt_tokens,

@@ -9,7 +9,8 @@ mock_cli_outcome parse_mock_command_line(int argc, const char* const* argv) {
   mock_options o;
   CLI::App app{
       "pd-mock: simulates vLLM OpenAI servers in a prefill-decode deployment (prefill role when\n"
-      "kv_transfer_params.do_remote_decode is true, decode role when do_remote_prefill is true, plain otherwise).",
+      "kv_transfer_params.do_remote_decode is true, decode role when do_remote_prefill is true, plain "
+      "otherwise).",
       "pd-mock"};
   app.option_defaults()->always_capture_default();
   app.get_formatter()->column_width(36);
@@ -21,13 +22,15 @@ mock_cli_outcome parse_mock_command_line(int argc, const char* const* argv) {
       ->check(CLI::Range(1, 4096));
   app.add_option("--model", o.model, "Served model name");
   app.add_option("--advertise-host", o.advertise_host, "remote_host given to decoders (default: --host)");
-  app.add_option("--prefill-us-per-token", o.timing.prefill_us_per_token, "Prefill time per prompt token (us)")
+  app.add_option("--prefill-us-per-token", o.timing.prefill_us_per_token,
+                 "Prefill time per prompt token (us)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--decode-ms-per-token", o.timing.decode_ms_per_token, "Decode step time, one sequence (ms)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--decode-ms-per-seq", o.timing.decode_ms_per_seq, "Added per extra running sequence (ms)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--slow-first-token", o.timing.slow_first_token_ms, "Extra delay before the first token (ms)")
+  app.add_option("--slow-first-token", o.timing.slow_first_token_ms,
+                 "Extra delay before the first token (ms)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--no-delay", no_delay_flag, "Set every delay to 0 (proxy overhead benchmarks)");
   app.add_option("--max-num-seqs", o.max_num_seqs, "Running sequences per engine; more wait")
@@ -49,15 +52,18 @@ mock_cli_outcome parse_mock_command_line(int argc, const char* const* argv) {
       ->check(CLI::NonNegativeNumber)
       ->group("Faults");
   app.add_flag("--hang", o.faults.hang, "Read requests and never answer")->group("Faults");
-  app.add_option("--die-after-chunks", o.faults.die_after_chunks, "Close the connection after K stream events")
+  app.add_option("--die-after-chunks", o.faults.die_after_chunks,
+                 "Close the connection after K stream events")
       ->group("Faults");
-  app.add_flag("--reject-prefill-400", o.faults.reject_prefill_400, "Answer prefill requests 400 (prompt too long)")
+  app.add_flag("--reject-prefill-400", o.faults.reject_prefill_400,
+               "Answer prefill requests 400 (prompt too long)")
       ->group("Faults");
   app.add_flag("--drop-kv-params", o.faults.drop_kv_params,
                "Prefill answers carry no kv_transfer_params (a misconfigured KV connector)")
       ->group("Faults");
   app.add_option("--seed", o.seed, "Seed for --fail-rate");
-  app.add_option("--created", o.created, "Fixed `created` timestamp, for byte-reproducible output (0: clock)");
+  app.add_option("--created", o.created,
+                 "Fixed `created` timestamp, for byte-reproducible output (0: clock)");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warning, error, off");
 
   std::ostringstream out, err;

@@ -20,7 +20,9 @@ json chunk_head(const completion_spec& spec) {
               {"model", spec.model}};
 }
 
-std::string as_event(const json& value) { return "data: " + dump_json(value) + "\n\n"; }
+std::string as_event(const json& value) {
+  return "data: " + dump_json(value) + "\n\n";
+}
 
 std::size_t text_length(const json& value) {
   if (value.is_string()) return value.get_ref<const std::string&>().size();
@@ -41,9 +43,9 @@ std::string response_id(bool chat, std::string_view request_id) {
 }
 
 std::string token_text(std::string_view request_id, int i) {
-  static constexpr std::array<std::string_view, 16> words{" the", " cache", " moves", " from", " prefill",
-                                                          " to",  " decode", " and",  " every", " token",
-                                                          " flows", " through", " one", " proxy", " quickly", "."};
+  static constexpr std::array<std::string_view, 16> words{
+      " the",   " cache", " moves", " from",    " prefill", " to",    " decode",  " and",
+      " every", " token", " flows", " through", " one",     " proxy", " quickly", "."};
   const std::size_t h = std::hash<std::string_view>{}(request_id);
   return std::string(words[(h + static_cast<std::size_t>(i) * 7) % words.size()]);
 }
@@ -61,8 +63,12 @@ std::string format_full_response(const completion_spec& spec, std::string_view t
                   {"finish_reason", "length"},
                   {"stop_reason", nullptr}};
   } else {
-    choice = json{{"index", 0},         {"text", text},           {"logprobs", nullptr},
-                  {"finish_reason", "length"}, {"stop_reason", nullptr}, {"prompt_logprobs", nullptr}};
+    choice = json{{"index", 0},
+                  {"text", text},
+                  {"logprobs", nullptr},
+                  {"finish_reason", "length"},
+                  {"stop_reason", nullptr},
+                  {"prompt_logprobs", nullptr}};
   }
   body["choices"] = json::array({choice});
   body["usage"] = usage_of(spec);
@@ -103,7 +109,8 @@ std::string format_usage_event(const completion_spec& spec) {
 }
 
 std::string format_error(int status, std::string_view type, std::string_view message) {
-  return dump_json(json{{"object", "error"}, {"message", message}, {"type", type}, {"param", nullptr}, {"code", status}});
+  return dump_json(
+      json{{"object", "error"}, {"message", message}, {"type", type}, {"param", nullptr}, {"code", status}});
 }
 
 int estimate_prompt_tokens(const json& request) {

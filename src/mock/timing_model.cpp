@@ -14,6 +14,8 @@ duration decode_step_time(const timing_params& p, int running) {
   return duration(static_cast<long long>(std::llround(ms * 1000.0)));
 }
 
-timing_params no_delay() { return timing_params{0, 0, 0, 0}; }
+timing_params no_delay() {
+  return timing_params{0, 0, 0, 0};
+}
 
 }  // namespace pd_proxy::mock

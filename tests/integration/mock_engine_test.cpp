@@ -36,8 +36,9 @@ TEST(mock_engine, handshake_by_hand_prefill_then_decode) {
   EXPECT_EQ((*kv)["remote_block_ids"].size(), 1u);  // 9 estimated tokens, 16 per block
   EXPECT_EQ(prefiller.kv_blocks_held(0), 1u);
 
-  json decode = *parse_json_object(R"({"prompt":"a prompt of some length for blocks","max_tokens":4,"stream":true,)"
-                                   R"("stream_options":{"include_usage":true}})");
+  json decode =
+      *parse_json_object(R"({"prompt":"a prompt of some length for blocks","max_tokens":4,"stream":true,)"
+                         R"("stream_options":{"include_usage":true}})");
   decode["kv_transfer_params"] = *kv;
   const auto d = request(decoder.port(0), post(dump_json(decode)));
   ASSERT_EQ(d.status, 200);
@@ -82,12 +83,13 @@ TEST(mock_engine, metrics_use_vllm_names) {
   get.target = "/metrics";
   const auto m = request(engine.port(0), get);
   EXPECT_EQ(m.status, 200);
-  for (const char* name : {"vllm:num_requests_running{", "vllm:num_requests_waiting{", "vllm:kv_cache_usage_perc{",
-                           "vllm:prompt_tokens_total{", "pd_mock_aborted_requests_total{"}) {
+  for (const char* name :
+       {"vllm:num_requests_running{", "vllm:num_requests_waiting{", "vllm:kv_cache_usage_perc{",
+        "vllm:prompt_tokens_total{", "pd_mock_aborted_requests_total{"}) {
     EXPECT_NE(m.body.find(name), std::string::npos) << name;
   }
-  EXPECT_NE(m.body.find("vllm:generation_tokens_total{engine=\"mock-engine-" + std::to_string(engine.port(0)) +
-                        "\",model_name=\"mock-model\"} 3\n"),
+  EXPECT_NE(m.body.find("vllm:generation_tokens_total{engine=\"mock-engine-" +
+                        std::to_string(engine.port(0)) + "\",model_name=\"mock-model\"} 3\n"),
             std::string::npos)
       << m.body;
   get.target = "/health";
@@ -127,7 +129,8 @@ TEST(mock_engine, fail_rate_is_seeded) {
     mock::mock_server engine(options);
     engine.start();
     std::string pattern;
-    for (int i = 0; i < 20; ++i) pattern += request(engine.port(0), post(R"({"prompt":"x"})")).status == 200 ? '.' : 'x';
+    for (int i = 0; i < 20; ++i)
+      pattern += request(engine.port(0), post(R"({"prompt":"x"})")).status == 200 ? '.' : 'x';
     return pattern;
   };
   const auto a = run();
@@ -178,8 +181,9 @@ TEST(mock_engine, max_num_seqs_makes_excess_requests_wait) {
   int done = 0;
   int max_waiting = 0;
   for (int i = 0; i < 3; ++i) {
-    net::co_spawn(io, async_request(engine.port(0), post(R"({"prompt":"x","max_tokens":20})", "w" + std::to_string(i))),
-                  [&](std::exception_ptr, http_reply r) { done += r.status == 200; });
+    net::co_spawn(
+        io, async_request(engine.port(0), post(R"({"prompt":"x","max_tokens":20})", "w" + std::to_string(i))),
+        [&](std::exception_ptr, http_reply r) { done += r.status == 200; });
   }
   std::thread watcher([&] {
     eventually([&] {

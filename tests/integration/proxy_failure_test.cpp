@@ -139,7 +139,8 @@ TEST(proxy_failure, first_token_timeout_is_a_504) {
 TEST(proxy_failure, stalled_stream_gives_an_sse_timeout_error) {
   auto slow = fast_engines(1);
   slow.timing.decode_ms_per_token = 400;
-  cluster c({{fast_engines(1)}}, {{slow}}, [](proxy_config& config) { config.stream_idle_timeout = seconds_d{0.1}; });
+  cluster c({{fast_engines(1)}}, {{slow}},
+            [](proxy_config& config) { config.stream_idle_timeout = seconds_d{0.1}; });
   const auto reply = request(c.port(), post(stream_body));
   EXPECT_EQ(reply.status, 200);
   const auto events = sse_data(reply.body);
@@ -186,7 +187,8 @@ TEST(proxy_failure, client_abort_during_prefill_closes_the_prefill_leg) {
   auto slow = fast_engines(1);
   slow.timing.prefill_us_per_token = 1e6;  // seconds per token: the prefill never ends in time
   cluster c({{slow}}, {{fast_engines(1)}});
-  abort_after(c.port(), stream_body, 0, [&] { return c.total(true, &mock::engine_stats::prefill_requests) == 1; });
+  abort_after(c.port(), stream_body, 0,
+              [&] { return c.total(true, &mock::engine_stats::prefill_requests) == 1; });
   EXPECT_TRUE(eventually([&] { return c.total(true, &mock::engine_stats::aborted) == 1; }));
   EXPECT_TRUE(eventually([&] { return c.idle(); }));
   EXPECT_EQ(c.total(false, &mock::engine_stats::requests), 0u);

@@ -13,9 +13,10 @@ namespace pd_proxy::test {
 
 /// A group of backends: live pd-mock engines, ports that refuse connections, or ports of the test's own.
 struct backend_group {
-  mock::mock_options options;        // ports_count engines; port is forced to 0
-  int refused = 0;                   // when > 0, this many dead ports instead of engines
-  std::vector<std::uint16_t> ports = {};  // when not empty, these 127.0.0.1 ports (e.g. scripted backends) instead
+  mock::mock_options options;  // ports_count engines; port is forced to 0
+  int refused = 0;             // when > 0, this many dead ports instead of engines
+  std::vector<std::uint16_t> ports =
+      {};  // when not empty, these 127.0.0.1 ports (e.g. scripted backends) instead
 };
 
 mock::mock_options fast_engines(int count);

@@ -23,7 +23,8 @@ request_spec post(std::string target, std::string body, std::string id = {}) {
 }
 
 TEST(proxy_flow, completions_stream_relays_every_event_and_each_leg_gets_the_right_body) {
-  cluster c({{fast_engines(1)}}, {{fast_engines(1)}}, [](proxy_config& config) { config.backend_api_key = "sk-t"; });
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}},
+            [](proxy_config& config) { config.backend_api_key = "sk-t"; });
   const auto reply = request(c.port(), post("/v1/completions", completion_stream, "req-42"));
   ASSERT_TRUE(reply.complete) << reply.ec.message();
   EXPECT_EQ(reply.status, 200);
@@ -59,7 +60,8 @@ TEST(proxy_flow, relay_is_byte_exact) {
   cluster c({{fast_engines(1)}}, {{fast_engines(1)}});
   const auto via_proxy = request(c.port(), post("/v1/chat/completions", chat_stream, "same-id"));
   // The same request straight to the decoder (it prefills locally; the output format is the same).
-  const auto direct = request(c.decode_servers()[0]->port(0), post("/v1/chat/completions", chat_stream, "same-id"));
+  const auto direct =
+      request(c.decode_servers()[0]->port(0), post("/v1/chat/completions", chat_stream, "same-id"));
   ASSERT_TRUE(via_proxy.complete);
   ASSERT_TRUE(direct.complete);
   EXPECT_EQ(via_proxy.body, direct.body);
@@ -71,9 +73,10 @@ TEST(proxy_flow, relay_is_byte_exact) {
 TEST(proxy_flow, non_streaming_both_routes) {
   cluster c({{fast_engines(2)}}, {{fast_engines(2)}});
   for (const char* route : {"/v1/completions", "/v1/chat/completions"}) {
-    const std::string body = std::string(route) == "/v1/completions"
-                                 ? R"({"model":"m","prompt":"hi","max_tokens":3})"
-                                 : R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":3})";
+    const std::string body =
+        std::string(route) == "/v1/completions"
+            ? R"({"model":"m","prompt":"hi","max_tokens":3})"
+            : R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":3})";
     const auto reply = request(c.port(), post(route, body));
     ASSERT_TRUE(reply.complete) << route;
     EXPECT_EQ(reply.status, 200);
@@ -99,8 +102,9 @@ TEST(proxy_flow, prefiller_without_kv_params_means_local_prefill_on_the_decoder)
   auto broken_connector = fast_engines(1);
   broken_connector.faults.drop_kv_params = true;
   cluster c({{broken_connector}}, {{fast_engines(1)}});
-  const auto reply = request(
-      c.port(), post("/v1/completions", R"({"prompt":"x","max_tokens":2,"kv_transfer_params":{"remote_host":"evil"}})"));
+  const auto reply =
+      request(c.port(), post("/v1/completions",
+                             R"({"prompt":"x","max_tokens":2,"kv_transfer_params":{"remote_host":"evil"}})"));
   EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(sse_data(reply.body).size(), 0u);  // not a stream
   EXPECT_EQ(c.state().counters.local_prefills.load(), 1u);
@@ -117,8 +121,9 @@ TEST(proxy_flow, health_routes) {
   get.target = "/healthcheck";
   const auto hc = request(c.port(), get);
   EXPECT_EQ(hc.status, 200);
-  EXPECT_EQ(*parse_json_object(hc.body),
-            *parse_json_object(R"({"status":"ok","prefill_instances":2,"decode_instances":3,"request_num":0})"));
+  EXPECT_EQ(
+      *parse_json_object(hc.body),
+      *parse_json_object(R"({"status":"ok","prefill_instances":2,"decode_instances":3,"request_num":0})"));
   get.target = "/health";
   EXPECT_EQ(request(c.port(), get).status, 200);
   get.target = "/v1/models";
@@ -132,11 +137,13 @@ TEST(proxy_flow, health_routes) {
 }
 
 TEST(proxy_flow, request_errors_are_openai_shaped) {
-  cluster c({{fast_engines(1)}}, {{fast_engines(1)}}, [](proxy_config& config) { config.max_body_size = 1024; });
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}},
+            [](proxy_config& config) { config.max_body_size = 1024; });
   const auto bad = request(c.port(), post("/v1/completions", "{not json"));
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ((*parse_json_object(bad.body))["error"]["code"], 400);
-  const auto big = request(c.port(), post("/v1/completions", R"({"prompt":")" + std::string(2000, 'x') + "\"}"));
+  const auto big =
+      request(c.port(), post("/v1/completions", R"({"prompt":")" + std::string(2000, 'x') + "\"}"));
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ((*parse_json_object(big.body))["error"]["type"], "invalid_request_error");
   EXPECT_EQ(c.total(true, &mock::engine_stats::requests), 0u);

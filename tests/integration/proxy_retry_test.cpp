@@ -19,7 +19,8 @@ request_spec post(std::string body) {
 }
 
 std::string sse_answer() {
-  return http_response(200, "text/event-stream", "data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: [DONE]\n\n");
+  return http_response(200, "text/event-stream",
+                       "data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: [DONE]\n\n");
 }
 
 TEST(proxy_retry, a_decoders_429_is_retried_and_the_client_never_sees_it) {

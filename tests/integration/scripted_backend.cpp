@@ -45,7 +45,8 @@ net::awaitable<void> scripted_backend::serve(tcp::socket socket) {
       received_.push_back(std::move(request));
     }
     if (answer.drop) break;
-    std::tie(write_ec, std::ignore) = co_await net::async_write(socket, net::buffer(answer.bytes), use_nothrow);
+    std::tie(write_ec, std::ignore) =
+        co_await net::async_write(socket, net::buffer(answer.bytes), use_nothrow);
   } while (!write_ec && answer.keep_alive);
   if (!write_ec && answer.hold_open) {
     ++held_;
@@ -72,11 +73,12 @@ std::string http_response(int status, std::string_view content_type, std::string
 }
 
 std::string prefill_answer_bytes(bool keep_alive) {
-  std::string bytes = http_response(200, "application/json",
-                                    R"({"id":"cmpl-1","object":"text_completion","choices":[{"index":0,"text":"x"}],)"
-                                    R"("kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,)"
-                                    R"("remote_block_ids":[1,2],"remote_engine_id":"e","remote_host":"127.0.0.1",)"
-                                    R"("remote_port":1}})");
+  std::string bytes =
+      http_response(200, "application/json",
+                    R"({"id":"cmpl-1","object":"text_completion","choices":[{"index":0,"text":"x"}],)"
+                    R"("kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,)"
+                    R"("remote_block_ids":[1,2],"remote_engine_id":"e","remote_host":"127.0.0.1",)"
+                    R"("remote_port":1}})");
   if (keep_alive) bytes.erase(bytes.find("Connection: close\r\n"), 19);
   return bytes;
 }

@@ -14,7 +14,7 @@
 namespace pd_proxy::test {
 
 struct scripted_answer {
-  std::string bytes;       // written as they are, status line included
+  std::string bytes;        // written as they are, status line included
   bool hold_open = false;   // then keep the connection open until the peer closes it (a stalled backend)
   bool keep_alive = false;  // then serve the next request on the same connection
   bool drop = false;        // close the connection at once, writing nothing (a keep-alive race lost)

@@ -8,7 +8,11 @@ net::awaitable<http_reply> async_request(std::uint16_t port, request_spec spec) 
   http_reply reply;
   const seconds_d limit = std::chrono::duration_cast<seconds_d>(spec.timeout);
   tcp::socket socket(co_await net::this_coro::executor);
-  auto [connect_ec] = co_await timed([&](auto token) { return socket.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), token); }, limit);
+  auto [connect_ec] = co_await timed(
+      [&](auto token) {
+        return socket.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), token);
+      },
+      limit);
   if (connect_ec) {
     reply.ec = connect_ec;
     co_return reply;
@@ -21,7 +25,8 @@ net::awaitable<http_reply> async_request(std::uint16_t port, request_spec spec) 
     req.body() = spec.body;
     req.prepare_payload();
   }
-  auto [write_ec, written] = co_await timed([&](auto token) { return http::async_write(socket, req, token); }, limit);
+  auto [write_ec, written] =
+      co_await timed([&](auto token) { return http::async_write(socket, req, token); }, limit);
   if (write_ec) {
     reply.ec = write_ec;
     co_return reply;
@@ -29,7 +34,8 @@ net::awaitable<http_reply> async_request(std::uint16_t port, request_spec spec) 
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(boost::none);
-  auto [read_ec, read] = co_await timed([&](auto token) { return http::async_read(socket, buffer, parser, token); }, limit);
+  auto [read_ec, read] =
+      co_await timed([&](auto token) { return http::async_read(socket, buffer, parser, token); }, limit);
   reply.ec = read_ec;
   reply.complete = !read_ec && parser.is_done();
   if (parser.is_header_done()) {

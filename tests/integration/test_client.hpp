@@ -2,18 +2,18 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
-#include <string>
 
 #include "pd_proxy/net/net.hpp"
 
 namespace pd_proxy::test {
 
 struct http_reply {
-  error_code ec;         // transport error; the body holds what arrived before it
+  error_code ec;  // transport error; the body holds what arrived before it
   int status = 0;
-  std::string body;      // de-chunked
+  std::string body;  // de-chunked
   http::fields headers;
   bool complete = false;  // the whole message arrived
 };

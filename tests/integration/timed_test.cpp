@@ -3,16 +3,16 @@
 // coroutine's operation is aborted, not timed out, and a write larger than the socket takes is finished
 // asynchronously, or times out when the peer does not read.
 #include "pd_proxy/net/timed.hpp"
-#include "pd_proxy/net/write_all.hpp"
 
 #include <gtest/gtest.h>
 
 #include <array>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 #include <string>
 #include <tuple>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include "pd_proxy/net/write_all.hpp"
 
 namespace pd_proxy {
 namespace {
@@ -144,7 +144,8 @@ TEST_F(timeouts, write_all_times_out_when_the_peer_does_not_read) {
   const std::string message(8 << 20, 'm');
   run([&]() -> net::awaitable<void> {
     operation_timer timer;
-    auto [ec, n] = co_await write_all(reader, net::buffer(message), timer, std::chrono::steady_clock::now() + 50ms);
+    auto [ec, n] =
+        co_await write_all(reader, net::buffer(message), timer, std::chrono::steady_clock::now() + 50ms);
     EXPECT_EQ(ec, beast::error::timeout);
     EXPECT_GT(n, 0u);  // the inline attempt took what fit
     EXPECT_LT(n, message.size());

@@ -1,13 +1,13 @@
 // pd-bench: measures an OpenAI-compatible server (pd-proxy, a vLLM engine, any proxy) the way
 // `vllm bench serve` does: TTFT, TPOT, ITL, end-to-end latency, throughput and errors.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "pd_proxy/bench/plot.hpp"
 #include "pd_proxy/bench/runner.hpp"
@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   app.get_formatter()->column_width(36);
   std::string base_url = "http://127.0.0.1:8000", api = "completions", model = "mock-model", dataset;
-  std::string input_dist = "fixed", output_dist = "fixed", result_json, result_md, plot_dir, title = "pd-bench";
+  std::string input_dist = "fixed", output_dist = "fixed", result_json, result_md, plot_dir,
+              title = "pd-bench";
   int input_len = 128, output_len = 128;
   double input_spread = 0, output_spread = 0, rate = 0, burstiness = 1, duration = 0, timeout = 600;
   std::size_t num_prompts = 200, concurrency = 64, warmup = 0;
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
   app.add_option("--num-prompts", num_prompts, "Requests to send (0: use --duration)");
   app.add_option("--duration", duration, "Seconds to send for, when --num-prompts is 0");
   app.add_option("--max-concurrency", concurrency, "Requests in flight at most (0: unbounded)");
-  app.add_option("--request-rate", rate, "Requests per second, gamma/Poisson arrivals (0: as fast as allowed)");
+  app.add_option("--request-rate", rate,
+                 "Requests per second, gamma/Poisson arrivals (0: as fast as allowed)");
   app.add_option("--burstiness", burstiness, "Gamma shape of arrival gaps (1: Poisson; lower: burstier)")
       ->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "Requests sent first and not measured");
@@ -73,7 +75,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fixed", "uniform", "normal"}));
   app.add_option("--input-spread", input_spread, "uniform: ±fraction of the mean; normal: stddev/mean");
   app.add_option("--output-spread", output_spread, "as --input-spread, for output lengths");
-  app.add_option("--dataset", dataset, "JSONL file of {\"prompt\":...,\"output_len\":N} instead of synthetic prompts");
+  app.add_option("--dataset", dataset,
+                 "JSONL file of {\"prompt\":...,\"output_len\":N} instead of synthetic prompts");
   app.add_flag("--ignore-eos", ignore_eos, "Ask the server to generate every max_tokens token");
   app.add_flag("--no-stream", no_stream, "Non-streaming requests (TTFT is then the whole answer)");
   app.add_option("--timeout", timeout, "Seconds per request for connect, first byte and each read");
@@ -82,7 +85,8 @@ int main(int argc, char** argv) {
   app.add_option("--result-json", result_json, "Write the summary and every request's figures here");
   app.add_flag("--no-request-records", no_records, "Leave per-request figures out of --result-json");
   app.add_option("--result-md", result_md, "Write a Markdown summary here");
-  app.add_option("--plot", plot_dir, "Write PNG charts (latency CDFs, throughput over time) here, with gnuplot");
+  app.add_option("--plot", plot_dir,
+                 "Write PNG charts (latency CDFs, throughput over time) here, with gnuplot");
   CLI11_PARSE(app, argc, argv);
 
   run_options options;
@@ -133,8 +137,9 @@ int main(int argc, char** argv) {
   auto show = [&](const progress& p) {
     const auto total = options.num_requests;
     std::fprintf(stderr, "%s[%6.1fs] done %zu%s  in flight %zu  errors %zu  %.1f req/s%s", tty ? "\r" : "",
-                 p.elapsed_s, p.done, total > 0 ? fmt::format("/{}", total).c_str() : "", p.in_flight, p.failed,
-                 p.elapsed_s > 0 ? static_cast<double>(p.done) / p.elapsed_s : 0.0, tty ? "   " : "\n");
+                 p.elapsed_s, p.done, total > 0 ? fmt::format("/{}", total).c_str() : "", p.in_flight,
+                 p.failed, p.elapsed_s > 0 ? static_cast<double>(p.done) / p.elapsed_s : 0.0,
+                 tty ? "   " : "\n");
   };
 
   double duration_s = 0;

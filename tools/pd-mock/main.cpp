@@ -16,8 +16,8 @@ int main(int argc, char** argv) {
   try {
     mock::mock_server server(*outcome.options);
     server.start();
-    std::printf("pd-mock serving %zu engine(s) on %s ports %u..%u\n", server.size(), outcome.options->host.c_str(),
-                server.port(0), server.port(server.size() - 1));
+    std::printf("pd-mock serving %zu engine(s) on %s ports %u..%u\n", server.size(),
+                outcome.options->host.c_str(), server.port(0), server.port(server.size() - 1));
     std::fflush(stdout);
     net::io_context signals_io;
     net::signal_set signals(signals_io, SIGINT, SIGTERM);

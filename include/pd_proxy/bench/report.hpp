@@ -18,7 +18,8 @@ struct request_record {
   int input_tokens = 0;
   int output_tokens = 0;
   int status = 0;
-  std::string error;  // empty when it succeeded; else connect, timeout, transport, http_<status>, sse_error, incomplete
+  std::string error;  // empty when it succeeded; else connect, timeout, transport, http_<status>, sse_error,
+                      // incomplete
 
   bool ok() const { return error.empty(); }
   /// Time per output token after the first: (e2e - ttft) / (tokens - 1); 0 for one token.
@@ -39,7 +40,7 @@ struct run_summary {
   double request_throughput = 0, output_throughput = 0, total_token_throughput = 0;
   distribution ttft_ms, tpot_ms, itl_ms, e2el_ms;
   std::vector<std::pair<std::string, std::size_t>> errors;  // kind -> count
-  bool partial = false;  // interrupted before every request was sent
+  bool partial = false;                                     // interrupted before every request was sent
 };
 
 run_summary summarize_run(const std::vector<request_record>& records, double duration_s);

@@ -15,7 +15,7 @@
 namespace pd_proxy::bench {
 
 struct run_options {
-  backend_address target;            // host and port of the server under test
+  backend_address target;  // host and port of the server under test
   std::string path = "/v1/completions";
   std::string api_key;               // Authorization: Bearer, when set
   double request_rate = 0;           // requests/s; 0 or inf: as fast as the concurrency allows
@@ -35,8 +35,10 @@ struct progress {
 /// Runs the load on the calling thread and returns every finished request's record (in finishing order)
 /// and the measured duration. Stops sending when `stop` becomes true (Ctrl-C); requests in flight then
 /// finish or time out. `on_progress` is called about once a second.
-std::vector<request_record> run_load(const run_options& options, const std::vector<prepared_request>& requests,
+std::vector<request_record> run_load(const run_options& options,
+                                     const std::vector<prepared_request>& requests,
                                      const std::atomic<bool>& stop,
-                                     const std::function<void(const progress&)>& on_progress, double& duration_s);
+                                     const std::function<void(const progress&)>& on_progress,
+                                     double& duration_s);
 
 }  // namespace pd_proxy::bench

@@ -49,8 +49,8 @@ std::vector<prepared_request> synthetic_requests(const request_shape& shape, std
 
 /// Requests from JSONL text: each line an object with "prompt" (string) and optional "output_len"
 /// (else `default_output`). Lines that do not parse are skipped and counted in `skipped`.
-std::vector<prepared_request> jsonl_requests(const request_shape& shape, const std::string& text, int default_output,
-                                             std::size_t& skipped);
+std::vector<prepared_request> jsonl_requests(const request_shape& shape, const std::string& text,
+                                             int default_output, std::size_t& skipped);
 
 /// Gaps in seconds between `count` request arrivals at `rate` requests/s with gamma-distributed gaps of
 /// shape `burstiness` (1 = Poisson, smaller = burstier), as `vllm bench serve` does. An infinite rate

@@ -22,8 +22,8 @@ struct engine_stats {
   std::atomic<std::uint64_t> prefill_requests{0};  // role prefill (do_remote_decode)
   std::atomic<std::uint64_t> decode_requests{0};   // role decode (do_remote_prefill)
   std::atomic<std::uint64_t> plain_requests{0};    // no PD params
-  std::atomic<std::uint64_t> local_prefills{0};    // prefilled here without a remote KV (plain or pull failed)
-  std::atomic<std::uint64_t> kv_pulls{0};          // KV claimed from a prefiller
+  std::atomic<std::uint64_t> local_prefills{0};  // prefilled here without a remote KV (plain or pull failed)
+  std::atomic<std::uint64_t> kv_pulls{0};        // KV claimed from a prefiller
   std::atomic<std::uint64_t> kv_pull_failures{0};  // params present but the claim failed
   std::atomic<std::uint64_t> kv_expired{0};        // prefill KV freed by --kv-timeout
   std::atomic<std::uint64_t> aborted{0};           // the client went away mid-request

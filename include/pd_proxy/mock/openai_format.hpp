@@ -12,10 +12,10 @@ namespace pd_proxy::mock {
 
 /// What one completion looks like, independent of how it is delivered.
 struct completion_spec {
-  bool chat = false;            // chat.completion(.chunk) instead of text_completion
-  std::string id;               // "cmpl-<request id>" or "chatcmpl-<request id>"
+  bool chat = false;  // chat.completion(.chunk) instead of text_completion
+  std::string id;     // "cmpl-<request id>" or "chatcmpl-<request id>"
   std::string model;
-  std::int64_t created = 0;     // unix seconds
+  std::int64_t created = 0;  // unix seconds
   int prompt_tokens = 0;
   int completion_tokens = 0;
   std::optional<json> kv_transfer_params;  // non-streaming responses carry it (null when absent)

@@ -6,10 +6,10 @@
 namespace pd_proxy::mock {
 
 struct timing_params {
-  double prefill_us_per_token = 40.0;   // prefill cost per prompt token
-  double decode_ms_per_token = 15.0;    // one decode step with a single running sequence
-  double decode_ms_per_seq = 0.05;      // added to a step per additional running sequence (batching cost)
-  double slow_first_token_ms = 0.0;     // extra delay before the first generated token
+  double prefill_us_per_token = 40.0;  // prefill cost per prompt token
+  double decode_ms_per_token = 15.0;   // one decode step with a single running sequence
+  double decode_ms_per_seq = 0.05;     // added to a step per additional running sequence (batching cost)
+  double slow_first_token_ms = 0.0;    // extra delay before the first generated token
 };
 
 using duration = std::chrono::microseconds;

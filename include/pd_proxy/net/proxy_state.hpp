@@ -27,8 +27,8 @@ struct proxy_state {
   explicit proxy_state(proxy_config c);
 
   const proxy_config config;
-  backend_registry backends;  // the current backends (a snapshot per reader)
-  scheduler sched;            // their load and the policies that pick among them
+  backend_registry backends;                 // the current backends (a snapshot per reader)
+  scheduler sched;                           // their load and the policies that pick among them
   std::atomic<std::int64_t> request_num{0};  // PD requests in flight (the reference's request_num)
   std::atomic<std::int64_t> other_requests{
       0};  // other requests that wait on backends (/v1/models), for the drain

@@ -10,17 +10,19 @@
 
 namespace pd_proxy {
 
-/// Writes all of `buffers` to `socket`. The first attempt is one non-blocking send, inline: a socket with room
-/// takes a request or an event whole, and the coroutine then neither suspends nor goes through the scheduler
-/// (Asio would post the completion of even an immediately finished async_write). What the socket did not take
-/// is written asynchronously on `timer`, limited by `limit`: a seconds_d from now (zero: none) or a
-/// steady_clock deadline (time_point::max(): none). A cancelled coroutine writes nothing and gets
+/// Writes all of `buffers` to `socket`. The first attempt is one non-blocking send, inline: a socket with
+/// room takes a request or an event whole, and the coroutine then neither suspends nor goes through the
+/// scheduler (Asio would post the completion of even an immediately finished async_write). What the socket
+/// did not take is written asynchronously on `timer`, limited by `limit`: a seconds_d from now (zero: none)
+/// or a steady_clock deadline (time_point::max(): none). A cancelled coroutine writes nothing and gets
 /// operation_aborted. Returns the error and the bytes written; never throws on I/O errors. Puts the socket in
 /// non-blocking mode (Asio's own operations work the same in it).
 template <class ConstBuffers, class Limit>
-net::awaitable<std::tuple<error_code, std::size_t>> write_all(tcp::socket& socket, const ConstBuffers& buffers,
+net::awaitable<std::tuple<error_code, std::size_t>> write_all(tcp::socket& socket,
+                                                              const ConstBuffers& buffers,
                                                               operation_timer& timer, Limit limit) {
-  static_assert(std::is_same_v<Limit, seconds_d> || std::is_same_v<Limit, std::chrono::steady_clock::time_point>);
+  static_assert(std::is_same_v<Limit, seconds_d> ||
+                std::is_same_v<Limit, std::chrono::steady_clock::time_point>);
   net::cancellation_state cancellation = co_await net::this_coro::cancellation_state;
   if (cancellation.cancelled() != net::cancellation_type::none) {
     co_return std::make_tuple(error_code(net::error::operation_aborted), std::size_t{0});
@@ -31,7 +33,8 @@ net::awaitable<std::tuple<error_code, std::size_t>> write_all(tcp::socket& socke
   if (!socket.non_blocking()) socket.non_blocking(true, ec);
   const std::size_t written = ec ? 0 : socket.write_some(buffers, ec);
   if (!ec && written == total) co_return std::make_tuple(error_code{}, written);
-  if (ec && ec != net::error::would_block && ec != net::error::try_again) co_return std::make_tuple(ec, written);
+  if (ec && ec != net::error::would_block && ec != net::error::try_again)
+    co_return std::make_tuple(ec, written);
 
   beast::buffers_suffix<ConstBuffers> rest(buffers);
   rest.consume(written);

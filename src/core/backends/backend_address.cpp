@@ -2,9 +2,13 @@
 
 namespace pd_proxy {
 
-std::string_view to_string(backend_role role) { return role == backend_role::prefill ? "prefill" : "decode"; }
+std::string_view to_string(backend_role role) {
+  return role == backend_role::prefill ? "prefill" : "decode";
+}
 
-bool is_ipv6_literal(std::string_view host) { return host.find(':') != std::string_view::npos; }
+bool is_ipv6_literal(std::string_view host) {
+  return host.find(':') != std::string_view::npos;
+}
 
 std::string backend_address::authority() const {
   std::string out;

@@ -5,6 +5,8 @@
 
 namespace pd_proxy {
 
-unsigned default_workers() { return std::clamp(std::thread::hardware_concurrency(), 1u, max_workers); }
+unsigned default_workers() {
+  return std::clamp(std::thread::hardware_concurrency(), 1u, max_workers);
+}
 
 }  // namespace pd_proxy

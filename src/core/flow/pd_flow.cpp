@@ -8,11 +8,15 @@
 namespace pd_proxy {
 namespace {
 
-constexpr bool is_success(int status) { return status >= 200 && status < 300; }
+constexpr bool is_success(int status) {
+  return status >= 200 && status < 300;
+}
 
 }  // namespace
 
-std::string_view to_string(pd_leg leg) { return leg == pd_leg::prefill ? "prefill" : "decode"; }
+std::string_view to_string(pd_leg leg) {
+  return leg == pd_leg::prefill ? "prefill" : "decode";
+}
 
 std::string_view to_string(pd_outcome outcome) {
   switch (outcome) {
@@ -42,7 +46,8 @@ pd_flow_settings pd_flow_settings::from(const proxy_config& config) {
 
 midstream_error_info midstream_error(bool stopping, backend_failure failure) {
   if (stopping) return {errc::shutting_down, "proxy shutting down"};
-  if (failure == backend_failure::timeout) return {errc::backend_timeout, "decode backend stalled mid-stream"};
+  if (failure == backend_failure::timeout)
+    return {errc::backend_timeout, "decode backend stalled mid-stream"};
   return {errc::backend_failed, "decode backend failed mid-stream"};
 }
 
@@ -53,7 +58,8 @@ pd_action pd_flow::resume(const pd_event& event) {
   if (state_ == state::done) return {};
   if (event.what == k::client_gone) return finish(pd_outcome::client_gone);
   if (event.what == k::stopped && state_ != state::relaying && state_ != state::answering) {
-    return answer(errc::shutting_down, "proxy shutting down", pd_outcome::shutting_down, /*retry_after=*/true);
+    return answer(errc::shutting_down, "proxy shutting down", pd_outcome::shutting_down,
+                  /*retry_after=*/true);
   }
   switch (state_) {
     case state::idle:
@@ -64,8 +70,8 @@ pd_action pd_flow::resume(const pd_event& event) {
     case state::decoding: {
       const pd_leg leg = state_ == state::prefilling ? pd_leg::prefill : pd_leg::decode;
       if (event.what == k::no_backend) {
-        std::string message = leg == pd_leg::prefill ? "no prefill instance is configured"
-                                                     : "no decode instance is configured";
+        std::string message =
+            leg == pd_leg::prefill ? "no prefill instance is configured" : "no decode instance is configured";
         return answer(errc::no_backend, std::move(message), pd_outcome::no_backend);
       }
       if (event.what == k::leg_failed) return on_leg_failed(leg, event);
@@ -81,7 +87,8 @@ pd_action pd_flow::resume(const pd_event& event) {
     case state::backing_off: {
       if (event.what != k::backoff_done) break;
       ++of(leg_).attempt;
-      if (leg_ == pd_leg::decode && decode_retry_needs_prefill(settings_.decode_retry_kv, decode_.request_sent)) {
+      if (leg_ == pd_leg::decode &&
+          decode_retry_needs_prefill(settings_.decode_retry_kv, decode_.request_sent)) {
         // The failed decoder may have pulled the KV (the prefiller then frees it): prefill again, under a
         // new request id, then go on with this decode attempt.
         prefill_ = leg_state{};
@@ -112,8 +119,9 @@ pd_action pd_flow::resume(const pd_event& event) {
 pd_action pd_flow::send(pd_leg leg, bool first_attempt) {
   state_ = leg == pd_leg::prefill ? state::prefilling : state::decoding;
   leg_ = leg;
-  pd_action action{.what = leg == pd_leg::prefill ? pd_action::kind::send_prefill : pd_action::kind::send_decode,
-                   .leg = leg};
+  pd_action action{
+      .what = leg == pd_leg::prefill ? pd_action::kind::send_prefill : pd_action::kind::send_decode,
+      .leg = leg};
   action.first_attempt = first_attempt;
   return action;
 }

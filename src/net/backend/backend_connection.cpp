@@ -33,8 +33,7 @@ void backend_lease::finish() {
 
 net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> connect_backend(
     const backend_address& address, seconds_d timeout, operation_timer& timer) {
-  const auto deadline =
-      deadline_after<std::chrono::steady_clock>(timeout, std::chrono::steady_clock::now());
+  const auto deadline = deadline_after<std::chrono::steady_clock>(timeout, std::chrono::steady_clock::now());
   tcp::resolver resolver(co_await net::this_coro::executor);
   const std::string port = std::to_string(address.port);
   auto [resolve_ec, endpoints] = co_await timer.run_until(
@@ -50,8 +49,7 @@ net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> conn
 net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> connect_backend(
     const tcp::resolver::results_type& endpoints, seconds_d timeout, operation_timer& timer) {
   auto executor = co_await net::this_coro::executor;
-  const auto deadline =
-      deadline_after<std::chrono::steady_clock>(timeout, std::chrono::steady_clock::now());
+  const auto deadline = deadline_after<std::chrono::steady_clock>(timeout, std::chrono::steady_clock::now());
   tcp::socket socket(executor);
   auto [connect_ec, endpoint] = co_await timer.run_until(
       [&](auto token) { return net::async_connect(socket, endpoints, token); }, deadline);

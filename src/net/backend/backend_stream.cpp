@@ -12,9 +12,13 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-seconds_d remaining(clock::time_point deadline) { return time_left<clock>(deadline, clock::now()); }
+seconds_d remaining(clock::time_point deadline) {
+  return time_left<clock>(deadline, clock::now());
+}
 
-clock::time_point deadline_after(seconds_d limit) { return pd_proxy::deadline_after<clock>(limit, clock::now()); }
+clock::time_point deadline_after(seconds_d limit) {
+  return pd_proxy::deadline_after<clock>(limit, clock::now());
+}
 
 // A backend may send this many interim (1xx) responses before its final one.
 constexpr int max_interim_responses = 8;

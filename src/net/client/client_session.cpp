@@ -101,7 +101,7 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
   if (r == route::models) {
     inflight_guard inflight(state.other_requests);
     const auto finished = co_await (serve_models(state, pool, response, request_id) ||
-                         watch_client(socket, buffer, config.ignore_client_half_close, watch));
+                                    watch_client(socket, buffer, config.ignore_client_half_close, watch));
     client_gone = finished.index() == 1;
   } else {
     auto checked = client_request::check(std::move(req.body()));

@@ -22,14 +22,17 @@ using clock = std::chrono::steady_clock;
 // Relay read size: one read takes what the decoder sent since the last one, up to this.
 constexpr std::size_t relay_buffer_bytes = 8 * 1024;
 
-constexpr bool is_success(int status) { return status >= 200 && status < 300; }
+constexpr bool is_success(int status) {
+  return status >= 200 && status < 300;
+}
 
 // The model the client named (its raw JSON string without quotes), for the scheduling context.
 std::string_view model_of(const client_request& request) {
   for (const auto& member : request.members()) {
     if (request.name(member) != "model") continue;
     const std::string_view value = request.value(member);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') return value.substr(1, value.size() - 2);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      return value.substr(1, value.size() - 2);
     return value;
   }
   return {};
@@ -113,7 +116,8 @@ class pd_driver {
                    flow_.attempt(leg), flow_.attempts(), target.authority(), status);
     }
     answer_type_.assign(is_success(status) ? std::string_view() : content_type);  // read only on errors
-    return {.what = pd_event::kind::answered, .status = status, .content_type = answer_type_, .body = answer_};
+    return {
+        .what = pd_event::kind::answered, .status = status, .content_type = answer_type_, .body = answer_};
   }
 
   net::awaitable<pd_event> send_prefill(const pd_action& action) {
@@ -152,11 +156,13 @@ class pd_driver {
   void take_kv_hold() {
     kv_hold_ = std::move(pending_hold_);
     const std::string_view kv = flow_.kv_transfer_params();
-    decode_body_ = splice_decode_body(request_.body, kv.empty() ? std::nullopt : std::optional<std::string_view>(kv));
+    decode_body_ =
+        splice_decode_body(request_.body, kv.empty() ? std::nullopt : std::optional<std::string_view>(kv));
     if (flow_.local_prefill()) {
       state_.counters.local_prefills.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("request {}: prefiller {} returned no kv_transfer_params; the decoder will prefill locally",
-                   request_.request_id, kv_hold_.target().authority());
+      spdlog::warn(
+          "request {}: prefiller {} returned no kv_transfer_params; the decoder will prefill locally",
+          request_.request_id, kv_hold_.target().authority());
     }
   }
 
@@ -170,7 +176,8 @@ class pd_driver {
   net::awaitable<pd_event> send_decode(const pd_action& action) {
     if (action.keep_kv_hold) take_kv_hold();
     if (action.first_attempt) tried_decode_.clear();
-    auto reservation = state_.sched.reserve_decode(decode_score(request_.body.size()), context(tried_decode_));
+    auto reservation =
+        state_.sched.reserve_decode(decode_score(request_.body.size()), context(tried_decode_));
     if (!reservation) co_return pd_event{.what = pd_event::kind::no_backend};
     decoder_ = std::move(*reservation);  // held until the relay ends, or released when the attempt fails
     const backend& target = decoder_.target();
@@ -215,7 +222,8 @@ class pd_driver {
   }
 
   net::awaitable<pd_event> back_off(const pd_action& action) {
-    auto& retries = action.leg == pd_leg::prefill ? state_.counters.prefill_retries : state_.counters.decode_retries;
+    auto& retries =
+        action.leg == pd_leg::prefill ? state_.counters.prefill_retries : state_.counters.decode_retries;
     retries.fetch_add(1, std::memory_order_relaxed);
     const bool slept = co_await stop_.sleep_for(action.delay);
     if (stop_.stopping()) co_return pd_event{.what = pd_event::kind::stopped};
@@ -254,7 +262,8 @@ class pd_driver {
       }
       if (plan.last) co_return pd_event{.what = pd_event::kind::relay_ended};
 
-      auto [failure, got] = co_await leg.read_some(buffer_.data(), buffer_.size(), config_.stream_idle_timeout);
+      auto [failure, got] =
+          co_await leg.read_some(buffer_.data(), buffer_.size(), config_.stream_idle_timeout);
       if (failure == backend_failure::cancelled) co_return pd_event{.what = pd_event::kind::client_gone};
       if (failure != backend_failure::none) {
         co_return co_await end_after_failure(framer, failure);

@@ -35,8 +35,10 @@ TEST(bench_workload, length_distributions_stay_in_range) {
 
 TEST(bench_workload, synthetic_requests_are_seeded_and_shaped) {
   const request_shape shape{false, "m", true, true};
-  const auto a = synthetic_requests(shape, 3, {length_distribution::fixed, 100, 0}, {length_distribution::fixed, 7, 0}, 5);
-  const auto b = synthetic_requests(shape, 3, {length_distribution::fixed, 100, 0}, {length_distribution::fixed, 7, 0}, 5);
+  const auto a = synthetic_requests(shape, 3, {length_distribution::fixed, 100, 0},
+                                    {length_distribution::fixed, 7, 0}, 5);
+  const auto b = synthetic_requests(shape, 3, {length_distribution::fixed, 100, 0},
+                                    {length_distribution::fixed, 7, 0}, 5);
   ASSERT_EQ(a.size(), 3u);
   EXPECT_EQ(a[0].body, b[0].body);
   EXPECT_NE(a[0].body, a[1].body);
@@ -47,13 +49,15 @@ TEST(bench_workload, synthetic_requests_are_seeded_and_shaped) {
   EXPECT_EQ(body["ignore_eos"], true);
   EXPECT_EQ(body["stream_options"]["include_usage"], true);
   const auto chat = make_request({true, "m", false, false}, "hi", 2);
-  EXPECT_EQ(chat.body, R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"stream":false})");
+  EXPECT_EQ(chat.body,
+            R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"stream":false})");
 }
 
 TEST(bench_workload, jsonl_dataset) {
   std::size_t skipped = 0;
-  const auto r = jsonl_requests({false, "m", true, false}, "{\"prompt\":\"a\",\"output_len\":5}\n\nnot json\n{\"prompt\":\"b\"}\n",
-                                9, skipped);
+  const auto r =
+      jsonl_requests({false, "m", true, false},
+                     "{\"prompt\":\"a\",\"output_len\":5}\n\nnot json\n{\"prompt\":\"b\"}\n", 9, skipped);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].output_tokens, 5);
   EXPECT_EQ(r[1].output_tokens, 9);
@@ -87,8 +91,8 @@ TEST(bench_report, summary_uses_vllm_field_names) {
   EXPECT_DOUBLE_EQ(s.request_throughput, 0.5);
   EXPECT_DOUBLE_EQ(s.tpot_ms.mean, 50);
   const auto j = to_json(s, records, true);
-  for (const char* key : {"completed", "request_throughput", "output_throughput", "mean_ttft_ms", "median_tpot_ms",
-                          "p99_itl_ms", "std_e2el_ms", "total_output_tokens"}) {
+  for (const char* key : {"completed", "request_throughput", "output_throughput", "mean_ttft_ms",
+                          "median_tpot_ms", "p99_itl_ms", "std_e2el_ms", "total_output_tokens"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["errors"]["http_502"], 1);

@@ -1,6 +1,6 @@
-#include "pd_proxy/mock/openai_format.hpp"
-
 #include <gtest/gtest.h>
+
+#include "pd_proxy/mock/openai_format.hpp"
 
 namespace pd_proxy::mock {
 namespace {
@@ -40,18 +40,20 @@ TEST(mock_format, chat_stream_events_golden) {
 TEST(mock_format, full_responses_golden) {
   auto s = spec(false);
   s.kv_transfer_params = json{{"do_remote_prefill", true}, {"remote_block_ids", json::array({0, 1})}};
-  EXPECT_EQ(format_full_response(s, "ab"),
-            "{\"id\":\"cmpl-r1\",\"object\":\"text_completion\",\"created\":1700000000,\"model\":\"m\","
-            "\"choices\":[{\"index\":0,\"text\":\"ab\",\"logprobs\":null,\"finish_reason\":\"length\","
-            "\"stop_reason\":null,\"prompt_logprobs\":null}],\"usage\":{\"prompt_tokens\":3,\"total_tokens\":5,"
-            "\"completion_tokens\":2,\"prompt_tokens_details\":null},"
-            "\"kv_transfer_params\":{\"do_remote_prefill\":true,\"remote_block_ids\":[0,1]}}");
-  EXPECT_EQ(format_full_response(spec(true), "ab"),
-            "{\"id\":\"chatcmpl-r1\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"m\","
-            "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ab\",\"tool_calls\":[]},"
-            "\"logprobs\":null,\"finish_reason\":\"length\",\"stop_reason\":null}],\"usage\":{\"prompt_tokens\":3,"
-            "\"total_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_details\":null},\"prompt_logprobs\":null,"
-            "\"kv_transfer_params\":null}");
+  EXPECT_EQ(
+      format_full_response(s, "ab"),
+      "{\"id\":\"cmpl-r1\",\"object\":\"text_completion\",\"created\":1700000000,\"model\":\"m\","
+      "\"choices\":[{\"index\":0,\"text\":\"ab\",\"logprobs\":null,\"finish_reason\":\"length\","
+      "\"stop_reason\":null,\"prompt_logprobs\":null}],\"usage\":{\"prompt_tokens\":3,\"total_tokens\":5,"
+      "\"completion_tokens\":2,\"prompt_tokens_details\":null},"
+      "\"kv_transfer_params\":{\"do_remote_prefill\":true,\"remote_block_ids\":[0,1]}}");
+  EXPECT_EQ(
+      format_full_response(spec(true), "ab"),
+      "{\"id\":\"chatcmpl-r1\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"m\","
+      "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ab\",\"tool_calls\":[]},"
+      "\"logprobs\":null,\"finish_reason\":\"length\",\"stop_reason\":null}],\"usage\":{\"prompt_tokens\":3,"
+      "\"total_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_details\":null},\"prompt_logprobs\":null,"
+      "\"kv_transfer_params\":null}");
 }
 
 TEST(mock_format, token_counts) {
@@ -60,7 +62,8 @@ TEST(mock_format, token_counts) {
   EXPECT_EQ(requested_tokens(json{{"max_tokens", 7}, {"max_completion_tokens", 9}}, false), 7);
   EXPECT_EQ(requested_tokens(json::object(), false), 16);
   EXPECT_EQ(estimate_prompt_tokens(json{{"prompt", std::string(400, 'x')}}), 100);
-  EXPECT_EQ(estimate_prompt_tokens(json{{"messages", json::array({json{{"role", "user"}, {"content", "abcdefgh"}}})}}),
+  EXPECT_EQ(estimate_prompt_tokens(
+                json{{"messages", json::array({json{{"role", "user"}, {"content", "abcdefgh"}}})}}),
             2);
   EXPECT_EQ(estimate_prompt_tokens(json{{"prompt", json::array({1, 2, 3})}}), 3);
   EXPECT_EQ(estimate_prompt_tokens(json::object()), 1);

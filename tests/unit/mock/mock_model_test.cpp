@@ -55,8 +55,8 @@ mock_cli_outcome parse(std::vector<const char*> args) {
 }
 
 TEST(mock_options, flags) {
-  auto r = parse({"--port", "9000", "--ports-count", "16", "--no-delay", "--fail-first", "2", "--die-after-chunks",
-                  "3", "--reject-prefill-400"});
+  auto r = parse({"--port", "9000", "--ports-count", "16", "--no-delay", "--fail-first", "2",
+                  "--die-after-chunks", "3", "--reject-prefill-400"});
   ASSERT_TRUE(r.options) << r.output;
   EXPECT_EQ(r.options->ports_count, 16);
   EXPECT_EQ(r.options->timing.decode_ms_per_token, 0.0);

@@ -36,18 +36,18 @@ std::string_view to_string(pd_outcome outcome);
 /// What happened since the last action. Views must stay valid until resume() returns.
 struct pd_event {
   enum class kind : std::uint8_t {
-    start,           // the request was read and checked: begin
-    backoff_done,    // the back-off elapsed
-    no_backend,      // the role has no candidate to reserve
-    leg_failed,      // the attempt failed before the backend answered (`failure`, `request_sent`)
-    answered,        // the backend's final answer, read whole: `status`, `content_type`, `body` (prefill: any
-                     // status; decode: only a non-2xx answer, a 2xx one is reported as first_byte)
-    first_byte,      // the decoder's 2xx body began (its first bytes are in hand)
-    relay_ended,     // the relay ended: `failure` none when the body was relayed whole; else it failed
-                     // mid-stream (`stopping`: because the drain deadline stopped it)
-    client_answered, // the answer_error or pass_through action was written (or the client is gone)
-    stopped,         // the drain deadline stopped the request before its answer started
-    client_gone,     // the client went away (the coroutine was cancelled)
+    start,         // the request was read and checked: begin
+    backoff_done,  // the back-off elapsed
+    no_backend,    // the role has no candidate to reserve
+    leg_failed,    // the attempt failed before the backend answered (`failure`, `request_sent`)
+    answered,      // the backend's final answer, read whole: `status`, `content_type`, `body` (prefill: any
+                   // status; decode: only a non-2xx answer, a 2xx one is reported as first_byte)
+    first_byte,    // the decoder's 2xx body began (its first bytes are in hand)
+    relay_ended,   // the relay ended: `failure` none when the body was relayed whole; else it failed
+                   // mid-stream (`stopping`: because the drain deadline stopped it)
+    client_answered,  // the answer_error or pass_through action was written (or the client is gone)
+    stopped,          // the drain deadline stopped the request before its answer started
+    client_gone,      // the client went away (the coroutine was cancelled)
   };
 
   kind what = kind::start;
@@ -62,15 +62,15 @@ struct pd_event {
 /// What the driver does next.
 struct pd_action {
   enum class kind : std::uint8_t {
-    send_prefill,   // reserve a prefiller (avoiding those tried by this prefill: a new prefill when
-                    // `first_attempt`) and send it the prefill body; report leg_failed, answered or no_backend
-    send_decode,    // reserve a decoder (likewise) and send it the decode body with kv_transfer_params();
-                    // report leg_failed, answered (non-2xx), first_byte or no_backend
-    back_off,       // wait `delay` before the next attempt of `leg`; report backoff_done
-    relay,          // release the KV hold and the prompt, relay the decoder's body; report relay_ended
-    answer_error,   // answer the client `code` with `message` (Retry-After when shutting down)
-    pass_through,   // answer the client with a backend's own `status`, `content_type` and `body`
-    done,           // nothing more to do: outcome() says how the request ended
+    send_prefill,  // reserve a prefiller (avoiding those tried by this prefill: a new prefill when
+                   // `first_attempt`) and send it the prefill body; report leg_failed, answered or no_backend
+    send_decode,   // reserve a decoder (likewise) and send it the decode body with kv_transfer_params();
+                   // report leg_failed, answered (non-2xx), first_byte or no_backend
+    back_off,      // wait `delay` before the next attempt of `leg`; report backoff_done
+    relay,         // release the KV hold and the prompt, relay the decoder's body; report relay_ended
+    answer_error,  // answer the client `code` with `message` (Retry-After when shutting down)
+    pass_through,  // answer the client with a backend's own `status`, `content_type` and `body`
+    done,          // nothing more to do: outcome() says how the request ended
   };
 
   kind what = kind::done;
@@ -80,11 +80,11 @@ struct pd_action {
   bool release_kv_hold = false;  // send_prefill: a new prefill for a decode retry: give up the old KV hold
                                  // first and use request id "<id>-reprefill<reprefill>"
   int reprefill = 0;
-  seconds_d delay{0};           // back_off
-  errc code = errc::internal;   // answer_error
-  bool retry_after = false;     // answer_error: add Retry-After (the client may simply retry)
-  std::string_view message{};     // answer_error; valid until the next resume()
-  int status = 0;               // pass_through
+  seconds_d delay{0};               // back_off
+  errc code = errc::internal;       // answer_error
+  bool retry_after = false;         // answer_error: add Retry-After (the client may simply retry)
+  std::string_view message{};       // answer_error; valid until the next resume()
+  int status = 0;                   // pass_through
   std::string_view content_type{};  // pass_through: never empty (application/json when the backend sent none)
   std::string_view body{};          // pass_through
 };

@@ -51,8 +51,8 @@ class relay_framer {
 
   bool stream_;
   sse_parser parser_;
-  std::string held_;              // bytes of an event not yet complete
-  std::string_view rest_;         // hold_rest: the piece's bytes after its last complete event
+  std::string held_;       // bytes of an event not yet complete
+  std::string_view rest_;  // hold_rest: the piece's bytes after its last complete event
   after_write pending_ = after_write::nothing;
   bool sent_half_event_ = false;  // part of an event went out unfinished (it outgrew the bound)
   bool saw_done_ = false;

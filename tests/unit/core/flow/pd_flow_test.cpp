@@ -25,7 +25,9 @@ pd_event failed(backend_failure failure, bool request_sent = false) {
   return {.what = ev::leg_failed, .failure = failure, .request_sent = request_sent};
 }
 
-pd_event simple(ev what) { return {.what = what}; }
+pd_event simple(ev what) {
+  return {.what = what};
+}
 
 // Runs the flow to its decode leg: start, one successful prefill.
 pd_action to_decode(pd_flow& flow) {

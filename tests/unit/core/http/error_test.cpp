@@ -14,10 +14,12 @@ TEST(error, statuses) {
 }
 
 TEST(error, openai_shape) {
-  EXPECT_EQ(openai_error_body(errc::backend_timeout, "prefill \"x\" timed out"),
-            R"({"error":{"code":504,"message":"prefill \"x\" timed out","param":null,"type":"server_error"}})");
-  EXPECT_EQ(sse_error_event(errc::backend_failed, "m"),
-            "data: {\"error\":{\"code\":502,\"message\":\"m\",\"param\":null,\"type\":\"server_error\"}}\n\n");
+  EXPECT_EQ(
+      openai_error_body(errc::backend_timeout, "prefill \"x\" timed out"),
+      R"({"error":{"code":504,"message":"prefill \"x\" timed out","param":null,"type":"server_error"}})");
+  EXPECT_EQ(
+      sse_error_event(errc::backend_failed, "m"),
+      "data: {\"error\":{\"code\":502,\"message\":\"m\",\"param\":null,\"type\":\"server_error\"}}\n\n");
 }
 
 }  // namespace

@@ -13,8 +13,8 @@ TEST(request_id, sane_ids_are_kept) {
 }
 
 TEST(request_id, unsafe_ids_are_replaced) {
-  for (const std::string& bad : {std::string(), std::string(129, 'a'), std::string("a b"), std::string("a\r\nb"),
-                                std::string("\"q\""), std::string("ü")}) {
+  for (const std::string& bad : {std::string(), std::string(129, 'a'), std::string("a b"),
+                                 std::string("a\r\nb"), std::string("\"q\""), std::string("ü")}) {
     const std::string id = choose_request_id(bad);
     EXPECT_NE(id, bad);
     EXPECT_EQ(id.size(), 36u);
