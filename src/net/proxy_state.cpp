@@ -6,8 +6,21 @@ proxy_state::proxy_state(proxy_config c)
     : config(std::move(c)),
       sched(make_policy(config.prefill_policy), make_policy(config.decode_policy)),
       bodies(config.max_buffered_body_bytes) {
-  for (const auto& address : config.prefillers) sched.add(backends.add(backend_role::prefill, address));
-  for (const auto& address : config.decoders) sched.add(backends.add(backend_role::decode, address));
+  for (const auto& address : config.prefillers) add_backend(backend_role::prefill, address);
+  for (const auto& address : config.decoders) add_backend(backend_role::decode, address);
+}
+
+std::shared_ptr<backend> proxy_state::add_backend(backend_role role, backend_address address) {
+  auto added = backends.add(role, std::move(address));
+  sched.add(added);
+  return added;
+}
+
+bool proxy_state::remove_backend(backend_id id) {
+  const auto removed = backends.remove(id);
+  if (!removed) return false;
+  sched.remove(*removed);
+  return true;
 }
 
 }  // namespace pd_proxy

@@ -64,5 +64,21 @@ TEST(proxy_retry, a_pooled_connection_the_backend_closed_is_retried_once_on_a_fr
   EXPECT_TRUE(eventually([&] { return c.idle(); }));
 }
 
+TEST(proxy_backends, a_removed_backend_takes_no_new_request_and_gets_its_load_back) {
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}, {fast_engines(1)}});
+  const auto decoders = c.state().backends.snapshot()->decoders;
+  ASSERT_EQ(decoders.size(), 2u);
+  ASSERT_TRUE(c.state().remove_backend(decoders[0]->id()));
+  EXPECT_FALSE(c.state().remove_backend(decoders[0]->id()));  // once
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(request(c.port(), post(stream_body)).status, 200);
+  EXPECT_EQ(c.decode_servers()[0]->stats(0).requests.load(), 0u);
+  EXPECT_EQ(c.decode_servers()[1]->stats(0).requests.load(), 4u);
+  EXPECT_EQ(c.state().backends.snapshot()->decoders.size(), 1u);
+  EXPECT_TRUE(eventually([&] { return c.idle(); }));
+  const auto load = c.state().sched.load(*decoders[0]);
+  EXPECT_EQ(load.inflight, 0u);
+  EXPECT_EQ(load.active_tokens, 0.0);
+}
+
 }  // namespace
 }  // namespace pd_proxy::test

@@ -26,6 +26,13 @@ struct proxy_state {
   /// Registers the configured pools, in pool order, and makes every backend a scheduling candidate.
   explicit proxy_state(proxy_config c);
 
+  /// A new backend: registered and a scheduling candidate at once. Thread-safe.
+  std::shared_ptr<backend> add_backend(backend_role role, backend_address address);
+  /// Takes a backend out of the registry and of scheduling: no new request picks it; requests that hold it
+  /// finish and release their load against it. False when no current backend has `id`. Thread-safe. (The
+  /// workers' idle connections to it are not closed yet: backend_pool::forget is for run-time pools.)
+  bool remove_backend(backend_id id);
+
   const proxy_config config;
   backend_registry backends;                 // the current backends (a snapshot per reader)
   scheduler sched;                           // their load and the policies that pick among them

@@ -6,14 +6,6 @@
 #include "pd_proxy/core/flow/retry.hpp"
 
 namespace pd_proxy {
-namespace {
-
-constexpr bool is_success(int status) {
-  return status >= 200 && status < 300;
-}
-
-}  // namespace
-
 std::string_view to_string(pd_leg leg) {
   return leg == pd_leg::prefill ? "prefill" : "decode";
 }
@@ -78,7 +70,6 @@ pd_action pd_flow::resume(const pd_event& event) {
       if (event.what == k::answered) return on_answer(leg, event);
       if (event.what == k::first_byte && leg == pd_leg::decode) {
         state_ = state::relaying;
-        kv_held_ = false;
         pd_action relay{.what = pd_action::kind::relay, .leg = pd_leg::decode};
         return relay;
       }
@@ -93,7 +84,6 @@ pd_action pd_flow::resume(const pd_event& event) {
         // new request id, then go on with this decode attempt.
         prefill_ = leg_state{};
         prefill_.attempt = 1;
-        kv_held_ = false;
         pd_action action = send(pd_leg::prefill, /*first_attempt=*/true);
         action.release_kv_hold = true;
         action.reprefill = ++reprefills_;
@@ -127,7 +117,7 @@ pd_action pd_flow::send(pd_leg leg, bool first_attempt) {
 }
 
 pd_action pd_flow::on_answer(pd_leg leg, const pd_event& event) {
-  if (leg == pd_leg::prefill && is_success(event.status)) {
+  if (leg == pd_leg::prefill && is_success_status(event.status)) {
     const auto kv = find_kv_transfer_params(event.body);
     if (kv) {
       kv_transfer_params_.assign(*kv);
@@ -135,7 +125,6 @@ pd_action pd_flow::on_answer(pd_leg leg, const pd_event& event) {
       kv_transfer_params_.clear();
     }
     local_prefill_ = !kv;
-    kv_held_ = true;
     const bool first_decode = decode_.attempt == 0;  // else a re-prefill inside a decode attempt
     if (first_decode) decode_.attempt = 1;
     pd_action action = send(pd_leg::decode, first_decode);

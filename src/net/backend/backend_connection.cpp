@@ -31,16 +31,21 @@ void backend_lease::finish() {
   reusable_ = false;
 }
 
-net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> connect_backend(
-    const backend_address& address, seconds_d timeout, operation_timer& timer) {
-  const auto deadline = deadline_after<std::chrono::steady_clock>(timeout, std::chrono::steady_clock::now());
+net::awaitable<std::tuple<error_code, tcp::resolver::results_type>> resolve_backend(
+    const backend_address& address, std::chrono::steady_clock::time_point deadline, operation_timer& timer) {
   tcp::resolver resolver(co_await net::this_coro::executor);
   const std::string port = std::to_string(address.port);
-  auto [resolve_ec, endpoints] = co_await timer.run_until(
+  co_return co_await timer.run_until(
       [&](auto token) {
         return resolver.async_resolve(address.host, port, tcp::resolver::numeric_service, token);
       },
       deadline);
+}
+
+net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> connect_backend(
+    const backend_address& address, seconds_d timeout, operation_timer& timer) {
+  const auto deadline = deadline_after<std::chrono::steady_clock>(timeout, std::chrono::steady_clock::now());
+  auto [resolve_ec, endpoints] = co_await resolve_backend(address, deadline, timer);
   if (resolve_ec) co_return std::make_tuple(resolve_ec, std::unique_ptr<backend_connection>());
   const seconds_d left = time_left<std::chrono::steady_clock>(deadline, std::chrono::steady_clock::now());
   co_return co_await connect_backend(endpoints, left, timer);

@@ -37,6 +37,20 @@ void backend_pool::put_idle(backend_id id, std::unique_ptr<backend_connection> c
   idle.push_back(std::move(connection));
 }
 
+tcp::resolver::results_type backend_pool::endpoints(backend_id id) const {
+  const auto found = entries_.find(id);
+  return found == entries_.end() ? tcp::resolver::results_type() : found->second.endpoints;
+}
+
+void backend_pool::set_endpoints(backend_id id, tcp::resolver::results_type endpoints) {
+  if (!closed_) entries_[id].endpoints = std::move(endpoints);
+}
+
+void backend_pool::forget_endpoints(backend_id id) {
+  const auto found = entries_.find(id);
+  if (found != entries_.end()) found->second.endpoints = {};
+}
+
 void backend_pool::close_all() {
   closed_ = true;
   entries_.clear();

@@ -16,8 +16,8 @@ seconds_d remaining(clock::time_point deadline) {
   return time_left<clock>(deadline, clock::now());
 }
 
-clock::time_point deadline_after(seconds_d limit) {
-  return pd_proxy::deadline_after<clock>(limit, clock::now());
+clock::time_point deadline_in(seconds_d limit) {
+  return deadline_after<clock>(limit, clock::now());
 }
 
 // A backend may send this many interim (1xx) responses before its final one.
@@ -39,7 +39,7 @@ backend_failure classify_io_error(const error_code& ec, bool coroutine_cancelled
 net::awaitable<backend_failure> backend_stream::open(std::string_view head,
                                                      std::span<const std::string_view> body,
                                                      seconds_d connect_timeout, seconds_d head_timeout) {
-  const auto deadline = deadline_after(head_timeout);
+  const auto deadline = deadline_in(head_timeout);
   bool retry_fresh = false;
   auto failure = co_await open_once(head, body, connect_timeout, deadline, /*allow_reuse=*/true, retry_fresh);
   if (failure != backend_failure::none && retry_fresh && !aborted_ && !co_await cancelled()) {
@@ -127,21 +127,15 @@ net::awaitable<backend_failure> backend_stream::open_once(std::string_view head,
 
 net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> backend_stream::connect(
     seconds_d limit) {
-  const auto deadline = deadline_after(limit);
+  const auto deadline = deadline_in(limit);
   const backend_id id = target_.id();
-  if (pool_.endpoints(id).empty()) {
-    tcp::resolver resolver(co_await net::this_coro::executor);
-    const auto& address = target_.address();
-    const std::string port = std::to_string(address.port);
-    auto [ec, endpoints] = co_await timer_.run_until(
-        [&](auto token) {
-          return resolver.async_resolve(address.host, port, tcp::resolver::numeric_service, token);
-        },
-        deadline);
-    if (ec) co_return std::make_tuple(ec, std::unique_ptr<backend_connection>());
-    pool_.set_endpoints(id, std::move(endpoints));
+  tcp::resolver::results_type endpoints = pool_.endpoints(id);  // a copy: the pool may change meanwhile
+  if (endpoints.empty()) {
+    auto [resolve_ec, resolved] = co_await resolve_backend(target_.address(), deadline, timer_);
+    if (resolve_ec) co_return std::make_tuple(resolve_ec, std::unique_ptr<backend_connection>());
+    endpoints = resolved;
+    pool_.set_endpoints(id, std::move(resolved));
   }
-  const tcp::resolver::results_type endpoints = pool_.endpoints(id);  // a copy: the pool may change meanwhile
   auto [ec, connection] = co_await connect_backend(endpoints, remaining(deadline), timer_);
   if (ec) pool_.forget_endpoints(id);  // the next connect resolves again (the name may point elsewhere now)
   co_return std::make_tuple(ec, std::move(connection));
@@ -179,7 +173,7 @@ net::awaitable<std::tuple<backend_failure, std::size_t>> backend_stream::read_so
     if (parser_->is_done() && parser_->get().keep_alive()) lease_.mark_reusable();
     if (got > 0 || parser_->is_done()) co_return std::make_tuple(backend_failure::none, got);
   }
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = deadline_in(timeout);
   while (true) {
     auto& body = parser_->get().body();
     body.data = buffer;
@@ -203,7 +197,7 @@ net::awaitable<std::tuple<backend_failure, std::size_t>> backend_stream::read_so
 
 net::awaitable<backend_failure> backend_stream::read_all(std::string& out, std::size_t limit,
                                                          seconds_d timeout) {
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = deadline_in(timeout);
   std::array<char, 16384> piece;
   while (!done()) {
     auto [failure, n] = co_await read_some(piece.data(), piece.size(), remaining(deadline));

@@ -114,6 +114,7 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
     const auto finished = co_await (run_pd_flow(state, pool, stoppable, request, response) ||
                                     watch_client(socket, buffer, config.ignore_client_half_close, watch));
     client_gone = finished.index() == 1;
+    if (!client_gone) spdlog::debug("request {}: {}", request_id, to_string(std::get<0>(finished)));
   }
   if (client_gone) {
     state.counters.client_disconnects.fetch_add(1, std::memory_order_relaxed);

@@ -61,6 +61,7 @@ net::awaitable<void> serve_connection(tcp::socket socket, [[maybe_unused]] conne
 }
 
 net::awaitable<void> refuse_connection(tcp::socket socket, [[maybe_unused]] connection_slot slot) {
+  co_await net::this_coro::throw_if_cancelled(false);
   operation_timer write_timer;
   client_response response(socket, write_timer, new_request_id(), false, false, seconds_d{5});
   co_await response.send_error(errc::overloaded, "too many client connections (--max-connections)");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pd_proxy/core/http/http_wire.hpp"
+#include "pd_proxy/core/time/deadline.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/timed.hpp"
 
@@ -43,10 +44,6 @@ struct models_race {
   bool decided() const { return winner.has_value() || (running == 0 && next == targets.size()); }
 };
 
-seconds_d left_until(clock::time_point deadline) {
-  return std::max(seconds_d{1e-6}, std::chrono::duration_cast<seconds_d>(deadline - clock::now()));
-}
-
 void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, backend_pool& pool,
                  std::string_view request_id, clock::time_point deadline);
 
@@ -56,13 +53,13 @@ net::awaitable<void> ask_models(std::shared_ptr<models_race> race, proxy_state& 
   backend_stream leg(pool, *target);
   const std::string head = format_backend_request_head(
       {"GET", "/v1/models", target->authority(), request_id, config.backend_api_key, std::nullopt});
-  const seconds_d left = left_until(deadline);
+  const seconds_d left = time_left<clock>(deadline, clock::now());
   const seconds_d connect =
       config.connect_timeout.count() > 0 ? std::min(config.connect_timeout, left) : left;
   auto failure = co_await leg.open(head, {}, connect, left);
   std::string body;
   if (failure == backend_failure::none)
-    failure = co_await leg.read_all(body, config.max_body_size, left_until(deadline));
+    failure = co_await leg.read_all(body, config.max_body_size, time_left<clock>(deadline, clock::now()));
   --race->running;
   // An answer with nothing in it is no list of models: a 200 with an empty body is never relayed.
   if (failure == backend_failure::none && leg.status() >= 200 && leg.status() < 300 && !body.empty() &&

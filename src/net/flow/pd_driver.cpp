@@ -22,10 +22,6 @@ using clock = std::chrono::steady_clock;
 // Relay read size: one read takes what the decoder sent since the last one, up to this.
 constexpr std::size_t relay_buffer_bytes = 8 * 1024;
 
-constexpr bool is_success(int status) {
-  return status >= 200 && status < 300;
-}
-
 // The model the client named (its raw JSON string without quotes), for the scheduling context.
 std::string_view model_of(const client_request& request) {
   for (const auto& member : request.members()) {
@@ -49,7 +45,9 @@ class pd_driver {
         request_(request),
         response_(response),
         stop_(stop),
-        flow_(pd_flow_settings::from(state.config)) {}
+        flow_(pd_flow_settings::from(state.config)),
+        model_(model_of(request.body)),
+        prompt_tokens_(request.body.size() / 4) {}
 
   net::awaitable<pd_outcome> run() {
     pd_action action = flow_.resume({.what = pd_event::kind::start});
@@ -99,8 +97,8 @@ class pd_driver {
   request_context context(const std::vector<backend_id>& tried) const {
     request_context context;
     context.tried = tried;
-    context.estimated_prompt_tokens = request_.body.size() / 4;
-    context.model = model_of(request_.body);
+    context.estimated_prompt_tokens = prompt_tokens_;
+    context.model = model_;
     return context;
   }
 
@@ -115,7 +113,8 @@ class pd_driver {
       spdlog::warn("request {}: {} attempt {}/{} on {} answered HTTP {}", request_.request_id, to_string(leg),
                    flow_.attempt(leg), flow_.attempts(), target.authority(), status);
     }
-    answer_type_.assign(is_success(status) ? std::string_view() : content_type);  // read only on errors
+    answer_type_.assign(is_success_status(status) ? std::string_view()
+                                                  : content_type);  // read only on errors
     return {
         .what = pd_event::kind::answered, .status = status, .content_type = answer_type_, .body = answer_};
   }
@@ -149,7 +148,7 @@ class pd_driver {
     if (failure != backend_failure::none) {
       co_return failed(pd_leg::prefill, target, failure, leg.request_sent());
     }
-    if (is_success(leg.status())) pending_hold_ = std::move(*reservation);
+    if (is_success_status(leg.status())) pending_hold_ = std::move(*reservation);
     co_return answered(pd_leg::prefill, target, leg.status(), leg.content_type());
   }
 
@@ -190,7 +189,7 @@ class pd_driver {
     auto failure =
         co_await leg.open(head, decode_body_.pieces, config_.connect_timeout, config_.first_token_timeout);
     if (failure == backend_failure::cancelled) co_return pd_event{.what = pd_event::kind::client_gone};
-    if (failure == backend_failure::none && !is_success(leg.status())) {
+    if (failure == backend_failure::none && !is_success_status(leg.status())) {
       answer_.clear();
       failure = co_await leg.read_all(answer_, config_.max_body_size, config_.stream_idle_timeout);
       if (failure == backend_failure::cancelled) co_return pd_event{.what = pd_event::kind::client_gone};
@@ -243,6 +242,8 @@ class pd_driver {
   net::awaitable<pd_event> relay() {
     kv_hold_.release_kv();  // the decoder answered, so it has pulled the KV
     decode_body_ = {};      // no retry can need the prompt any more
+    model_ = {};            // a view of it
+    answer_ = {};           // nor the prefill's answer
     request_.body.release();
     request_.body_hold.release();
 
@@ -300,7 +301,9 @@ class pd_driver {
   client_response& response_;
   stoppable_request& stop_;
   pd_flow flow_;
-  std::string reprefill_id_;  // empty before the first re-prefill: no allocation on the common path
+  std::string_view model_;     // the client's "model", a view of its body (until the relay frees it)
+  std::size_t prompt_tokens_;  // estimated as the reference's scores do: 4 bytes of body per token
+  std::string reprefill_id_;   // empty before the first re-prefill: no allocation on the common path
   std::vector<backend_id> tried_prefill_;
   std::vector<backend_id> tried_decode_;
   prefill_reservation pending_hold_;  // a prefill that answered 2xx, until the flow makes it the KV hold

@@ -19,7 +19,8 @@ enum class pd_leg : std::uint8_t { prefill, decode };
 /// "prefill" or "decode".
 std::string_view to_string(pd_leg leg);
 
-/// How a PD request ended, for counters and the access log.
+/// How a PD request ended, for counters and the access log (to_string gives the access log's names: "ok",
+/// "client_abort", "backend_error", ...).
 enum class pd_outcome : std::uint8_t {
   pending,          // not ended yet
   completed,        // the decoder's body was relayed whole
@@ -146,7 +147,6 @@ class pd_flow {
   leg_state prefill_;
   leg_state decode_;
   int reprefills_ = 0;
-  bool kv_held_ = false;  // a prefill succeeded and its KV is held for the decoder
   bool local_prefill_ = false;
   pd_outcome outcome_ = pd_outcome::pending;
   pd_outcome answer_outcome_ = pd_outcome::pending;  // what the answer being written means

@@ -5,6 +5,11 @@
 
 namespace pd_proxy {
 
+/// A 2xx answer: the backend did what was asked.
+constexpr bool is_success_status(int status) {
+  return status >= 200 && status < 300;
+}
+
 /// A backend answer the PD flow retries on another backend (before the client got a byte): 429 and 5xx.
 /// Every other non-2xx status is the backend's verdict on the request and is passed to the client.
 constexpr bool is_retryable_status(int status) {

@@ -54,6 +54,10 @@ class backend_lease {
   bool broken_ = false;
 };
 
+/// Resolves `address` (a numeric port) by `deadline` (time_point::max(): no limit) on `timer`.
+net::awaitable<std::tuple<error_code, tcp::resolver::results_type>> resolve_backend(
+    const backend_address& address, std::chrono::steady_clock::time_point deadline, operation_timer& timer);
+
 /// Resolves and connects to `address` within `timeout` (zero: no limit), both steps run on `timer`.
 net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> connect_backend(
     const backend_address& address, seconds_d timeout, operation_timer& timer);

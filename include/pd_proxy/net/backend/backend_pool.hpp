@@ -28,13 +28,12 @@ class backend_pool {
   void put_idle(backend_id id, std::unique_ptr<backend_connection> connection);
 
   /// The resolved endpoints of `id`; empty when not resolved yet or forgotten.
-  const tcp::resolver::results_type& endpoints(backend_id id) { return entries_[id].endpoints; }
-  void set_endpoints(backend_id id, tcp::resolver::results_type endpoints) {
-    entries_[id].endpoints = std::move(endpoints);
-  }
-  void forget_endpoints(backend_id id) { entries_[id].endpoints = {}; }
+  tcp::resolver::results_type endpoints(backend_id id) const;
+  void set_endpoints(backend_id id, tcp::resolver::results_type endpoints);
+  void forget_endpoints(backend_id id);
 
-  /// Closes and forgets everything kept for `id` (a backend that was removed).
+  /// Closes and forgets everything kept for `id` (a backend that was removed: nothing calls it yet; run-time
+  /// pools will, on every worker).
   void forget(backend_id id) { entries_.erase(id); }
 
   /// Closes every idle connection and stops keeping new ones (shutdown).

@@ -30,8 +30,8 @@ struct pd_request {
 /// are freed while the answer streams: a long stream holds its buffers, not its prompt. Both legs' bodies are
 /// spliced from the client's text (one copy of the prompt per request). The request is linked into
 /// `stoppable` while it runs: when the drain deadline stops it, it ends with 503 "proxy shutting down" (an
-/// SSE error event once the stream started) instead of being cut. Returns how the request ended (when the
-/// coroutine is cancelled it does not return).
+/// SSE error event once the stream started) instead of being cut. Returns how the request ended; when the
+/// client went away (the coroutine's cancellation aborted a backend operation) that is client_gone.
 net::awaitable<pd_outcome> run_pd_flow(proxy_state& state, backend_pool& pool, stop_list& stoppable,
                                        const pd_request& request, client_response& response);
 

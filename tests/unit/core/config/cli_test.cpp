@@ -93,6 +93,15 @@ TEST(cli, defaults_match_the_reference) {
   EXPECT_TRUE(r.config->backend_api_key.empty());
 }
 
+TEST(cli, the_workers_default_is_the_same_in_code_and_on_the_command_line) {
+  const auto r = parse("");
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->workers, proxy_config{}.workers);
+  EXPECT_EQ(proxy_config{}.workers, default_workers());
+  EXPECT_GE(default_workers(), 1u);
+  EXPECT_LE(default_workers(), max_workers);
+}
+
 TEST(cli, later_reference_flags_are_accepted) {
   const auto r = parse("--workers 2 --log-level DEBUG --max-waiting-retries 5 --waiting-retry-interval 2.5");
   ASSERT_TRUE(r.config) << r.output;
