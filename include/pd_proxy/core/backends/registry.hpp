@@ -1,7 +1,8 @@
-// The set of known backends: writers serialize, readers take an immutable snapshot without locking.
+// The set of known backends: writers serialize, readers take an immutable snapshot (no lock while unchanged).
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -21,9 +22,13 @@ struct backend_set {
   }
 };
 
-/// Owns backend identity. add/remove serialize on a mutex, build a new backend_set and publish it
-/// atomically; snapshot() is one atomic load (no mutex), so a reader keeps a consistent set for as long as
-/// it holds the pointer, whatever writers do meanwhile. Ids start at 1, increase, and are never reused.
+/// Owns backend identity. add/remove serialize on a mutex, build a new backend_set, publish it and bump a
+/// version. Each thread remembers (weakly) the set it last took: while the version is unchanged, snapshot()
+/// is one atomic load and a weak_ptr lock (no mutex); only the first snapshot on a thread after a change
+/// takes the mutex, once. A reader keeps a consistent set for as long as it holds the pointer, whatever
+/// writers do meanwhile. Ids start at 1, increase, and are never reused. (std::atomic<std::shared_ptr> would
+/// do the same without the cache, but libstdc++ 12's is not lock-free and ThreadSanitizer cannot see its
+/// lock.)
 class backend_registry {
  public:
   backend_registry();
@@ -39,9 +44,11 @@ class backend_registry {
   std::shared_ptr<const backend_set> snapshot() const;
 
  private:
-  std::mutex writer_;       // serializes add/remove (next_id_ and the read-modify-publish of current_)
-  backend_id next_id_ = 1;  // guarded by writer_
-  std::atomic<std::shared_ptr<const backend_set>> current_;
+  mutable std::mutex writer_;  // serializes add/remove; readers take it once per change (see above)
+  backend_id next_id_ = 1;     // guarded by writer_
+  std::shared_ptr<const backend_set> current_;  // guarded by writer_
+  std::atomic<std::uint64_t> version_{0};       // bumped (release) after each publish, under writer_
+  const std::uint64_t instance_;                // unique per registry in the process: keys the caches
 };
 
 }  // namespace pd_proxy
