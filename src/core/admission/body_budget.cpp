@@ -27,11 +27,12 @@ bool body_budget::reservation::try_grow_to(std::size_t bytes) {
 
 bool body_budget::take(std::size_t bytes) {
   if (bytes > limit_) return false;
-  const std::size_t before = used_.fetch_add(bytes, std::memory_order_relaxed);
-  if (before > limit_ - bytes) {
-    used_.fetch_sub(bytes, std::memory_order_relaxed);
-    return false;
-  }
+  // Compare-and-swap, not add-then-undo: the total never goes past the limit, even for a moment, so a
+  // concurrent reservation is never refused because of another one's overshoot.
+  std::size_t used = used_.load(std::memory_order_relaxed);
+  do {
+    if (used > limit_ - bytes) return false;
+  } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
   return true;
 }
 
