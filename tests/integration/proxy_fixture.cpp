@@ -1,5 +1,7 @@
 #include "proxy_fixture.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace pd_proxy::test {
 
 mock::mock_options fast_engines(int count) {
@@ -39,6 +41,9 @@ std::vector<backend_address> start_group(const std::vector<backend_group>& group
 
 cluster::cluster(std::vector<backend_group> prefill, std::vector<backend_group> decode,
                  const std::function<void(proxy_config&)>& tune) {
+  // spdlog creates its registry on first use; libspdlog is not instrumented, so TSan cannot see that
+  // initialisation's guard when two worker threads log first at once. Create it here, before any thread.
+  spdlog::default_logger_raw();
   proxy_config config;
   config.host = "127.0.0.1";
   config.port = 0;
