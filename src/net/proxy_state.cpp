@@ -4,8 +4,10 @@ namespace pd_proxy {
 
 proxy_state::proxy_state(proxy_config c)
     : config(std::move(c)),
-      sched(make_policy(config.prefill_policy), make_policy(config.decode_policy)),
-      bodies(config.max_buffered_body_bytes) {
+      sched(make_policy(config.prefill_policy), make_policy(config.decode_policy), health_settings_of(config),
+            /*checked=*/config.health_check_interval.count() > 0),
+      bodies(config.max_buffered_body_bytes),
+      admission(config.max_inflight, config.max_queue) {
   for (const auto& address : config.prefillers) add_backend(backend_role::prefill, address);
   for (const auto& address : config.decoders) add_backend(backend_role::decode, address);
 }

@@ -49,6 +49,10 @@ cluster::cluster(std::vector<backend_group> prefill, std::vector<backend_group> 
   config.port = 0;
   config.workers = 2;
   config.log_level = "off";
+  // Health checks and circuit breakers off unless a test turns them on: most tests script failures on
+  // purpose and count where each request went.
+  config.health_check_interval = seconds_d{0};
+  config.cb_failure_threshold = 0;
   config.prefillers = start_group(prefill, prefill_);
   config.decoders = start_group(decode, decode_);
   if (tune) tune(config);

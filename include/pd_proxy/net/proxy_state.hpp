@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "pd_proxy/core/admission/body_budget.hpp"
+#include "pd_proxy/core/admission/inflight_limit.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
@@ -41,6 +42,7 @@ struct proxy_state {
       0};  // other requests that wait on backends (/v1/models), for the drain
   std::atomic<std::size_t> client_connections{0};
   body_budget bodies;                 // client request bodies held, bounded by --max-buffered-body-bytes
+  inflight_limit admission;           // --max-inflight and its queue
   std::atomic<bool> draining{false};  // SIGTERM/SIGINT: no new request is served
   proxy_counters counters;
 };

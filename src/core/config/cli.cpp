@@ -34,6 +34,7 @@ constexpr long long max_idle_backend_connections_limit = 1000000;
 constexpr long long max_body_size_limit = 4LL * 1024 * 1024 * 1024;               // 4 GiB
 constexpr long long max_buffered_body_bytes_limit = 1024LL * 1024 * 1024 * 1024;  // 1 TiB
 constexpr long long max_connections_limit = 1LL << 24;                            // 16777216
+constexpr long long max_failure_threshold = 1000000;
 
 std::string_view trim_blanks(std::string_view s) {
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
@@ -274,11 +275,49 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                     "Seconds to receive one whole client request (0: no limit)", "Timeouts", true);
   flags.add_seconds("--client-idle-timeout", config.client_idle_timeout,
                     "Seconds an idle keep-alive client connection is kept (0: no limit)", "Timeouts", true);
-  flags.add_seconds(
-      "--shutdown-timeout", config.shutdown_timeout,
-      "On SIGTERM/SIGINT, seconds to let in-flight requests finish before exiting (0: no limit, "
-      "wait for all of them)",
-      "Timeouts", true);
+  flags.add_seconds("--drain-timeout", config.shutdown_timeout,
+                    "On SIGTERM/SIGINT, seconds to let in-flight requests finish before exiting (0: no "
+                    "limit, wait for all of them)",
+                    "Timeouts", true);
+  flags.add_seconds("--shutdown-timeout", config.shutdown_timeout, "Alias of --drain-timeout", "Timeouts",
+                    true);
+
+  flags.add_integer("--cb-failure-threshold", config.cb_failure_threshold, 0, max_failure_threshold,
+                    "Consecutive failed requests on a backend that open its circuit breaker (0: never)",
+                    "Health");
+  flags.add_seconds("--cb-recovery-timeout", config.cb_recovery_timeout,
+                    "Seconds an open breaker keeps a backend out before one trial request; doubled on each "
+                    "re-opening",
+                    "Health", false);
+  flags.add_seconds("--cb-max-recovery-timeout", config.cb_max_recovery_timeout,
+                    "The most the doubled recovery timeout reaches, in seconds", "Health", false);
+  flags.add_seconds("--health-check-interval", config.health_check_interval,
+                    "Seconds between active health checks of each backend (0: no active checks)", "Health",
+                    true);
+  flags.add_text("--health-check-path", config.health_check_path, "Path of the active health check (GET)",
+                 "Health", "PATH", [&config](const std::string& text) -> std::string {
+                   if (text.empty() || text.front() != '/' || has_control_character(text) ||
+                       text.find(' ') != std::string::npos)
+                     return "--health-check-path: " + quote_for_message(text) +
+                            " is not a path (expected /health or the like)";
+                   config.health_check_path = text;
+                   return {};
+                 });
+  flags.add_seconds("--health-check-timeout", config.health_check_timeout,
+                    "Seconds a health check may take (connect included) before it counts as failed", "Health",
+                    false);
+  flags.add_integer("--unhealthy-threshold", config.unhealthy_threshold, 1, max_failure_threshold,
+                    "Consecutive failed checks that mark a backend unhealthy", "Health");
+  flags.add_integer("--healthy-threshold", config.healthy_threshold, 1, max_failure_threshold,
+                    "Consecutive passed checks that mark an unhealthy backend healthy again", "Health");
+
+  flags.add_integer("--max-inflight", config.max_inflight, 0, max_connections_limit,
+                    "Requests in the PD flow at once (0: no limit); the excess waits in a queue", "Overload");
+  flags.add_integer("--max-queue", config.max_queue, 0, max_connections_limit,
+                    "Requests that may wait for --max-inflight; beyond it 429 at once", "Overload");
+  flags.add_seconds("--queue-timeout", config.queue_timeout,
+                    "Seconds a request may wait in the queue before it is answered 429 (0: no limit)",
+                    "Overload", true);
 
   flags.add_integer("--max-body-size", config.max_body_size, 1, max_body_size_limit,
                     "Largest client request body in bytes (413 above; at most 4 GiB); also bounds buffered "

@@ -28,6 +28,8 @@ std::string_view to_string(pd_outcome outcome) {
       return "shutting_down";
     case pd_outcome::client_gone:
       return "client_abort";
+    case pd_outcome::rejected:
+      return "rejected";
   }
   return "unknown";
 }
@@ -62,9 +64,13 @@ pd_action pd_flow::resume(const pd_event& event) {
     case state::decoding: {
       const pd_leg leg = state_ == state::prefilling ? pd_leg::prefill : pd_leg::decode;
       if (event.what == k::no_backend) {
-        std::string message =
-            leg == pd_leg::prefill ? "no prefill instance is configured" : "no decode instance is configured";
-        return answer(errc::no_backend, std::move(message), pd_outcome::no_backend);
+        // A retry that finds no usable backend (the failure just opened the last breaker) answers with the
+        // failure it retries; a first attempt answers 503 at once, without waiting on dead nodes.
+        if (of(leg).attempt > 1) return leg_exhausted(leg);
+        std::string message = std::string(event.none_usable ? "no healthy " : "no ") +
+                              std::string(to_string(leg)) +
+                              (event.none_usable ? " instance is available" : " instance is configured");
+        return answer(errc::no_backend, std::move(message), pd_outcome::no_backend, /*retry_after=*/true);
       }
       if (event.what == k::leg_failed) return on_leg_failed(leg, event);
       if (event.what == k::answered) return on_answer(leg, event);

@@ -16,6 +16,15 @@ std::string_view to_string(breaker_state state) {
   return "unknown";
 }
 
+health_settings health_settings_of(const proxy_config& config) {
+  const auto ms = [](seconds_d s) { return std::chrono::ceil<std::chrono::milliseconds>(s); };
+  return health_settings{.failure_threshold = config.cb_failure_threshold,
+                         .recovery_timeout = ms(config.cb_recovery_timeout),
+                         .max_recovery_timeout = ms(config.cb_max_recovery_timeout),
+                         .unhealthy_threshold = config.unhealthy_threshold,
+                         .healthy_threshold = config.healthy_threshold};
+}
+
 backend_health_state::backend_health_state(const health_settings& settings, bool checked)
     : settings_(settings), healthy_(!checked) {}
 
@@ -58,7 +67,8 @@ void backend_health_state::request_succeeded() {
 void backend_health_state::request_failed(clock::time_point now) {
   switch (state_) {
     case breaker_state::closed:
-      if (++consecutive_failures_ >= settings_.failure_threshold) open(now);
+      if (settings_.failure_threshold > 0 && ++consecutive_failures_ >= settings_.failure_threshold)
+        open(now);
       return;
     case breaker_state::half_open:
       reopenings_ = std::min(reopenings_ + 1, 64);  // the trial failed: open again, for twice as long

@@ -18,6 +18,8 @@ int http_status(errc code) {
       return 501;
     case errc::overloaded:
       return 503;
+    case errc::too_many_requests:
+      return 429;
     case errc::shutting_down:
       return 503;
     case errc::backend_failed:
@@ -42,6 +44,7 @@ std::string_view error_type(errc code) {
     case errc::method_not_allowed:
       return "not_found_error";
     case errc::overloaded:
+    case errc::too_many_requests:
     case errc::shutting_down:
       return "overloaded_error";
     case errc::backend_failed:

@@ -20,6 +20,14 @@ void prefill_reservation::swap(prefill_reservation& other) noexcept {
   std::swap(units_, other.units_);
   std::swap(tokens_held_, other.tokens_held_);
   std::swap(kv_held_, other.kv_held_);
+  std::swap(scheduler_, other.scheduler_);
+  std::swap(reported_, other.reported_);
+}
+
+void prefill_reservation::report(leg_result result) {
+  if (scheduler_ == nullptr || reported_) return;
+  reported_ = true;
+  scheduler_->report(*backend_, result);
 }
 
 void prefill_reservation::prefill_finished() {
@@ -63,6 +71,14 @@ void decode_reservation::swap(decode_reservation& other) noexcept {
   std::swap(owner_, other.owner_);
   std::swap(backend_, other.backend_);
   std::swap(units_, other.units_);
+  std::swap(scheduler_, other.scheduler_);
+  std::swap(reported_, other.reported_);
+}
+
+void decode_reservation::report(leg_result result) {
+  if (scheduler_ == nullptr || reported_) return;
+  reported_ = true;
+  scheduler_->report(*backend_, result);
 }
 
 void decode_reservation::release() {
@@ -74,7 +90,9 @@ void decode_reservation::release() {
 
 //------------------------------------------------------------------------------
 
-scheduler::scheduler(std::unique_ptr<selection_policy> prefill, std::unique_ptr<selection_policy> decode) {
+scheduler::scheduler(std::unique_ptr<selection_policy> prefill, std::unique_ptr<selection_policy> decode,
+                     const health_settings& health, bool checked, time_source now)
+    : health_(health), checked_(checked), now_(now) {
   prefill_.policy = std::move(prefill);
   decode_.policy = std::move(decode);
 }
@@ -85,7 +103,10 @@ void scheduler::add(std::shared_ptr<backend> b) {
   std::lock_guard lock(p.mutex);
   backend& target = *b;
   const auto [it, inserted] = p.candidates.try_emplace(target.id(), std::move(b));
-  if (inserted) p.policy->add(target, target.load_);
+  if (!inserted) return;
+  target.health_state_ = backend_health_state(health_, checked_);
+  target.routed_ = false;
+  refresh_locked(p, target, now_());
 }
 
 void scheduler::remove(const backend& b) {
@@ -94,17 +115,50 @@ void scheduler::remove(const backend& b) {
   std::lock_guard lock(p.mutex);
   const auto found = p.candidates.find(b.id());
   if (found == p.candidates.end() || found->second.get() != &b) return;
-  p.policy->remove(*found->second);
+  if (found->second->routed_) p.policy->remove(*found->second);
+  found->second->routed_ = false;
   removed = std::move(found->second);
   p.candidates.erase(found);
 }
 
+bool scheduler::is_candidate_locked(const pool& p, const backend& b) const {
+  const auto found = p.candidates.find(b.id());
+  return found != p.candidates.end() && found->second.get() == &b;
+}
+
+void scheduler::refresh_locked(pool& p, backend& b, clock::time_point now) {
+  const bool usable = b.health_state_.usable(now);
+  if (usable != b.routed_) {
+    if (usable) {
+      p.policy->add(b, b.load_);
+    } else {
+      p.policy->remove(b);
+    }
+    b.routed_ = usable;
+  }
+  if (!usable && b.health_state_.breaker(now) == breaker_state::open &&
+      b.health_state_.open_until() < p.next_wake)
+    p.next_wake = b.health_state_.open_until();
+  if (b.health.load(std::memory_order_relaxed) != backend_health::draining) {
+    b.health.store(usable ? backend_health::usable : backend_health::unhealthy, std::memory_order_relaxed);
+  }
+}
+
+void scheduler::wake_locked(pool& p, clock::time_point now) {
+  p.next_wake = clock::time_point::max();
+  for (auto& [id, b] : p.candidates) refresh_locked(p, *b, now);  // also finds the next wake
+}
+
 std::shared_ptr<backend> scheduler::reserve_locked(pool& p, const request_context& request,
                                                    std::int64_t tokens, std::int64_t kv) {
+  const clock::time_point now = now_();
+  if (now >= p.next_wake) wake_locked(p, now);
   backend* picked = p.policy->pick(request);
   if (picked == nullptr) return nullptr;
   const auto found = p.candidates.find(picked->id());
   if (found == p.candidates.end()) return nullptr;  // unreachable: the policy returns candidates only
+  picked->health_state_.admit(now);                 // true: only usable ones are routed
+  if (!picked->health_state_.usable(now)) refresh_locked(p, *picked, now);  // it took the half-open trial
   picked->load_.tokens += tokens;
   picked->load_.kv += kv;
   ++picked->load_.inflight;
@@ -142,6 +196,59 @@ void scheduler::adjust(backend& b, std::int64_t tokens, std::int64_t kv, int inf
   b.load_.inflight = static_cast<std::uint32_t>(static_cast<std::int64_t>(b.load_.inflight) + inflight);
   const auto found = p.candidates.find(b.id());
   if (found != p.candidates.end() && found->second.get() == &b) p.policy->load_changed(b, b.load_);
+}
+
+void scheduler::report(backend& b, leg_result result) {
+  pool& p = pool_of(b.role());
+  std::lock_guard lock(p.mutex);
+  const clock::time_point now = now_();
+  switch (result) {
+    case leg_result::succeeded:
+      b.health_state_.request_succeeded();
+      break;
+    case leg_result::failed:
+      b.health_state_.request_failed(now);
+      break;
+    case leg_result::abandoned:
+      b.health_state_.request_abandoned();
+      break;
+  }
+  if (is_candidate_locked(p, b)) refresh_locked(p, b, now);
+}
+
+void scheduler::check_result(const backend& b, bool passed) {
+  pool& p = pool_of(b.role());
+  std::lock_guard lock(p.mutex);
+  const auto found = p.candidates.find(b.id());
+  if (found == p.candidates.end() || found->second.get() != &b) return;
+  backend& target = *found->second;
+  if (passed) {
+    target.health_state_.check_passed();
+  } else {
+    target.health_state_.check_failed();
+  }
+  refresh_locked(p, target, now_());
+}
+
+backend_status scheduler::status(const backend& b) const {
+  const pool& p = pool_of(b.role());
+  std::lock_guard lock(p.mutex);
+  const clock::time_point now = now_();
+  return backend_status{
+      .load = {fixed_load::tokens_of(b.load_.tokens), fixed_load::tokens_of(b.load_.kv), b.load_.inflight},
+      .candidate = is_candidate_locked(p, b),
+      .healthy = b.health_state_.healthy(),
+      .breaker = b.health_state_.breaker(now),
+      .usable = is_candidate_locked(p, b) && b.health_state_.usable(now)};
+}
+
+std::size_t scheduler::usable(backend_role role) const {
+  const pool& p = pool_of(role);
+  std::lock_guard lock(p.mutex);
+  const clock::time_point now = now_();
+  std::size_t n = 0;
+  for (const auto& [id, b] : p.candidates) n += b->health_state_.usable(now) ? 1 : 0;
+  return n;
 }
 
 backend_load scheduler::load(const backend& b) const {

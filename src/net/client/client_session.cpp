@@ -4,10 +4,12 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
+#include "pd_proxy/net/client/admission_wait.hpp"
 #include "pd_proxy/net/client/client_request_reader.hpp"
 #include "pd_proxy/net/client/client_response.hpp"
 #include "pd_proxy/net/flow/models_route.hpp"
@@ -21,17 +23,45 @@ std::string healthcheck_body(const proxy_state& state) {
   const nlohmann::ordered_json body = {{"status", "ok"},
                                        {"prefill_instances", backends->prefillers.size()},
                                        {"decode_instances", backends->decoders.size()},
-                                       {"request_num", state.request_num.load(std::memory_order_relaxed)}};
+                                       {"request_num", state.request_num.load(std::memory_order_relaxed)},
+                                       {"prefill_healthy", state.sched.usable(backend_role::prefill)},
+                                       {"decode_healthy", state.sched.usable(backend_role::decode)},
+                                       {"queued", state.admission.queued()}};
   return body.dump();
 }
 
-enum class route { completions, chat_completions, healthcheck, health, models, unknown };
+// GET /ready: 200 when a request could be served now (a usable prefiller and decoder, not draining).
+struct readiness {
+  int status;
+  std::string body;
+};
+
+readiness ready_answer(const proxy_state& state) {
+  const std::size_t prefill = state.sched.usable(backend_role::prefill);
+  const std::size_t decode = state.sched.usable(backend_role::decode);
+  std::string_view reason;
+  if (state.draining.load(std::memory_order_relaxed)) {
+    reason = "proxy shutting down";
+  } else if (prefill == 0) {
+    reason = "no healthy prefill instance";
+  } else if (decode == 0) {
+    reason = "no healthy decode instance";
+  }
+  nlohmann::ordered_json body = {{"status", reason.empty() ? "ready" : "not_ready"}};
+  if (!reason.empty()) body["reason"] = reason;
+  body["prefill_healthy"] = prefill;
+  body["decode_healthy"] = decode;
+  return {reason.empty() ? 200 : 503, body.dump()};
+}
+
+enum class route { completions, chat_completions, healthcheck, health, ready, models, unknown };
 
 route route_of(std::string_view path) {
   if (path == "/v1/completions") return route::completions;
   if (path == "/v1/chat/completions") return route::chat_completions;
   if (path == "/healthcheck") return route::healthcheck;
   if (path == "/health") return route::health;
+  if (path == "/ready") return route::ready;
   if (path == "/v1/models") return route::models;
   return route::unknown;
 }
@@ -44,6 +74,7 @@ std::string_view allowed_methods(route r) {
       return "POST";
     case route::healthcheck:
     case route::health:
+    case route::ready:
     case route::models:
       return "GET, HEAD";
     case route::unknown:
@@ -55,6 +86,27 @@ std::string_view allowed_methods(route r) {
 bool method_allowed(route r, http::verb method) {
   if (r == route::completions || r == route::chat_completions) return method == http::verb::post;
   return method == http::verb::get || method == http::verb::head;
+}
+
+// The PD flow behind --max-inflight: waits for a slot in the queue, or answers 429 with Retry-After.
+net::awaitable<pd_outcome> admit_and_run(proxy_state& state, backend_pool& pool, stop_list& stoppable,
+                                         const pd_request& request, client_response& response) {
+  auto admitted = co_await wait_for_slot(state.admission, state.config.queue_timeout);
+  switch (admitted.outcome) {
+    case admission::result::admitted:
+      co_return co_await run_pd_flow(state, pool, stoppable, request, response);
+    case admission::result::queue_full:
+      co_await response.send_error(errc::too_many_requests,
+                                   "too many requests in flight and the queue is full", retry_after_header);
+      co_return pd_outcome::rejected;
+    case admission::result::timed_out:
+      co_await response.send_error(errc::too_many_requests,
+                                   "too many requests in flight: timed out in the queue", retry_after_header);
+      co_return pd_outcome::rejected;
+    case admission::result::cancelled:
+      break;
+  }
+  co_return pd_outcome::client_gone;
 }
 
 // Handles one request that was read whole. Returns false when the connection must end.
@@ -71,6 +123,11 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
   const std::string_view path = path_of(req.target());
   const route r = route_of(path);
 
+  if (r == route::ready && (req.method() == http::verb::get || req.method() == http::verb::head)) {
+    const readiness ready = ready_answer(state);  // 503 at once while draining
+    co_await response.send_whole(ready.status, "application/json", ready.body);
+    co_return response.keep_alive();
+  }
   if (draining) {
     co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
     co_return false;
@@ -111,8 +168,14 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
     }
     const pd_request request{r == route::completions ? "/v1/completions" : "/v1/chat/completions",
                              *checked.request, message.body_hold, request_id};
-    const auto finished = co_await (run_pd_flow(state, pool, stoppable, request, response) ||
-                                    watch_client(socket, buffer, config.ignore_client_half_close, watch));
+    std::variant<pd_outcome, std::monostate> finished;
+    if (state.admission.limited()) {
+      finished = co_await (admit_and_run(state, pool, stoppable, request, response) ||
+                           watch_client(socket, buffer, config.ignore_client_half_close, watch));
+    } else {
+      finished = co_await (run_pd_flow(state, pool, stoppable, request, response) ||
+                           watch_client(socket, buffer, config.ignore_client_half_close, watch));
+    }
     client_gone = finished.index() == 1;
     if (!client_gone) spdlog::debug("request {}: {}", request_id, to_string(std::get<0>(finished)));
   }

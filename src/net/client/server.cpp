@@ -140,11 +140,25 @@ std::vector<tcp::endpoint> server::local_endpoints() const {
 void server::start() {
   if (started_) return;
   started_ = true;
-  for (auto& acceptor : acceptors_) {
-    net::co_spawn(workers_.front()->io, accept_loop(*acceptor), log_exception);
+  const auto& cfg = state_->config;
+  if (cfg.health_check_interval.count() > 0) {
+    checker_ = std::make_unique<health_checker>(*state_, workers_.front()->io.get_executor());
+    checker_->start();
   }
   for (auto& w : workers_) {
     w->thread = std::thread([io = &w->io] { io->run(); });
+  }
+  if (checker_ != nullptr) {
+    const seconds_d limit = cfg.health_check_timeout.count() > 0 ? cfg.health_check_timeout : seconds_d{5};
+    if (!checker_->wait_first_round(limit)) {
+      spdlog::warn(
+          "some backends did not answer their first health check within {}s; they get no traffic "
+          "until they do",
+          limit.count());
+    }
+  }
+  for (auto& acceptor : acceptors_) {
+    net::co_spawn(workers_.front()->io, accept_loop(*acceptor), log_exception);
   }
 }
 
@@ -194,6 +208,7 @@ void server::stop(seconds_d drain) {
 void server::shutdown(bool drain_requests, seconds_d drain) {
   if (stopped_) return;
   stopped_ = true;
+  if (checker_ != nullptr) checker_->stop();
   if (started_ && drain_requests) {
     state_->draining.store(true);
     close_acceptors();
@@ -208,7 +223,9 @@ void server::shutdown(bool drain_requests, seconds_d drain) {
     if (w->thread.joinable()) w->thread.join();
   }
   acceptors_.clear();
+  if (checker_ != nullptr) checker_->close_pool();  // while worker 0's io_context exists
   workers_.clear();  // destroys pending sessions (releasing their reservations) before the state goes
+  checker_.reset();  // after the io_context that ran its checks
 }
 
 void server::close_acceptors() {

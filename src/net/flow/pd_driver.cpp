@@ -102,6 +102,17 @@ class pd_driver {
     return context;
   }
 
+  // The role had no backend to reserve: none at all, or none usable (unhealthy or breaker open).
+  pd_event no_backend(backend_role role) const {
+    return {.what = pd_event::kind::no_backend, .none_usable = state_.sched.size(role) > 0};
+  }
+
+  // A backend's answer, for its circuit breaker: 5xx and 429 are failures; any other status means the
+  // backend is alive and judged the request.
+  static leg_result health_result(int status) {
+    return is_retryable_status(status) ? leg_result::failed : leg_result::succeeded;
+  }
+
   pd_event failed(pd_leg leg, const backend& target, backend_failure failure, bool request_sent) {
     spdlog::warn("request {}: {} attempt {}/{} on {} failed: {}", request_.request_id, to_string(leg),
                  flow_.attempt(leg), flow_.attempts(), target.authority(), to_string(failure));
@@ -127,7 +138,7 @@ class pd_driver {
     if (action.first_attempt) tried_prefill_.clear();
     auto reservation =
         state_.sched.reserve_prefill(prefill_score(request_.body.size()), context(tried_prefill_));
-    if (!reservation) co_return pd_event{.what = pd_event::kind::no_backend};
+    if (!reservation) co_return no_backend(backend_role::prefill);
     const backend& target = reservation->target();
     tried_prefill_.push_back(target.id());
     const spliced_body body = splice_prefill_body(request_.body);
@@ -146,8 +157,10 @@ class pd_driver {
     if (failure == backend_failure::cancelled) co_return pd_event{.what = pd_event::kind::client_gone};
     if (stop_.stopping()) co_return pd_event{.what = pd_event::kind::stopped};
     if (failure != backend_failure::none) {
+      reservation->report(leg_result::failed);
       co_return failed(pd_leg::prefill, target, failure, leg.request_sent());
     }
+    reservation->report(health_result(leg.status()));
     if (is_success_status(leg.status())) pending_hold_ = std::move(*reservation);
     co_return answered(pd_leg::prefill, target, leg.status(), leg.content_type());
   }
@@ -177,7 +190,7 @@ class pd_driver {
     if (action.first_attempt) tried_decode_.clear();
     auto reservation =
         state_.sched.reserve_decode(decode_score(request_.body.size()), context(tried_decode_));
-    if (!reservation) co_return pd_event{.what = pd_event::kind::no_backend};
+    if (!reservation) co_return no_backend(backend_role::decode);
     decoder_ = std::move(*reservation);  // held until the relay ends, or released when the attempt fails
     const backend& target = decoder_.target();
     tried_decode_.push_back(target.id());
@@ -195,6 +208,7 @@ class pd_driver {
       if (failure == backend_failure::cancelled) co_return pd_event{.what = pd_event::kind::client_gone};
       if (failure == backend_failure::none && !stop_.stopping()) {
         const pd_event event = answered(pd_leg::decode, target, leg.status(), leg.content_type());
+        decoder_.report(health_result(leg.status()));
         end_decode_attempt();
         co_return event;
       }
@@ -214,6 +228,7 @@ class pd_driver {
     }
     if (failure != backend_failure::none) {
       const pd_event event = failed(pd_leg::decode, target, failure, leg.request_sent());
+      decoder_.report(leg_result::failed);
       end_decode_attempt();
       co_return event;
     }
@@ -261,7 +276,10 @@ class pd_driver {
         }
         framer.written();
       }
-      if (plan.last) co_return pd_event{.what = pd_event::kind::relay_ended};
+      if (plan.last) {
+        decoder_.report(leg_result::succeeded);
+        co_return pd_event{.what = pd_event::kind::relay_ended};
+      }
 
       auto [failure, got] =
           co_await leg.read_some(buffer_.data(), buffer_.size(), config_.stream_idle_timeout);
@@ -276,6 +294,7 @@ class pd_driver {
   net::awaitable<pd_event> end_after_failure(const relay_framer& framer, backend_failure failure) {
     const bool stopping = stop_.stopping();
     if (!stopping) {
+      decoder_.report(leg_result::failed);
       state_.counters.midstream_failures.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("request {}: decode stream failed after the first byte: {}", request_.request_id,
                    to_string(failure));

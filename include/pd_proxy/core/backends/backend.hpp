@@ -7,6 +7,7 @@
 
 #include "pd_proxy/core/backends/backend_address.hpp"
 #include "pd_proxy/core/backends/fixed_load.hpp"
+#include "pd_proxy/core/health/backend_health_state.hpp"
 
 namespace pd_proxy {
 
@@ -21,8 +22,8 @@ struct backend_load {
   std::uint32_t inflight = 0;  // requests currently holding a reservation on this backend
 };
 
-/// Whether selection may pick the backend. Every backend is usable until health checks (and circuit
-/// breakers) set this slot; a backend being removed is draining.
+/// Whether selection may pick the backend: a copy of the scheduler's verdict (health checks and circuit
+/// breaker) for lock-free readers; a backend being removed is draining.
 enum class backend_health : std::uint8_t { usable, unhealthy, draining };
 
 /// One backend. Created by the registry and shared (std::shared_ptr) by every snapshot and reservation that
@@ -53,6 +54,8 @@ class backend {
   const std::string authority_;
   // Guarded by the lock of the scheduler's pool for this role (a backend belongs to one scheduler).
   fixed_load load_;
+  backend_health_state health_state_;
+  bool routed_ = false;  // in the policy's index: a candidate that is usable now
 };
 
 }  // namespace pd_proxy

@@ -63,8 +63,26 @@ struct proxy_config {
   seconds_d stream_idle_timeout{300.0};   // between two decode reads, and per client write
   seconds_d client_header_timeout{60.0};  // reading one client request
   seconds_d client_idle_timeout{75.0};    // keep-alive wait for the next client request
-  seconds_d shutdown_timeout{30.0};       // SIGTERM/SIGINT: wait this long for in-flight requests (0: no
-                                          // limit, wait until every in-flight request has finished)
+  seconds_d shutdown_timeout{30.0};       // --drain-timeout: on SIGTERM/SIGINT wait this long for in-flight
+                                          // requests (0: no limit, wait until every one has finished)
+
+  // Health (docs/reliability.md). Circuit breaker: failures in a row that open it (0: never), its first open
+  // period and the most the doubling reaches. Active checks: GET health_check_path every
+  // health_check_interval (0: no checks) within health_check_timeout; results in a row that flip the state.
+  int cb_failure_threshold = 3;
+  seconds_d cb_recovery_timeout{10.0};
+  seconds_d cb_max_recovery_timeout{300.0};
+  seconds_d health_check_interval{5.0};
+  std::string health_check_path = "/health";
+  seconds_d health_check_timeout{2.0};
+  int unhealthy_threshold = 2;
+  int healthy_threshold = 1;
+
+  // Overload: at most max_inflight requests in the PD flow (0: no limit); the excess waits in a FIFO queue of
+  // at most max_queue requests for at most queue_timeout, else 429.
+  std::size_t max_inflight = 0;
+  std::size_t max_queue = 1024;
+  seconds_d queue_timeout{30.0};
 
   // Limits.
   std::size_t max_body_size = 32 * 1024 * 1024;   // client request body, and buffered backend bodies

@@ -30,6 +30,7 @@ enum class pd_outcome : std::uint8_t {
   no_backend,       // a role has no backend: 503
   shutting_down,    // the drain deadline stopped the request: 503 (or an SSE error event)
   client_gone,      // the client went away: nothing more was written
+  rejected,         // --max-inflight: the queue was full or the wait timed out: 429
 };
 
 std::string_view to_string(pd_outcome outcome);
@@ -39,7 +40,8 @@ struct pd_event {
   enum class kind : std::uint8_t {
     start,         // the request was read and checked: begin
     backoff_done,  // the back-off elapsed
-    no_backend,    // the role has no candidate to reserve
+    no_backend,    // the role has no usable candidate to reserve (`none_usable`: it has candidates, but every
+                   // one is unhealthy or its breaker is open)
     leg_failed,    // the attempt failed before the backend answered (`failure`, `request_sent`)
     answered,      // the backend's final answer, read whole: `status`, `content_type`, `body` (prefill: any
                    // status; decode: only a non-2xx answer, a 2xx one is reported as first_byte)
@@ -55,6 +57,7 @@ struct pd_event {
   backend_failure failure = backend_failure::none;
   bool request_sent = false;  // leg_failed: the backend received the whole request (it may have acted on it)
   bool stopping = false;      // relay_ended
+  bool none_usable = false;   // no_backend
   int status = 0;
   std::string_view content_type{};
   std::string_view body{};
@@ -69,7 +72,7 @@ struct pd_action {
                    // report leg_failed, answered (non-2xx), first_byte or no_backend
     back_off,      // wait `delay` before the next attempt of `leg`; report backoff_done
     relay,         // release the KV hold and the prompt, relay the decoder's body; report relay_ended
-    answer_error,  // answer the client `code` with `message` (Retry-After when shutting down)
+    answer_error,  // answer the client `code` with `message` (with Retry-After when `retry_after`)
     pass_through,  // answer the client with a backend's own `status`, `content_type` and `body`
     done,          // nothing more to do: outcome() says how the request ended
   };

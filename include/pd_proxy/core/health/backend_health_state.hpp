@@ -1,21 +1,27 @@
 // One backend's health as a pure state machine: a circuit breaker fed by request outcomes (passive) and a
 // consecutive-results counter fed by health checks (active). Time is passed in, never read: tests drive it
-// with made-up time points and never sleep. (Issue 10 wires it into scheduling; nothing calls it yet.)
+// with made-up time points and never sleep. The scheduler owns one per backend and calls it under the lock of
+// the backend's role.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string_view>
 
+#include "pd_proxy/core/config/config.hpp"
+
 namespace pd_proxy {
 
 struct health_settings {
-  int failure_threshold = 3;                           // --cb-failure-threshold: failures in a row that open
-  std::chrono::milliseconds recovery_timeout{10'000};  // --cb-recovery-timeout: first open period
+  int failure_threshold = 3;  // --cb-failure-threshold: failures in a row that open (0: never opens)
+  std::chrono::milliseconds recovery_timeout{10'000};       // --cb-recovery-timeout: first open period
   std::chrono::milliseconds max_recovery_timeout{300'000};  // --cb-max-recovery-timeout: doubling stops here
   int unhealthy_threshold = 2;  // --unhealthy-threshold: failed checks in a row that mark it unhealthy
   int healthy_threshold = 1;    // --healthy-threshold: passed checks in a row that mark it healthy
 };
+
+/// The health flags of `config` (--cb-*, --unhealthy-threshold, --healthy-threshold).
+health_settings health_settings_of(const proxy_config& config);
 
 /// The breaker's state: closed (traffic flows), open (no new request until its period ends), half-open (one
 /// trial request decides).
@@ -31,6 +37,7 @@ class backend_health_state {
   /// `checked`: active checks are on, so the backend is unhealthy until a check passes (down at start-up
   /// means unhealthy until it answers); without checks it starts healthy.
   backend_health_state(const health_settings& settings, bool checked);
+  backend_health_state() : backend_health_state({}, false) {}
 
   /// Whether a new request may be sent now. In half-open this admits exactly one trial until its outcome
   /// is reported; call it only when the request will be sent (it claims the trial).
@@ -56,6 +63,8 @@ class backend_health_state {
 
   breaker_state breaker(clock::time_point now) const;
   bool healthy() const { return healthy_; }
+  /// When the open period ends (meaningful while the breaker is open).
+  clock::time_point open_until() const { return open_until_; }
   /// The length of the current (or last) open period.
   std::chrono::milliseconds open_period() const { return open_period_; }
 

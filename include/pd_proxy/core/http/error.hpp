@@ -13,6 +13,7 @@ enum class errc {
   payload_too_large,   // 413: body over --max-body-size
   not_implemented,     // 501: a Transfer-Encoding other than chunked
   overloaded,          // 503: --max-connections or --max-buffered-body-bytes reached
+  too_many_requests,   // 429: --max-inflight reached and the queue is full or the wait timed out
   shutting_down,       // 503: the proxy is draining (SIGTERM/SIGINT)
   backend_failed,      // 502: a backend failed (transport error or 5xx) on every attempt
   no_backend,          // 503: a pool is empty

@@ -1,6 +1,8 @@
-// Load accounting for both pools and the RAII reservations that guarantee every load is released once.
+// Load accounting and health for both pools, and the RAII reservations that guarantee every load is released
+// once and every admitted request's outcome reaches its backend's circuit breaker.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -16,6 +18,11 @@ namespace pd_proxy {
 
 class scheduler;
 
+/// How a request's leg ended on its backend, for the circuit breaker. failed: a connect error, reset,
+/// timeout, 5xx, 429 or a broken stream. succeeded: any other answer (2xx, or a 4xx: the backend judged the
+/// request). abandoned: nothing to attribute (the client went away, the drain stopped it).
+enum class leg_result : std::uint8_t { succeeded, failed, abandoned };
+
 /// A prefiller's share of one request. Selection adds `score` to the prefiller's active_tokens and
 /// active_kv; `prefill_finished()` releases the tokens (the prefill response arrived or the leg ended),
 /// `release_kv()` releases the KV (the decoder's first chunk arrived, so the KV has been pulled). The
@@ -27,7 +34,10 @@ class prefill_reservation {
   prefill_reservation() = default;
   prefill_reservation(prefill_reservation&& other) noexcept { swap(other); }
   prefill_reservation& operator=(prefill_reservation&& other) noexcept;
-  ~prefill_reservation() { release_all(); }
+  ~prefill_reservation() {
+    release_all();
+    report(leg_result::abandoned);
+  }
 
   /// The backend reserved on. Precondition: shared() is not null (made by the scheduler, not moved from).
   /// Stays valid after the release (the reservation keeps the backend alive until it is destroyed).
@@ -38,14 +48,19 @@ class prefill_reservation {
   void prefill_finished();
   void release_kv();
   void release_all();
+  /// Reports the leg's result to the backend's health (once; later calls are ignored). A reservation
+  /// destroyed without a report reports `abandoned`.
+  void report(leg_result result);
 
  private:
   friend class scheduler;
   prefill_reservation(scheduler* owner, std::shared_ptr<backend> target, std::int64_t units)
-      : owner_(owner), backend_(std::move(target)), units_(units) {}
+      : owner_(owner), scheduler_(owner), backend_(std::move(target)), units_(units) {}
   void swap(prefill_reservation& other) noexcept;
 
-  scheduler* owner_ = nullptr;
+  scheduler* owner_ = nullptr;      // until the load is released
+  scheduler* scheduler_ = nullptr;  // the one that made it (null: default-constructed or moved from)
+  bool reported_ = false;
   std::shared_ptr<backend> backend_;
   std::int64_t units_ = 0;  // the score in fixed_load units, exactly as reserved
   bool tokens_held_ = true;
@@ -59,32 +74,56 @@ class decode_reservation {
   decode_reservation() = default;
   decode_reservation(decode_reservation&& other) noexcept { swap(other); }
   decode_reservation& operator=(decode_reservation&& other) noexcept;
-  ~decode_reservation() { release(); }
+  ~decode_reservation() {
+    release();
+    report(leg_result::abandoned);
+  }
 
   /// As prefill_reservation::target().
   const backend& target() const { return *backend_; }
   const std::shared_ptr<backend>& shared() const { return backend_; }
   bool active() const { return owner_ != nullptr; }
   void release();
+  /// As prefill_reservation::report. A decode that began its body reports when the body ended: a stream
+  /// that breaks is a failure.
+  void report(leg_result result);
 
  private:
   friend class scheduler;
   decode_reservation(scheduler* owner, std::shared_ptr<backend> target, std::int64_t units)
-      : owner_(owner), backend_(std::move(target)), units_(units) {}
+      : owner_(owner), scheduler_(owner), backend_(std::move(target)), units_(units) {}
   void swap(decode_reservation& other) noexcept;
 
-  scheduler* owner_ = nullptr;
+  scheduler* owner_ = nullptr;      // until the load is released
+  scheduler* scheduler_ = nullptr;  // the one that made it (null: default-constructed or moved from)
+  bool reported_ = false;
   std::shared_ptr<backend> backend_;
   std::int64_t units_ = 0;
 };
 
-/// Owns the load of the backends added to it and one policy per role. Thread-safe: each role has its own
-/// mutex (prefill and decode picks never contend), held only for the policy call and a few integer updates;
-/// no I/O happens under it. A backend belongs to at most one scheduler. Reservations must not outlive the
-/// scheduler.
+/// What the scheduler knows of one backend (a consistent copy, for /ready, /healthcheck and logs).
+struct backend_status {
+  backend_load load;
+  bool candidate = false;  // still in the scheduler (not removed)
+  bool healthy = false;    // the active checks' verdict (true when checks are off)
+  breaker_state breaker = breaker_state::closed;
+  bool usable = false;  // a new request may pick it now
+};
+
+/// Owns the load and the health of the backends added to it and one policy per role. Only usable backends
+/// (healthy, breaker not open, no half-open trial in flight) are in a policy's index, so a pick never returns
+/// an unusable one and costs nothing more for health. Thread-safe: each role has its own mutex (prefill and
+/// decode picks never contend), held only for the policy call and a few integer updates; no I/O happens
+/// under it. A backend belongs to at most one scheduler. Reservations must not outlive the scheduler.
 class scheduler {
  public:
-  scheduler(std::unique_ptr<selection_policy> prefill, std::unique_ptr<selection_policy> decode);
+  using clock = backend_health_state::clock;
+  using time_source = clock::time_point (*)();
+
+  /// `checked`: active health checks run, so a new backend is unhealthy until its first check passes.
+  /// `now` is read on every pick (tests pass a fake).
+  scheduler(std::unique_ptr<selection_policy> prefill, std::unique_ptr<selection_policy> decode,
+            const health_settings& health = {}, bool checked = false, time_source now = &clock::now);
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
 
@@ -94,15 +133,22 @@ class scheduler {
   /// against it by the reservations that hold it.
   void remove(const backend& b);
 
-  /// Picks a prefiller (avoiding `request.tried` while an untried one exists) and reserves `score` on it.
-  /// nullopt only when the role has no candidate.
+  /// Picks a usable prefiller (avoiding `request.tried` while an untried one exists) and reserves `score` on
+  /// it. nullopt when the role has no usable candidate.
   std::optional<prefill_reservation> reserve_prefill(double score, const request_context& request = {});
   std::optional<decode_reservation> reserve_decode(double score, const request_context& request = {});
 
+  /// An active health check's result for candidate `b` (ignored if `b` is not a candidate).
+  void check_result(const backend& b, bool passed);
+
   /// A consistent copy of `b`'s load, in tokens.
   backend_load load(const backend& b) const;
+  backend_status status(const backend& b) const;
   /// The number of candidates of `role`.
   std::size_t size(backend_role role) const;
+  /// The number of candidates of `role` a new request may pick now.
+  std::size_t usable(backend_role role) const;
+  bool checked() const { return checked_; }
 
  private:
   friend class prefill_reservation;
@@ -112,6 +158,7 @@ class scheduler {
     mutable std::mutex mutex;  // guards everything below and the load of every backend of this role
     std::unique_ptr<selection_policy> policy;
     std::unordered_map<backend_id, std::shared_ptr<backend>> candidates;
+    clock::time_point next_wake = clock::time_point::max();  // the earliest end of an open period
   };
 
   pool& pool_of(backend_role role) { return role == backend_role::prefill ? prefill_ : decode_; }
@@ -121,9 +168,19 @@ class scheduler {
                                           std::int64_t kv);
   /// Adds the (signed) deltas to `b`'s load under its role's lock and tells the policy if `b` is a candidate.
   void adjust(backend& b, std::int64_t tokens, std::int64_t kv, int inflight);
+  /// A request's result on `b` (a candidate or not) reaches its health state.
+  void report(backend& b, leg_result result);
+  bool is_candidate_locked(const pool& p, const backend& b) const;
+  /// Under p.mutex: puts candidate `b` in the policy's index or takes it out, as its health says now.
+  void refresh_locked(pool& p, backend& b, clock::time_point now);
+  /// Under p.mutex: brings back the candidates whose open period ended (called when now >= next_wake).
+  void wake_locked(pool& p, clock::time_point now);
 
   pool prefill_;
   pool decode_;
+  health_settings health_;
+  bool checked_;
+  time_source now_;
 };
 
 }  // namespace pd_proxy

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pd_proxy/net/backend/backend_pool.hpp"
+#include "pd_proxy/net/health/health_checker.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 
 namespace pd_proxy {
@@ -30,7 +31,9 @@ class server {
 
   proxy_state& state() { return *state_; }
 
-  /// Starts accepting and the worker threads; returns at once.
+  /// Starts the worker threads and the health checks, waits for the first round of checks (at most
+  /// --health-check-timeout: a backend that answers at once is routable for the first request), then starts
+  /// accepting (clients that connect meanwhile wait in the listen backlog).
   void start();
 
   /// Drains, then stops the workers and joins them, in three steps. (1) Stops taking new requests: the
@@ -64,6 +67,7 @@ class server {
   static constexpr seconds_d cancel_grace{1.0};
 
   std::unique_ptr<proxy_state> state_;
+  std::unique_ptr<health_checker> checker_;  // runs on worker 0; null when --health-check-interval is 0
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::size_t next_worker_ = 0;

@@ -365,9 +365,59 @@ TEST(cli, shutdown_timeout_zero_means_no_limit) {
   ASSERT_TRUE(r.config) << r.output;
   EXPECT_DOUBLE_EQ(r.config->shutdown_timeout.count(), 0);
   const auto help = parse("--help").output;
-  const auto at = help.find("--shutdown-timeout");
+  const auto at = help.find("--drain-timeout");
   ASSERT_NE(at, std::string::npos);
   EXPECT_NE(help.substr(at, 400).find("0: no limit"), std::string::npos) << help.substr(at, 400);
+}
+
+TEST(cli, drain_timeout_and_its_alias_shutdown_timeout_set_the_same_value) {
+  EXPECT_DOUBLE_EQ(parse("--drain-timeout 7").config->shutdown_timeout.count(), 7);
+  EXPECT_DOUBLE_EQ(parse("--shutdown-timeout 8").config->shutdown_timeout.count(), 8);
+  EXPECT_DOUBLE_EQ(proxy_config{}.shutdown_timeout.count(), 30);
+}
+
+TEST(cli, reliability_flags_have_the_issue_defaults_and_take_values) {
+  const auto d = parse("");
+  ASSERT_TRUE(d.config) << d.output;
+  EXPECT_EQ(d.config->cb_failure_threshold, 3);
+  EXPECT_DOUBLE_EQ(d.config->cb_recovery_timeout.count(), 10);
+  EXPECT_DOUBLE_EQ(d.config->cb_max_recovery_timeout.count(), 300);
+  EXPECT_DOUBLE_EQ(d.config->health_check_interval.count(), 5);
+  EXPECT_EQ(d.config->health_check_path, "/health");
+  EXPECT_DOUBLE_EQ(d.config->health_check_timeout.count(), 2);
+  EXPECT_EQ(d.config->unhealthy_threshold, 2);
+  EXPECT_EQ(d.config->healthy_threshold, 1);
+  EXPECT_EQ(d.config->max_inflight, 0u);
+  EXPECT_EQ(d.config->max_queue, 1024u);
+  EXPECT_DOUBLE_EQ(d.config->queue_timeout.count(), 30);
+
+  const auto r = parse(
+      "--cb-failure-threshold 5 --cb-recovery-timeout 1.5 --cb-max-recovery-timeout 60 "
+      "--health-check-interval 0 --health-check-path /v1/models --health-check-timeout 0.5 "
+      "--unhealthy-threshold 3 --healthy-threshold 2 --max-inflight 100 --max-queue 10 --queue-timeout 2");
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->cb_failure_threshold, 5);
+  EXPECT_DOUBLE_EQ(r.config->cb_recovery_timeout.count(), 1.5);
+  EXPECT_DOUBLE_EQ(r.config->cb_max_recovery_timeout.count(), 60);
+  EXPECT_DOUBLE_EQ(r.config->health_check_interval.count(), 0);
+  EXPECT_EQ(r.config->health_check_path, "/v1/models");
+  EXPECT_DOUBLE_EQ(r.config->health_check_timeout.count(), 0.5);
+  EXPECT_EQ(r.config->unhealthy_threshold, 3);
+  EXPECT_EQ(r.config->healthy_threshold, 2);
+  EXPECT_EQ(r.config->max_inflight, 100u);
+  EXPECT_EQ(r.config->max_queue, 10u);
+  EXPECT_DOUBLE_EQ(r.config->queue_timeout.count(), 2);
+}
+
+TEST(cli, bad_reliability_values_are_refused_naming_the_flag) {
+  for (const char* line : {"--health-check-path health", "--unhealthy-threshold 0", "--healthy-threshold -1",
+                           "--cb-failure-threshold -1", "--max-inflight -5", "--health-check-interval x"}) {
+    const auto r = parse(line);
+    EXPECT_FALSE(r.config) << line;
+    EXPECT_EQ(r.exit_code, 2) << line;
+    const std::string flag(line, std::string_view(line).find(' '));
+    EXPECT_NE(r.output.find(flag), std::string::npos) << r.output;
+  }
 }
 
 TEST(cli, new_flags_have_documented_defaults) {

@@ -177,6 +177,31 @@ TEST(pd_flow, an_empty_role_is_a_503) {
   EXPECT_EQ(decode.resume(simple(ev::no_backend)).message, "no decode instance is configured");
 }
 
+TEST(pd_flow, a_role_with_no_usable_backend_is_a_503_with_retry_after) {
+  pd_flow flow(settings());
+  to_decode(flow);
+  pd_event none = simple(ev::no_backend);
+  none.none_usable = true;
+  const auto answer = flow.resume(none);
+  ASSERT_EQ(answer.what, act::answer_error);
+  EXPECT_EQ(answer.code, errc::no_backend);
+  EXPECT_TRUE(answer.retry_after);
+  EXPECT_EQ(answer.message, "no healthy decode instance is available");
+}
+
+TEST(pd_flow, a_retry_that_finds_no_usable_backend_answers_the_failure_it_retries) {
+  pd_flow flow(settings());
+  to_decode(flow);
+  ASSERT_EQ(flow.resume(failed(backend_failure::connect)).what, act::back_off);
+  ASSERT_EQ(flow.resume(simple(ev::backoff_done)).what, act::send_decode);
+  pd_event none = simple(ev::no_backend);
+  none.none_usable = true;
+  const auto answer = flow.resume(none);
+  ASSERT_EQ(answer.what, act::answer_error);
+  EXPECT_EQ(answer.code, errc::backend_failed);
+  EXPECT_EQ(answer.message, "decode backend failed (connect)");
+}
+
 TEST(pd_flow, the_drain_deadline_answers_503_with_retry_after) {
   pd_flow flow(settings());
   flow.resume(simple(ev::start));

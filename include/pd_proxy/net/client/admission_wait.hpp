@@ -1,0 +1,22 @@
+// Waiting for a --max-inflight slot on a worker's executor.
+#pragma once
+
+#include <optional>
+
+#include "pd_proxy/core/admission/inflight_limit.hpp"
+#include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/net/net.hpp"
+
+namespace pd_proxy {
+
+struct admission {
+  enum class result { admitted, queue_full, timed_out, cancelled };
+  result outcome = result::cancelled;
+  std::optional<inflight_slot> slot;  // set when admitted
+};
+
+/// Takes a slot of `limit` at once, or waits for one in its FIFO queue for at most `timeout` (zero: no
+/// limit). A wait cancelled by the caller (the client went away) leaves the queue at once and holds nothing.
+net::awaitable<admission> wait_for_slot(inflight_limit& limit, seconds_d timeout);
+
+}  // namespace pd_proxy

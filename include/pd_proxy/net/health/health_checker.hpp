@@ -1,0 +1,64 @@
+// Active health checks: GET --health-check-path on every backend, results fed to the scheduler.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <future>
+#include <memory>
+#include <unordered_set>
+
+#include "pd_proxy/core/health/check_schedule.hpp"
+#include "pd_proxy/net/backend/backend_pool.hpp"
+#include "pd_proxy/net/proxy_state.hpp"
+
+namespace pd_proxy {
+
+/// Checks every registered backend (a backend added at run time is checked at once) every
+/// --health-check-interval, jittered, with at most `max_concurrent_checks` checks in flight and keep-alive
+/// connections of its own. A check passes on any HTTP answer below 500 within --health-check-timeout (a
+/// 404 means the server is up without that path); a refused or reset connection, a timeout or a 5xx fails.
+/// Each result goes to scheduler::check_result, which flips the backend after --healthy-threshold /
+/// --unhealthy-threshold results in a row.
+///
+/// Runs on one executor (one thread). start() and stop() may be called from any thread; the checker must
+/// outlive the io_context's destruction (the check coroutines in it refer to it), and close_pool() must be
+/// called while the io_context still exists and no longer runs.
+class health_checker {
+ public:
+  static constexpr std::size_t max_concurrent_checks = 64;
+
+  health_checker(proxy_state& state, net::any_io_executor executor);
+  health_checker(const health_checker&) = delete;
+  health_checker& operator=(const health_checker&) = delete;
+
+  /// Starts checking (the first round begins at once).
+  void start();
+  /// Waits until every backend registered at start() got its first result, for at most `limit`. Returns
+  /// whether they all did. Call from a thread other than the executor's.
+  bool wait_first_round(seconds_d limit);
+  /// Stops scheduling new checks (those in flight end on their timeout).
+  void stop();
+  /// Closes the idle connections of the checks (see the class comment).
+  void close_pool() { pool_.close_all(); }
+
+ private:
+  net::awaitable<void> run();
+  net::awaitable<void> check(std::shared_ptr<backend> target);
+  /// One GET within the timeout: whether the backend answered below 500, and a reason when it did not.
+  net::awaitable<std::string> probe(const backend& target);
+  void wake();
+  void first_result(backend_id id);
+
+  proxy_state& state_;
+  net::any_io_executor executor_;
+  backend_pool pool_;
+  check_schedule schedule_;
+  net::steady_timer wake_;
+  bool wake_pending_ = false;  // a check ended while the loop was not waiting
+  std::atomic<bool> stopped_{false};
+  std::unordered_set<backend_id> first_round_;  // backends of the first round still without a result
+  std::promise<void> first_round_done_;
+  bool first_round_reported_ = false;
+};
+
+}  // namespace pd_proxy

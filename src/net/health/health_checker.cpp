@@ -1,0 +1,145 @@
+#include "pd_proxy/net/health/health_checker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+#include <vector>
+
+#include "pd_proxy/core/http/http_wire.hpp"
+#include "pd_proxy/core/time/deadline.hpp"
+#include "pd_proxy/net/backend/backend_stream.hpp"
+#include "pd_proxy/net/timed.hpp"
+
+namespace pd_proxy {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+constexpr std::size_t max_check_body = 64 * 1024;
+// The loop looks at the registry at least this often, so a backend added at run time waits no longer.
+constexpr std::chrono::seconds resync_period{1};
+
+std::vector<backend_id> ids_of(const backend_set& set) {
+  std::vector<backend_id> ids;
+  ids.reserve(set.prefillers.size() + set.decoders.size());
+  for (const auto* pool : {&set.prefillers, &set.decoders})
+    for (const auto& b : *pool) ids.push_back(b->id());
+  return ids;
+}
+
+std::shared_ptr<backend> find(const backend_set& set, backend_id id) {
+  for (const auto* pool : {&set.prefillers, &set.decoders})
+    for (const auto& b : *pool)
+      if (b->id() == id) return b;
+  return nullptr;
+}
+
+}  // namespace
+
+health_checker::health_checker(proxy_state& state, net::any_io_executor executor)
+    : state_(state),
+      executor_(std::move(executor)),
+      pool_(max_concurrent_checks),
+      schedule_(to_timer_duration(state.config.health_check_interval), max_concurrent_checks,
+                static_cast<std::uint64_t>(clock::now().time_since_epoch().count())),
+      wake_(executor_) {}
+
+void health_checker::start() {
+  const auto set = state_.backends.snapshot();
+  for (const backend_id id : ids_of(*set)) first_round_.insert(id);
+  if (first_round_.empty()) {
+    first_round_reported_ = true;
+    first_round_done_.set_value();
+  }
+  net::co_spawn(executor_, run(), net::detached);
+}
+
+bool health_checker::wait_first_round(seconds_d limit) {
+  auto done = first_round_done_.get_future();
+  return done.wait_for(to_timer_duration(limit)) == std::future_status::ready;
+}
+
+void health_checker::stop() {
+  stopped_.store(true);
+  net::post(executor_, [this] { wake_.cancel(); });
+}
+
+void health_checker::wake() {
+  wake_pending_ = true;
+  wake_.cancel();
+}
+
+net::awaitable<void> health_checker::run() {
+  std::shared_ptr<const backend_set> set;
+  while (!stopped_.load()) {
+    const auto now = clock::now();
+    auto current = state_.backends.snapshot();
+    if (current != set) {
+      set = std::move(current);
+      const auto ids = ids_of(*set);
+      schedule_.sync(ids, now);
+    }
+    while (auto id = schedule_.take_due(now)) {
+      auto target = find(*set, *id);
+      if (target == nullptr) {
+        schedule_.finished(*id, now);
+        continue;
+      }
+      net::co_spawn(executor_, check(std::move(target)), net::detached);
+    }
+    if (wake_pending_) {
+      wake_pending_ = false;
+      continue;
+    }
+    const auto due = schedule_.next_due();
+    wake_.expires_at(std::min(due, now + resync_period));
+    co_await wake_.async_wait(use_nothrow);
+    wake_pending_ = false;
+  }
+}
+
+net::awaitable<void> health_checker::check(std::shared_ptr<backend> target) {
+  const bool was_usable = state_.sched.status(*target).usable;
+  const std::string failure = co_await probe(*target);
+  state_.sched.check_result(*target, failure.empty());
+  const auto status = state_.sched.status(*target);
+  if (status.candidate && status.usable != was_usable) {
+    if (status.usable) {
+      spdlog::info("{} {} is healthy: it answered its health check", to_string(target->role()),
+                   target->authority());
+    } else if (!status.healthy) {
+      spdlog::warn("{} {} is unhealthy: health check failed ({})", to_string(target->role()),
+                   target->authority(), failure);
+    }
+  }
+  schedule_.finished(target->id(), clock::now());
+  first_result(target->id());
+  wake();
+}
+
+net::awaitable<std::string> health_checker::probe(const backend& target) {
+  const auto& config = state_.config;
+  const auto deadline = deadline_after<clock>(config.health_check_timeout, clock::now());
+  const std::string head = format_backend_request_head(
+      {"GET", config.health_check_path, target.authority(), {}, config.backend_api_key, std::nullopt});
+  backend_stream leg(pool_, target);
+  auto failure = co_await leg.open(head, {}, config.health_check_timeout, config.health_check_timeout);
+  if (failure == backend_failure::none) {
+    std::string body;
+    const seconds_d left = time_left<clock>(deadline, clock::now());
+    failure = co_await leg.read_all(body, max_check_body, left);
+  }
+  if (failure != backend_failure::none) co_return std::string(to_string(failure));
+  if (leg.status() >= 500) co_return "HTTP " + std::to_string(leg.status());
+  co_return std::string();
+}
+
+void health_checker::first_result(backend_id id) {
+  if (first_round_reported_) return;
+  first_round_.erase(id);
+  if (!first_round_.empty()) return;
+  first_round_reported_ = true;
+  first_round_done_.set_value();
+}
+
+}  // namespace pd_proxy

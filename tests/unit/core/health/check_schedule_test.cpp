@@ -1,0 +1,77 @@
+// The health-check schedule with made-up time: due at once, then every jittered interval, bounded.
+#include "pd_proxy/core/health/check_schedule.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace pd_proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using clock = check_schedule::clock;
+
+const clock::time_point t0 = clock::time_point{} + 1h;
+
+TEST(check_schedule, new_backends_are_due_at_once_within_the_concurrency_bound) {
+  check_schedule s(5s, 2);
+  const std::vector<backend_id> ids{1, 2, 3};
+  s.sync(ids, t0);
+  EXPECT_TRUE(s.take_due(t0).has_value());
+  EXPECT_TRUE(s.take_due(t0).has_value());
+  EXPECT_FALSE(s.take_due(t0).has_value());  // two in flight
+  EXPECT_EQ(s.in_flight(), 2u);
+  EXPECT_EQ(s.next_due(), t0);  // the third waits for a free slot
+}
+
+TEST(check_schedule, a_finished_check_is_due_again_one_jittered_interval_later) {
+  check_schedule s(10s, 4, 42);
+  const std::vector<backend_id> ids{7};
+  s.sync(ids, t0);
+  for (int round = 0; round < 50; ++round) {
+    const auto now = s.next_due();
+    const auto id = s.take_due(now);
+    ASSERT_TRUE(id.has_value());
+    EXPECT_EQ(*id, 7u);
+    EXPECT_FALSE(s.take_due(now).has_value());
+    s.finished(7, now);
+    const auto gap = s.next_due() - now;
+    EXPECT_GE(gap, 9s);
+    EXPECT_LE(gap, 11s);
+  }
+}
+
+TEST(check_schedule, jitter_spreads_checks_that_started_together) {
+  check_schedule s(10s, 100, 7);
+  std::vector<backend_id> ids;
+  for (backend_id id = 1; id <= 50; ++id) ids.push_back(id);
+  s.sync(ids, t0);
+  while (auto id = s.take_due(t0)) s.finished(*id, t0);
+  std::vector<clock::time_point> dues;
+  while (s.next_due() != clock::time_point::max()) {
+    const auto due = s.next_due();
+    dues.push_back(due);
+    ASSERT_TRUE(s.take_due(due).has_value());
+  }
+  ASSERT_EQ(dues.size(), 50u);
+  EXPECT_GT(dues.back() - dues.front(), 1s);  // not in lock-step
+}
+
+TEST(check_schedule, removed_backends_are_dropped_and_added_ones_are_due_at_once) {
+  check_schedule s(5s, 1);
+  std::vector<backend_id> ids{1, 2};
+  s.sync(ids, t0);
+  const auto first = s.take_due(t0);
+  ASSERT_TRUE(first.has_value());
+  ids = {3};
+  s.sync(ids, t0 + 1s);  // both old ones dropped; the in-flight check still holds the one slot
+  EXPECT_FALSE(s.take_due(t0 + 1s).has_value());
+  s.finished(*first, t0 + 2s);
+  const auto next = s.take_due(t0 + 2s);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(*next, 3u);
+  EXPECT_EQ(s.size(), 1u);
+}
+
+}  // namespace
+}  // namespace pd_proxy
