@@ -3,7 +3,7 @@
 # Usage: scripts/check-format.sh [--fix]   (--fix formats them in place instead)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(find src include tests tools bench -name '*.cpp' -o -name '*.hpp' | sort)
+mapfile -t files < <(find src include tests tools bench fuzz -name '*.cpp' -o -name '*.hpp' | sort)
 if [ "${1:-}" = "--fix" ]; then
   clang-format -i "${files[@]}"
   exit 0

@@ -22,4 +22,5 @@ if [ "${1:-}" = "--sanitizers" ]; then
     run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DPD_PROXY_SANITIZE=address,undefined -DPD_PROXY_BUILD_BENCH=OFF
   TSAN_OPTIONS=halt_on_error=1 run_suite build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPD_PROXY_SANITIZE=thread \
     -DPD_PROXY_BUILD_BENCH=OFF
+  scripts/fuzz.sh  # every libFuzzer target for 30 s on its seed corpus (docs/fuzzing.md)
 fi
