@@ -146,6 +146,21 @@ TEST(proxy_defects, chunked_trailer_fields_do_not_count_as_headers) {
   EXPECT_EQ(c.prefill_servers()[0]->recorded(0).at(0).request_id, "from-head");
 }
 
+TEST(proxy_defects, a_trailer_field_named_as_a_header_field_drops_only_itself) {
+  // Beast files a trailer's Host next to the header's Host: dropping "the last N fields" removed the
+  // header's Connection: close instead (found by the client_request fuzzer).
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}});
+  const std::string out =
+      raw_exchange(c.port(),
+                   "POST /v1/completions HTTP/1.1\r\nHost: x\r\nX-Request-Id: from-head\r\n"
+                   "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+                       chunk(json_body) + "0\r\nHost: evil\r\n\r\n",
+                   10000ms);
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 200 OK")) << out;
+  EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Request-Id: from-head\r\n"), std::string::npos) << out;
+}
+
 TEST(proxy_defects, a_chunked_body_is_still_accepted) {
   cluster c({{fast_engines(1)}}, {{fast_engines(1)}});
   const std::string out = raw_exchange(c.port(),

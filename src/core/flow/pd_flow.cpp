@@ -67,8 +67,10 @@ pd_action pd_flow::resume(const pd_event& event) {
         // A retry that finds no usable backend (the failure just opened the last breaker) answers with the
         // failure it retries; a first attempt answers 503 at once, without waiting on dead nodes.
         if (of(leg).attempt > 1) return leg_exhausted(leg);
+        if (event.no_decoder && decode_.attempt > 1) return leg_exhausted(pd_leg::decode);  // a re-prefill
+        const pd_leg missing = event.no_decoder ? pd_leg::decode : leg;
         std::string message = std::string(event.none_usable ? "no healthy " : "no ") +
-                              std::string(to_string(leg)) +
+                              std::string(to_string(missing)) +
                               (event.none_usable ? " instance is available" : " instance is configured");
         return answer(errc::no_backend, std::move(message), pd_outcome::no_backend, /*retry_after=*/true);
       }

@@ -115,7 +115,10 @@ void scheduler::remove(const backend& b) {
   std::lock_guard lock(p.mutex);
   const auto found = p.candidates.find(b.id());
   if (found == p.candidates.end() || found->second.get() != &b) return;
-  if (found->second->routed_) p.policy->remove(*found->second);
+  if (found->second->routed_) {
+    p.policy->remove(*found->second);
+    p.routed.fetch_sub(1, std::memory_order_relaxed);
+  }
   found->second->routed_ = false;
   removed = std::move(found->second);
   p.candidates.erase(found);
@@ -131,8 +134,10 @@ void scheduler::refresh_locked(pool& p, backend& b, clock::time_point now) {
   if (usable != b.routed_) {
     if (usable) {
       p.policy->add(b, b.load_);
+      p.routed.fetch_add(1, std::memory_order_relaxed);
     } else {
       p.policy->remove(b);
+      p.routed.fetch_sub(1, std::memory_order_relaxed);
     }
     b.routed_ = usable;
   }
@@ -240,6 +245,15 @@ backend_status scheduler::status(const backend& b) const {
       .healthy = b.health_state_.healthy(),
       .breaker = b.health_state_.breaker(now),
       .usable = is_candidate_locked(p, b) && b.health_state_.usable(now)};
+}
+
+bool scheduler::any_usable(backend_role role) {
+  pool& p = pool_of(role);
+  if (p.routed.load(std::memory_order_relaxed) > 0) return true;
+  std::lock_guard lock(p.mutex);
+  const clock::time_point now = now_();
+  if (now >= p.next_wake) wake_locked(p, now);
+  return p.routed.load(std::memory_order_relaxed) > 0;
 }
 
 std::size_t scheduler::usable(backend_role role) const {

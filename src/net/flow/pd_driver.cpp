@@ -136,6 +136,11 @@ class pd_driver {
       reprefill_id_ = std::string(request_.request_id) + "-reprefill" + std::to_string(action.reprefill);
     }
     if (action.first_attempt) tried_prefill_.clear();
+    if (action.first_attempt && !state_.sched.any_usable(backend_role::decode)) {
+      pd_event none = no_backend(backend_role::decode);
+      none.no_decoder = true;
+      co_return none;
+    }
     auto reservation =
         state_.sched.reserve_prefill(prefill_score(request_.body.size()), context(tried_prefill_));
     if (!reservation) co_return no_backend(backend_role::prefill);

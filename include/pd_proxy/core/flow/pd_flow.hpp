@@ -58,6 +58,8 @@ struct pd_event {
   bool request_sent = false;  // leg_failed: the backend received the whole request (it may have acted on it)
   bool stopping = false;      // relay_ended
   bool none_usable = false;   // no_backend
+  bool no_decoder = false;    // no_backend during the first prefill: it is the decode role that has none
+                              // (checked first, so no prefill is spent on KV that no decoder could pull)
   int status = 0;
   std::string_view content_type{};
   std::string_view body{};

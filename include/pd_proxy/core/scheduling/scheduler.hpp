@@ -2,6 +2,7 @@
 // once and every admitted request's outcome reaches its backend's circuit breaker.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -146,8 +147,11 @@ class scheduler {
   backend_status status(const backend& b) const;
   /// The number of candidates of `role`.
   std::size_t size(backend_role role) const;
-  /// The number of candidates of `role` a new request may pick now.
+  /// The number of candidates of `role` a new request may pick now (O(n): for /ready and /healthcheck).
   std::size_t usable(backend_role role) const;
+  /// Whether a reserve of `role` would find a backend now, ignoring tried sets. O(1) and lock-free while
+  /// some backend of the role is routable (the request path asks it before every prefill).
+  bool any_usable(backend_role role);
   bool checked() const { return checked_; }
 
  private:
@@ -159,6 +163,7 @@ class scheduler {
     std::unique_ptr<selection_policy> policy;
     std::unordered_map<backend_id, std::shared_ptr<backend>> candidates;
     clock::time_point next_wake = clock::time_point::max();  // the earliest end of an open period
+    std::atomic<std::size_t> routed{0};  // candidates in the policy's index; written under the mutex
   };
 
   pool& pool_of(backend_role role) { return role == backend_role::prefill ? prefill_ : decode_; }

@@ -189,6 +189,18 @@ TEST(pd_flow, a_role_with_no_usable_backend_is_a_503_with_retry_after) {
   EXPECT_EQ(answer.message, "no healthy decode instance is available");
 }
 
+TEST(pd_flow, no_usable_decoder_before_the_prefill_is_a_503_naming_the_decode_role) {
+  pd_flow flow(settings());
+  ASSERT_EQ(flow.resume(simple(ev::start)).what, act::send_prefill);
+  pd_event none = simple(ev::no_backend);
+  none.none_usable = true;
+  none.no_decoder = true;
+  const auto answer = flow.resume(none);
+  ASSERT_EQ(answer.what, act::answer_error);
+  EXPECT_EQ(answer.message, "no healthy decode instance is available");
+  EXPECT_TRUE(answer.retry_after);
+}
+
 TEST(pd_flow, a_retry_that_finds_no_usable_backend_answers_the_failure_it_retries) {
   pd_flow flow(settings());
   to_decode(flow);
