@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "pd_proxy/core/flow/json_scan.hpp"
+#include "pd_proxy/core/flow/request_validation.hpp"
 
 namespace pd_proxy {
 
@@ -24,7 +25,6 @@ std::string dump_json(const json& value) {
 namespace {
 
 constexpr std::string_view not_an_object = "the request body is not a JSON object";
-constexpr std::string_view bad_stream = "`stream` must be true, false or null";
 
 // The constant pieces of spliced bodies. Each member is written with a leading comma, dropped (substr(1))
 // when it comes first; all are string literals, so their views never dangle.
@@ -100,7 +100,7 @@ client_request_parse client_request::check(std::string body) {
   client_request_parse out;
   client_request r;
   r.text_ = std::move(body);
-  bool bad_key = false, bad_stream_value = false;
+  bool bad_key = false;
   const bool ok = for_each_top_level_member(r.text_, [&](const json_member& m) {
     r.members_.push_back(m);
     std::string_view name = r.key(m);
@@ -113,23 +113,14 @@ client_request_parse client_request::check(std::string body) {
       r.decoded_.push_back({m.key_pos, pos, r.names_.size() - pos});
       name = std::string_view(r.names_).substr(pos);
     }
-    if (name != "stream") return;
-    const std::string_view value = r.value(m);
-    if (value == "true") {
-      r.stream_ = true;
-    } else if (value == "false" || value == "null") {
-      r.stream_ = false;
-    } else {
-      bad_stream_value = true;
-    }
+    if (name == "stream") r.stream_ = r.value(m) == "true";  // any other value is refused by input_error
   });
   if (!ok || bad_key) {
     out.error = not_an_object;
-  } else if (bad_stream_value) {
-    out.error = bad_stream;
-  } else {
-    out.request = std::move(r);
+    return out;
   }
+  out.error = input_error(r);
+  if (out.error.empty()) out.request = std::move(r);
   return out;
 }
 
@@ -137,8 +128,7 @@ std::optional<client_request> client_request::parse(std::string body) {
   return check(std::move(body)).request;
 }
 
-std::string_view client_request::name(const json_member& m) const {
-  if (decoded_.empty()) return key(m);
+std::string_view client_request::decoded_name(const json_member& m) const {
   const auto it = std::lower_bound(decoded_.begin(), decoded_.end(), m.key_pos,
                                    [](const decoded_key& d, std::size_t pos) { return d.key_pos < pos; });
   if (it == decoded_.end() || it->key_pos != m.key_pos) return key(m);

@@ -26,21 +26,23 @@ struct client_request_parse;
 /// A client's request body, scanned once: its top-level members as written. The rewrites splice these raw
 /// member texts instead of parsing the body into a document and serialising it again, so backends receive
 /// the client's bytes (numbers, escapes, key order, spacing) unchanged except where a member is replaced.
-/// Nested syntax is not validated here: a backend rejects it with its own 400, which is passed through.
+/// Nested syntax is validated only in the members input_error checks: elsewhere a backend rejects it with its
+/// own 400, which is passed through.
 class client_request {
  public:
-  /// Scans `body`. The request is nullopt, and `error` says why, when the body is not a JSON object at the
-  /// top level (including a key with an invalid escape), or when a top-level `stream` is anything but
-  /// `true`, `false` or `null` (vLLM would coerce `1` or `"yes"` to true while the proxy could not relay a
-  /// stream it did not expect); every occurrence is checked and, as in Python's json, the last one decides.
-  /// Keys written with escapes (`"str\u0065am"`) are decoded for name(), so no member hides from the
-  /// rewrites. Allocates the member list, plus the decoded names only when a key has an escape. Never
-  /// throws (but bad_alloc).
+  /// Scans `body` and checks it. The request is nullopt, and `error` says why (the client's 400 message),
+  /// when the body is not a JSON object at the top level (including a key with an invalid escape), or when
+  /// input_error (request_validation.hpp) finds a problem: invalid UTF-8, a checked member of the wrong shape
+  /// (`stream` anything but `true`, `false` or `null`: vLLM would coerce `1` or `"yes"` to true while the
+  /// proxy could not relay a stream it did not expect), a member written twice. Keys written with escapes
+  /// (`"str\u0065am"`) are decoded for name(), so no member hides from the checks and the rewrites.
+  /// Allocates the member list, plus the decoded names only when a key has an escape. Never throws (but
+  /// bad_alloc).
   static client_request_parse check(std::string body);
   /// check(body).request.
   static std::optional<client_request> parse(std::string body);
 
-  /// True when the client asked for an SSE stream (the last top-level `stream` is `true`).
+  /// True when the client asked for an SSE stream (its one top-level `stream` is `true`).
   bool stream() const { return stream_; }
   std::size_t size() const { return text_.size(); }
   std::string_view text() const { return text_; }
@@ -51,7 +53,7 @@ class client_request {
   }
   /// The key of `m` (one of members()) decoded: equal to key(m) unless that has escapes. O(1) without
   /// escaped keys, O(log escaped keys) otherwise.
-  std::string_view name(const json_member& m) const;
+  std::string_view name(const json_member& m) const { return decoded_.empty() ? key(m) : decoded_name(m); }
   std::string_view value(const json_member& m) const {
     return std::string_view(text_).substr(m.value_pos, m.value_len);
   }
@@ -66,6 +68,8 @@ class client_request {
   }
 
  private:
+  std::string_view decoded_name(const json_member& m) const;  // name(m) when some key has escapes
+
   struct decoded_key {
     std::size_t key_pos;   // the member's key_pos: decoded_ is sorted by it
     std::size_t pos, len;  // the decoded name in names_

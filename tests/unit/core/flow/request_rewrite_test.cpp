@@ -30,8 +30,8 @@ TEST(request_rewrite, chat_prefill_forces_max_completion_tokens_only_if_present)
   EXPECT_EQ(make_prefill_body(with),
             std::string(R"({"messages":[{"role":"user","content":"x"}],"max_completion_tokens":1,)") +
                 R"("stream":false,"max_tokens":1,"min_tokens":1,)" + std::string(six_keys) + "}");
-  const auto without = client(R"({"messages":[],"min_tokens":5})");
-  EXPECT_EQ(make_prefill_body(without), std::string(R"({"messages":[],"min_tokens":1,"stream":false,)") +
+  const auto without = client(R"({"messages":[{}],"min_tokens":5})");
+  EXPECT_EQ(make_prefill_body(without), std::string(R"({"messages":[{}],"min_tokens":1,"stream":false,)") +
                                             R"("max_tokens":1,)" + std::string(six_keys) + "}");
 }
 
@@ -171,12 +171,15 @@ TEST(client_request, a_key_with_an_invalid_escape_is_not_json) {
 }
 
 TEST(request_rewrite, escaped_kv_params_cannot_be_smuggled_to_the_decoder) {
-  const auto c =
-      client(R"({"kv_transfer_p\u0061rams":{"remote_host":"evil"},"\u006bv_transfer_params":{"x":1}})");
-  EXPECT_EQ(make_decode_body(c, std::nullopt), "{}");
-  EXPECT_EQ(make_decode_body(c, R"({"a":1})"), R"({"kv_transfer_params":{"a":1}})");
+  const auto c = client(R"({"kv_transfer_p\u0061rams":{"remote_host":"evil"},"n":1})");
+  EXPECT_EQ(make_decode_body(c, std::nullopt), R"({"n":1})");
+  EXPECT_EQ(make_decode_body(c, R"({"a":1})"), R"({"kv_transfer_params":{"a":1},"n":1})");
   EXPECT_EQ(make_prefill_body(c).find("evil"), std::string::npos);
-  EXPECT_EQ(make_prefill_body(c).find("\"x\""), std::string::npos);
+  // Two spellings of the same member are one member written twice: refused before any rewrite.
+  const auto twice = client_request::check(
+      R"({"kv_transfer_p\u0061rams":{"remote_host":"evil"},"\u006bv_transfer_params":{}})");
+  EXPECT_FALSE(twice.request);
+  EXPECT_EQ(twice.error, "`kv_transfer_params` appears more than once");
 }
 
 //------------------------------------------------------------------------------
@@ -201,11 +204,14 @@ TEST(client_request, stream_must_be_true_false_or_null) {
   EXPECT_EQ(not_object.error, "the request body is not a JSON object");
 }
 
-TEST(client_request, the_last_stream_member_decides_as_in_python) {
-  EXPECT_FALSE(client(R"({"stream":true,"stream":false})").stream());
-  EXPECT_TRUE(client(R"({"stream":false,"stream":true})").stream());
-  EXPECT_FALSE(client(R"({"stream":true,"stream":null})").stream());
-  EXPECT_TRUE(client(R"({"stream":false,"str\u0065am":true})").stream());
+TEST(client_request, a_repeated_stream_is_refused_however_it_is_spelled) {
+  // The proxy and the backend must never disagree about which occurrence counts.
+  for (const char* twice : {R"({"stream":true,"stream":false})", R"({"stream":false,"stream":true})",
+                            R"({"stream":true,"stream":null})", R"({"stream":false,"str\u0065am":true})"}) {
+    const auto checked = client_request::check(twice);
+    EXPECT_FALSE(checked.request) << twice;
+    EXPECT_EQ(checked.error, "`stream` appears more than once") << twice;
+  }
 }
 
 //------------------------------------------------------------------------------
@@ -322,8 +328,8 @@ std::string random_space(std::mt19937& rng) {
   return std::string(spaces[rng() % std::size(spaces)]);
 }
 
-// Differential: for random bodies (random spacing, escaped keys, duplicates, every rewritten name), the
-// spliced bodies mean exactly what the old rewrites produced.
+// Differential: for random bodies (random spacing, escaped keys, every rewritten name), the spliced bodies
+// mean exactly what the old rewrites produced; bodies with a name written twice are refused.
 TEST(spliced_body, agrees_with_the_old_rewrites_on_random_bodies) {
   const std::vector<std::pair<std::string, std::string>> keys = {
       {R"("model")", R"("m")"},
@@ -358,6 +364,10 @@ TEST(spliced_body, agrees_with_the_old_rewrites_on_random_bodies) {
     body += "}" + random_space(rng);
     const json parsed = json::parse(body);
     const auto c = client_request::parse(body);
+    if (parsed.size() < static_cast<std::size_t>(members)) {  // a name written twice (a later one won)
+      EXPECT_FALSE(c) << body;
+      continue;
+    }
     ASSERT_TRUE(c) << body;
     EXPECT_EQ(c->stream(), wants_stream(parsed)) << body;
 
