@@ -123,7 +123,8 @@ TEST(proxy_flow, health_routes) {
   EXPECT_EQ(hc.status, 200);
   EXPECT_EQ(
       *parse_json_object(hc.body),
-      *parse_json_object(R"({"status":"ok","prefill_instances":2,"decode_instances":3,"request_num":0})"));
+      *parse_json_object(
+          R"({"status":"ok","prefill_instances":2,"decode_instances":3,"request_num":0,"prefill_healthy":2,"decode_healthy":3,"queued":0})"));
   get.target = "/health";
   EXPECT_EQ(request(c.port(), get).status, 200);
   get.target = "/v1/models";

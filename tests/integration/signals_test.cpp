@@ -114,7 +114,10 @@ TEST(signals, sighup_is_logged_and_ignored) {
 
 TEST(signals, a_second_sigterm_ends_the_drain_at_once_with_an_error_event) {
   scripted_backend prefiller([](const auto&) { return scripted_answer{prefill_answer_bytes(), false}; });
-  scripted_backend decoder([](const auto&) {
+  scripted_backend decoder([](const auto& req) {
+    if (req.method() == http::verb::get) {  // the health checks
+      return scripted_answer{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false};
+    }
     return scripted_answer{
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
         "f\r\ndata: {\"a\":1}\n\n\r\n",

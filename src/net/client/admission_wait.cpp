@@ -29,7 +29,30 @@ class executor_waiter final : public admission_waiter, public std::enable_shared
 
 }  // namespace
 
+// Leaves the queue when the wait ends in any way (an exception included) without taking the slot, and gives
+// back a slot that was granted meanwhile.
+class queue_place {
+ public:
+  queue_place(inflight_limit& limit, const admission_waiter& waiter) : limit_(limit), waiter_(waiter) {}
+  queue_place(const queue_place&) = delete;
+  queue_place& operator=(const queue_place&) = delete;
+  ~queue_place() {
+    if (!taken_ && !limit_.withdraw(waiter_)) limit_.leave();
+  }
+  /// Ends the wait: whether a slot was granted (it is then the caller's).
+  bool take() {
+    taken_ = true;
+    return !limit_.withdraw(waiter_);
+  }
+
+ private:
+  inflight_limit& limit_;
+  const admission_waiter& waiter_;
+  bool taken_ = false;
+};
+
 net::awaitable<admission> wait_for_slot(inflight_limit& limit, seconds_d timeout) {
+  co_await net::this_coro::throw_if_cancelled(false);
   const auto executor = co_await net::this_coro::executor;
   const auto waiter = std::make_shared<executor_waiter>(executor);
   admission result;
@@ -44,6 +67,7 @@ net::awaitable<admission> wait_for_slot(inflight_limit& limit, seconds_d timeout
     case inflight_limit::verdict::queued:
       break;
   }
+  queue_place place(limit, *waiter);
   // Nothing suspends between enter() and the wait, so a grant (posted to this executor) finds it waiting.
   net::steady_timer timer(executor);
   if (timeout.count() > 0) {
@@ -55,7 +79,7 @@ net::awaitable<admission> wait_for_slot(inflight_limit& limit, seconds_d timeout
   co_await timer.async_wait(use_nothrow);  // cancelled by a grant, or by the client going away
   waiter->watch(nullptr);
   const bool gone = co_await cancelled();
-  if (!limit.withdraw(*waiter)) {
+  if (place.take()) {
     result.slot.emplace(limit);  // granted: the slot is ours (left at once if the client is gone)
     result.outcome = gone ? admission::result::cancelled : admission::result::admitted;
     co_return result;

@@ -91,6 +91,7 @@ bool method_allowed(route r, http::verb method) {
 // The PD flow behind --max-inflight: waits for a slot in the queue, or answers 429 with Retry-After.
 net::awaitable<pd_outcome> admit_and_run(proxy_state& state, backend_pool& pool, stop_list& stoppable,
                                          const pd_request& request, client_response& response) {
+  co_await net::this_coro::throw_if_cancelled(false);
   auto admitted = co_await wait_for_slot(state.admission, state.config.queue_timeout);
   switch (admitted.outcome) {
     case admission::result::admitted:

@@ -99,39 +99,43 @@ net::awaitable<void> health_checker::run() {
 }
 
 net::awaitable<void> health_checker::check(std::shared_ptr<backend> target) {
+  const auto& config = state_.config;
   const bool was_usable = state_.sched.status(*target).usable;
-  const std::string failure = co_await probe(*target);
-  state_.sched.check_result(*target, failure.empty());
-  const auto status = state_.sched.status(*target);
-  if (status.candidate && status.usable != was_usable) {
-    if (status.usable) {
-      spdlog::info("{} {} is healthy: it answered its health check", to_string(target->role()),
-                   target->authority());
-    } else if (!status.healthy) {
-      spdlog::warn("{} {} is unhealthy: health check failed ({})", to_string(target->role()),
-                   target->authority(), failure);
-    }
+  const auto deadline = deadline_after<clock>(config.health_check_timeout, clock::now());
+  const std::string head = format_backend_request_head(
+      {"GET", config.health_check_path, target->authority(), {}, config.backend_api_key, std::nullopt});
+  backend_stream leg(pool_, *target);
+  const auto failure = co_await leg.open(head, {}, config.health_check_timeout, config.health_check_timeout);
+  // The verdict comes with the response head: a server that answers is up, whatever its body does.
+  std::string reason;
+  if (failure != backend_failure::none) {
+    reason = to_string(failure);
+  } else if (leg.status() >= 500) {
+    reason = "HTTP " + std::to_string(leg.status());
+  }
+  state_.sched.check_result(*target, reason.empty());
+  log_change(*target, was_usable, reason);
+  first_result(target->id());
+  if (failure == backend_failure::none) {
+    // Read the body (within the check's time) only so that the connection can be kept alive.
+    std::string body;
+    const seconds_d left = time_left<clock>(deadline, clock::now());
+    co_await leg.read_all(body, max_check_body, left);
   }
   schedule_.finished(target->id(), clock::now());
-  first_result(target->id());
   wake();
 }
 
-net::awaitable<std::string> health_checker::probe(const backend& target) {
-  const auto& config = state_.config;
-  const auto deadline = deadline_after<clock>(config.health_check_timeout, clock::now());
-  const std::string head = format_backend_request_head(
-      {"GET", config.health_check_path, target.authority(), {}, config.backend_api_key, std::nullopt});
-  backend_stream leg(pool_, target);
-  auto failure = co_await leg.open(head, {}, config.health_check_timeout, config.health_check_timeout);
-  if (failure == backend_failure::none) {
-    std::string body;
-    const seconds_d left = time_left<clock>(deadline, clock::now());
-    failure = co_await leg.read_all(body, max_check_body, left);
+void health_checker::log_change(const backend& target, bool was_usable, const std::string& reason) {
+  const auto status = state_.sched.status(target);
+  if (!status.candidate || status.usable == was_usable) return;
+  if (status.usable) {
+    spdlog::info("{} {} is healthy: it answered its health check", to_string(target.role()),
+                 target.authority());
+  } else if (!status.healthy) {
+    spdlog::warn("{} {} is unhealthy: health check failed ({})", to_string(target.role()), target.authority(),
+                 reason);
   }
-  if (failure != backend_failure::none) co_return std::string(to_string(failure));
-  if (leg.status() >= 500) co_return "HTTP " + std::to_string(leg.status());
-  co_return std::string();
 }
 
 void health_checker::first_result(backend_id id) {

@@ -15,8 +15,9 @@ namespace pd_proxy {
 
 /// Checks every registered backend (a backend added at run time is checked at once) every
 /// --health-check-interval, jittered, with at most `max_concurrent_checks` checks in flight and keep-alive
-/// connections of its own. A check passes on any HTTP answer below 500 within --health-check-timeout (a
-/// 404 means the server is up without that path); a refused or reset connection, a timeout or a 5xx fails.
+/// connections of its own. A check passes on a response head below 500 within --health-check-timeout (a
+/// 404 means the server is up without that path; the body is read only to keep the connection); a refused
+/// or reset connection, a timeout or a 5xx fails.
 /// Each result goes to scheduler::check_result, which flips the backend after --healthy-threshold /
 /// --unhealthy-threshold results in a row.
 ///
@@ -44,8 +45,8 @@ class health_checker {
  private:
   net::awaitable<void> run();
   net::awaitable<void> check(std::shared_ptr<backend> target);
-  /// One GET within the timeout: whether the backend answered below 500, and a reason when it did not.
-  net::awaitable<std::string> probe(const backend& target);
+  /// Logs a backend that became usable or unhealthy.
+  void log_change(const backend& target, bool was_usable, const std::string& reason);
   void wake();
   void first_result(backend_id id);
 
