@@ -89,12 +89,18 @@ net::awaitable<void> serve_models(proxy_state& state, backend_pool& pool, client
   const auto backends = state.backends.snapshot();
   const auto& prefillers = backends->prefillers;
   const auto& decoders = backends->decoders;
-  std::vector<models_target> targets;
+  // Usable backends (healthy, breaker closed) are asked first; the others only after them.
+  std::vector<models_target> targets, unusable;
   targets.reserve(prefillers.size() + decoders.size());
+  const auto add = [&](const std::shared_ptr<backend>& b) {
+    auto& list = b->health.load(std::memory_order_relaxed) == backend_health::usable ? targets : unusable;
+    list.push_back(b);
+  };
   for (std::size_t i = 0; i < std::max(prefillers.size(), decoders.size()); ++i) {
-    if (i < prefillers.size()) targets.push_back(prefillers[i]);
-    if (i < decoders.size()) targets.push_back(decoders[i]);
+    if (i < prefillers.size()) add(prefillers[i]);
+    if (i < decoders.size()) add(decoders[i]);
   }
+  targets.insert(targets.end(), unusable.begin(), unusable.end());
   const auto deadline = clock::now() + to_timer_duration(models_timeout);
   auto race = std::make_shared<models_race>(co_await net::this_coro::executor, std::move(targets));
   for (std::size_t i = 0; i < models_fanout; ++i) launch_next(race, state, pool, request_id, deadline);

@@ -9,11 +9,11 @@
 
 namespace pd_proxy {
 
-/// Asks every backend for `GET /v1/models` (at most 32 at a time, prefillers and decoders alternating; there
-/// is no health state yet to skip the dead ones) and relays the first 2xx answer to arrive, verbatim; the
-/// others are cancelled. All of it happens within one deadline (3 s, or --connect-timeout if shorter for
-/// connecting): 72 unresponsive backends cost 3 s, not minutes. Answers 503 when no backend answered 2xx in
-/// time. Stops at once when the coroutine is cancelled.
+/// Asks every backend for `GET /v1/models` (at most 32 at a time, prefillers and decoders alternating, the
+/// usable ones first: unhealthy or open ones only after them) and relays the first 2xx answer to arrive,
+/// verbatim; the others are cancelled. All of it happens within one deadline (3 s, or --connect-timeout if
+/// shorter for connecting): 72 unresponsive backends cost 3 s, not minutes. Answers 503 when no backend
+/// answered 2xx in time. Stops at once when the coroutine is cancelled.
 net::awaitable<void> serve_models(proxy_state& state, backend_pool& pool, client_response& response,
                                   std::string_view request_id);
 
