@@ -18,6 +18,11 @@ using clock = std::chrono::steady_clock;
 constexpr std::size_t max_check_body = 64 * 1024;
 // The loop looks at the registry at least this often, so a backend added at run time waits no longer.
 constexpr std::chrono::seconds resync_period{1};
+// Checks due within this much of now start together: one wake-up of the loop per batch, not per check
+// (a twentieth of the interval, at most 20 ms).
+clock::duration batch_slack(seconds_d interval) {
+  return std::min<clock::duration>(to_timer_duration(interval) / 20, std::chrono::milliseconds(20));
+}
 
 std::vector<backend_id> ids_of(const backend_set& set) {
   std::vector<backend_id> ids;
@@ -42,7 +47,8 @@ health_checker::health_checker(proxy_state& state, net::any_io_executor executor
       pool_(max_concurrent_checks),
       schedule_(to_timer_duration(state.config.health_check_interval), max_concurrent_checks,
                 static_cast<std::uint64_t>(clock::now().time_since_epoch().count())),
-      wake_(executor_) {}
+      wake_(executor_),
+      slack_(batch_slack(state.config.health_check_interval)) {}
 
 void health_checker::start() {
   const auto set = state_.backends.snapshot();
@@ -79,7 +85,7 @@ net::awaitable<void> health_checker::run() {
       const auto ids = ids_of(*set);
       schedule_.sync(ids, now);
     }
-    while (auto id = schedule_.take_due(now)) {
+    while (auto id = schedule_.take_due(now + slack_)) {
       auto target = find(*set, *id);
       if (target == nullptr) {
         schedule_.finished(*id, now);
@@ -92,7 +98,8 @@ net::awaitable<void> health_checker::run() {
       continue;
     }
     const auto due = schedule_.next_due();
-    wake_.expires_at(std::min(due, now + resync_period));
+    wake_at_ = std::min(due, now + resync_period);
+    wake_.expires_at(wake_at_);
     co_await wake_.async_wait(use_nothrow);
     wake_pending_ = false;
   }
@@ -122,8 +129,9 @@ net::awaitable<void> health_checker::check(std::shared_ptr<backend> target) {
     const seconds_d left = time_left<clock>(deadline, clock::now());
     co_await leg.read_all(body, max_check_body, left);
   }
+  const bool held_back = schedule_.in_flight() >= max_concurrent_checks;  // the loop waits for a free slot
   schedule_.finished(target->id(), clock::now());
-  wake();
+  if (held_back || schedule_.next_due() < wake_at_) wake();  // else the loop wakes in time for it
 }
 
 void health_checker::log_change(const backend& target, bool was_usable, const std::string& reason) {

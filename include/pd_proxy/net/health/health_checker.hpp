@@ -55,7 +55,9 @@ class health_checker {
   backend_pool pool_;
   check_schedule schedule_;
   net::steady_timer wake_;
-  bool wake_pending_ = false;  // a check ended while the loop was not waiting
+  bool wake_pending_ = false;                    // a check ended while the loop was not waiting
+  check_schedule::clock::time_point wake_at_{};  // when the waiting loop wakes by itself
+  const check_schedule::clock::duration slack_;  // checks due this close together start together
   std::atomic<bool> stopped_{false};
   std::unordered_set<backend_id> first_round_;  // backends of the first round still without a result
   std::promise<void> first_round_done_;
