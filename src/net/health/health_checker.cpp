@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "pd_proxy/core/http/http_wire.hpp"
@@ -30,13 +31,6 @@ std::vector<backend_id> ids_of(const backend_set& set) {
   for (const auto* pool : {&set.prefillers, &set.decoders})
     for (const auto& b : *pool) ids.push_back(b->id());
   return ids;
-}
-
-std::shared_ptr<backend> find(const backend_set& set, backend_id id) {
-  for (const auto* pool : {&set.prefillers, &set.decoders})
-    for (const auto& b : *pool)
-      if (b->id() == id) return b;
-  return nullptr;
 }
 
 }  // namespace
@@ -77,21 +71,25 @@ void health_checker::wake() {
 
 net::awaitable<void> health_checker::run() {
   std::shared_ptr<const backend_set> set;
+  std::unordered_map<backend_id, std::shared_ptr<backend>> by_id;  // the backends of `set`
   while (!stopped_.load()) {
     const auto now = clock::now();
     auto current = state_.backends.snapshot();
     if (current != set) {
       set = std::move(current);
+      by_id.clear();
+      for (const auto* pool : {&set->prefillers, &set->decoders})
+        for (const auto& b : *pool) by_id.emplace(b->id(), b);
       const auto ids = ids_of(*set);
       schedule_.sync(ids, now);
     }
     while (auto id = schedule_.take_due(now + slack_)) {
-      auto target = find(*set, *id);
-      if (target == nullptr) {
+      const auto found = by_id.find(*id);
+      if (found == by_id.end()) {
         schedule_.finished(*id, now);
         continue;
       }
-      net::co_spawn(executor_, check(std::move(target)), net::detached);
+      net::co_spawn(executor_, check(found->second), net::detached);
     }
     if (wake_pending_) {
       wake_pending_ = false;
