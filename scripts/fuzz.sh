@@ -23,19 +23,7 @@ fi
 
 # clang and its runtimes (libFuzzer, ASan, UBSan), from Debian's packages, when missing. libclang-rt-dev is the
 # runtime package of Debian's default clang (libclang-rt-14-dev on bookworm), so the two always match.
-packages=(clang libclang-rt-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+scripts/install-deps.sh clang libclang-rt-dev
 
 # Only the core and the targets are built: the tests, benchmarks and I/O shell are not needed here.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPD_PROXY_WERROR=ON \

@@ -41,7 +41,6 @@ health_checker::health_checker(proxy_state& state, net::any_io_executor executor
       pool_(max_concurrent_checks),
       schedule_(to_timer_duration(state.config.health_check_interval), max_concurrent_checks,
                 static_cast<std::uint64_t>(clock::now().time_since_epoch().count())),
-      wake_(executor_),
       slack_(batch_slack(state.config.health_check_interval)) {}
 
 void health_checker::start() {
@@ -61,17 +60,21 @@ bool health_checker::wait_first_round(seconds_d limit) {
 
 void health_checker::stop() {
   stopped_.store(true);
-  net::post(executor_, [this] { wake_.cancel(); });
+  net::post(executor_, [this] {
+    if (wake_ != nullptr) wake_->cancel();
+  });
 }
 
 void health_checker::wake() {
   wake_pending_ = true;
-  wake_.cancel();
+  if (wake_ != nullptr) wake_->cancel();
 }
 
 net::awaitable<void> health_checker::run() {
   std::shared_ptr<const backend_set> set;
   std::unordered_map<backend_id, std::shared_ptr<backend>> by_id;  // the backends of `set`
+  net::steady_timer timer(executor_);
+  wake_ = &timer;
   while (!stopped_.load()) {
     const auto now = clock::now();
     auto current = state_.backends.snapshot();
@@ -97,10 +100,11 @@ net::awaitable<void> health_checker::run() {
     }
     const auto due = schedule_.next_due();
     wake_at_ = std::min(due, now + resync_period);
-    wake_.expires_at(wake_at_);
-    co_await wake_.async_wait(use_nothrow);
+    timer.expires_at(wake_at_);
+    co_await timer.async_wait(use_nothrow);
     wake_pending_ = false;
   }
+  wake_ = nullptr;
 }
 
 net::awaitable<void> health_checker::check(std::shared_ptr<backend> target) {

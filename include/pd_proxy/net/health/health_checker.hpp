@@ -54,7 +54,9 @@ class health_checker {
   net::any_io_executor executor_;
   backend_pool pool_;
   check_schedule schedule_;
-  net::steady_timer wake_;
+  // The loop's timer lives in the loop's coroutine frame, not here: I/O objects must go with the io_context
+  // (whose destruction destroys the frame), and the checker outlives it. Null while the loop is not running.
+  net::steady_timer* wake_ = nullptr;
   bool wake_pending_ = false;                    // a check ended while the loop was not waiting
   check_schedule::clock::time_point wake_at_{};  // when the waiting loop wakes by itself
   const check_schedule::clock::duration slack_;  // checks due this close together start together
