@@ -27,8 +27,6 @@ class executor_waiter final : public admission_waiter, public std::enable_shared
   net::steady_timer* timer_ = nullptr;
 };
 
-}  // namespace
-
 // Leaves the queue when the wait ends in any way (an exception included) without taking the slot, and gives
 // back a slot that was granted meanwhile.
 class queue_place {
@@ -50,6 +48,8 @@ class queue_place {
   const admission_waiter& waiter_;
   bool taken_ = false;
 };
+
+}  // namespace
 
 net::awaitable<admission> wait_for_slot(inflight_limit& limit, seconds_d timeout) {
   co_await net::this_coro::throw_if_cancelled(false);
