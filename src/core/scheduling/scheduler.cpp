@@ -221,18 +221,23 @@ void scheduler::report(backend& b, leg_result result) {
   if (is_candidate_locked(p, b)) refresh_locked(p, b, now);
 }
 
-void scheduler::check_result(const backend& b, bool passed) {
+check_effect scheduler::check_result(const backend& b, bool passed) {
   pool& p = pool_of(b.role());
   std::lock_guard lock(p.mutex);
   const auto found = p.candidates.find(b.id());
-  if (found == p.candidates.end() || found->second.get() != &b) return;
+  if (found == p.candidates.end() || found->second.get() != &b) return {};
   backend& target = *found->second;
+  const clock::time_point now = now_();
+  check_effect effect{.candidate = true, .was_usable = target.health_state_.usable(now)};
   if (passed) {
     target.health_state_.check_passed();
   } else {
     target.health_state_.check_failed();
   }
-  refresh_locked(p, target, now_());
+  refresh_locked(p, target, now);
+  effect.usable = target.health_state_.usable(now);
+  effect.healthy = target.health_state_.healthy();
+  return effect;
 }
 
 backend_status scheduler::status(const backend& b) const {

@@ -223,7 +223,6 @@ void server::shutdown(bool drain_requests, seconds_d drain) {
     if (w->thread.joinable()) w->thread.join();
   }
   acceptors_.clear();
-  if (checker_ != nullptr) checker_->close_pool();  // while worker 0's io_context exists
   workers_.clear();  // destroys pending sessions (releasing their reservations) before the state goes
   checker_.reset();  // after the io_context that ran its checks
 }

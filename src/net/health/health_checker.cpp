@@ -8,7 +8,6 @@
 
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
-#include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
@@ -16,7 +15,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr std::size_t max_check_body = 64 * 1024;
 // The loop looks at the registry at least this often, so a backend added at run time waits no longer.
 constexpr std::chrono::seconds resync_period{1};
 // Checks due within this much of now start together: one wake-up of the loop per batch, not per check
@@ -38,7 +36,6 @@ std::vector<backend_id> ids_of(const backend_set& set) {
 health_checker::health_checker(proxy_state& state, net::any_io_executor executor)
     : state_(state),
       executor_(std::move(executor)),
-      pool_(max_concurrent_checks),
       schedule_(to_timer_duration(state.config.health_check_interval), max_concurrent_checks,
                 static_cast<std::uint64_t>(clock::now().time_since_epoch().count())),
       slack_(batch_slack(state.config.health_check_interval)) {}
@@ -72,7 +69,8 @@ void health_checker::wake() {
 
 net::awaitable<void> health_checker::run() {
   std::shared_ptr<const backend_set> set;
-  std::unordered_map<backend_id, std::shared_ptr<backend>> by_id;  // the backends of `set`
+  // One probe (and kept connection) per backend of `set`; a check in flight holds its probe too.
+  std::unordered_map<backend_id, std::shared_ptr<health_probe>> probes;
   net::steady_timer timer(executor_);
   wake_ = &timer;
   while (!stopped_.load()) {
@@ -80,69 +78,83 @@ net::awaitable<void> health_checker::run() {
     auto current = state_.backends.snapshot();
     if (current != set) {
       set = std::move(current);
-      by_id.clear();
-      for (const auto* pool : {&set->prefillers, &set->decoders})
-        for (const auto& b : *pool) by_id.emplace(b->id(), b);
-      const auto ids = ids_of(*set);
-      schedule_.sync(ids, now);
+      sync_probes(*set, probes);
+      schedule_.sync(ids_of(*set), now);
     }
+    for (health_probe* probe : in_flight_) {
+      if (probe->deadline() <= now) probe->expire();
+    }
+    const auto check_deadline = deadline_after<clock>(state_.config.health_check_timeout, now);
     while (auto id = schedule_.take_due(now + slack_)) {
-      const auto found = by_id.find(*id);
-      if (found == by_id.end()) {
+      const auto found = probes.find(*id);
+      if (found == probes.end()) {
         schedule_.finished(*id, now);
         continue;
       }
-      net::co_spawn(executor_, check(found->second), net::detached);
+      in_flight_.push_back(found->second.get());
+      found->second->start(check_deadline);
     }
     if (wake_pending_) {
       wake_pending_ = false;
       continue;
     }
-    const auto due = schedule_.next_due();
-    wake_at_ = std::min(due, now + resync_period);
+    wake_at_ = std::min(schedule_.next_due(), now + resync_period);
+    for (const health_probe* probe : in_flight_) wake_at_ = std::min(wake_at_, probe->deadline());
     timer.expires_at(wake_at_);
     co_await timer.async_wait(use_nothrow);
     wake_pending_ = false;
   }
   wake_ = nullptr;
+  for (health_probe* probe : in_flight_) probe->close();  // their checks end now, unreported
 }
 
-net::awaitable<void> health_checker::check(std::shared_ptr<backend> target) {
-  const auto& config = state_.config;
-  const bool was_usable = state_.sched.status(*target).usable;
-  const auto deadline = deadline_after<clock>(config.health_check_timeout, clock::now());
-  const std::string head = format_backend_request_head(
-      {"GET", config.health_check_path, target->authority(), {}, config.backend_api_key, std::nullopt});
-  backend_stream leg(pool_, *target);
-  const auto failure = co_await leg.open(head, {}, config.health_check_timeout, config.health_check_timeout);
-  // The verdict comes with the response head: a server that answers is up, whatever its body does.
-  std::string reason;
-  if (failure != backend_failure::none) {
-    reason = to_string(failure);
-  } else if (leg.status() >= 500) {
-    reason = "HTTP " + std::to_string(leg.status());
+void health_checker::sync_probes(const backend_set& set,
+                                 std::unordered_map<backend_id, std::shared_ptr<health_probe>>& probes) {
+  std::unordered_map<backend_id, std::shared_ptr<health_probe>> next;
+  for (const auto* pool : {&set.prefillers, &set.decoders}) {
+    for (const auto& b : *pool) {
+      const auto found = probes.find(b->id());
+      if (found != probes.end()) {
+        next.emplace(b->id(), std::move(found->second));
+        continue;
+      }
+      std::string request = format_backend_request_head({.method = "GET",
+                                                         .target = state_.config.health_check_path,
+                                                         .authority = b->authority(),
+                                                         .request_id = {},
+                                                         .api_key = state_.config.backend_api_key,
+                                                         .content_length = std::nullopt});
+      next.emplace(b->id(),
+                   std::make_shared<health_probe>(
+                       executor_, b, std::move(request),
+                       [this](health_probe& probe, check_outcome outcome) { finished(probe, outcome); }));
+    }
   }
-  state_.sched.check_result(*target, reason.empty());
-  log_change(*target, was_usable, reason);
-  first_result(target->id());
-  if (failure == backend_failure::none) {
-    // Read the body (within the check's time) only so that the connection can be kept alive.
-    std::string body;
-    const seconds_d left = time_left<clock>(deadline, clock::now());
-    co_await leg.read_all(body, max_check_body, left);
+  for (auto& [id, probe] : probes) {
+    if (probe != nullptr) probe->close();  // its backend left; a check in flight on it ends now
   }
+  probes = std::move(next);
+}
+
+void health_checker::finished(health_probe& probe, const check_outcome& outcome) {
+  std::erase(in_flight_, &probe);
+  if (stopped_.load()) return;
+  const backend& target = *probe.target();
+  const check_effect effect = state_.sched.check_result(target, outcome.passed);
+  log_change(target, effect, outcome.reason);
+  first_result(target.id());
   const bool held_back = schedule_.in_flight() >= max_concurrent_checks;  // the loop waits for a free slot
-  schedule_.finished(target->id(), clock::now());
+  schedule_.finished(target.id(), clock::now());
   if (held_back || schedule_.next_due() < wake_at_) wake();  // else the loop wakes in time for it
 }
 
-void health_checker::log_change(const backend& target, bool was_usable, const std::string& reason) {
-  const auto status = state_.sched.status(target);
-  if (!status.candidate || status.usable == was_usable) return;
-  if (status.usable) {
+void health_checker::log_change(const backend& target, const check_effect& effect,
+                                const std::string& reason) {
+  if (!effect.candidate || effect.usable == effect.was_usable) return;
+  if (effect.usable) {
     spdlog::info("{} {} is healthy: it answered its health check", to_string(target.role()),
                  target.authority());
-  } else if (!status.healthy) {
+  } else if (!effect.healthy) {
     spdlog::warn("{} {} is unhealthy: health check failed ({})", to_string(target.role()), target.authority(),
                  reason);
   }

@@ -111,6 +111,14 @@ struct backend_status {
   bool usable = false;  // a new request may pick it now
 };
 
+/// What an active check's result did to a backend: the checker logs the changes.
+struct check_effect {
+  bool candidate = false;   // still in the scheduler (else the result was ignored and the rest is false)
+  bool was_usable = false;  // a new request could pick it before the result
+  bool usable = false;      // ... and after it
+  bool healthy = false;     // the active checks' verdict after the result
+};
+
 /// Owns the load and the health of the backends added to it and one policy per role. Only usable backends
 /// (healthy, breaker not open, no half-open trial in flight) are in a policy's index, so a pick never returns
 /// an unusable one and costs nothing more for health. Thread-safe: each role has its own mutex (prefill and
@@ -139,8 +147,8 @@ class scheduler {
   std::optional<prefill_reservation> reserve_prefill(double score, const request_context& request = {});
   std::optional<decode_reservation> reserve_decode(double score, const request_context& request = {});
 
-  /// An active health check's result for candidate `b` (ignored if `b` is not a candidate).
-  void check_result(const backend& b, bool passed);
+  /// An active health check's result for candidate `b` (ignored if `b` is not a candidate), and what it did.
+  check_effect check_result(const backend& b, bool passed);
 
   /// A consistent copy of `b`'s load, in tokens.
   backend_load load(const backend& b) const;

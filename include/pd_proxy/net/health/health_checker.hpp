@@ -5,25 +5,29 @@
 #include <cstddef>
 #include <future>
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "pd_proxy/core/health/check_schedule.hpp"
-#include "pd_proxy/net/backend/backend_pool.hpp"
+#include "pd_proxy/net/health/health_probe.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 
 namespace pd_proxy {
 
 /// Checks every registered backend (a backend added at run time is checked at once) every
-/// --health-check-interval, jittered, with at most `max_concurrent_checks` checks in flight and keep-alive
-/// connections of its own. A check passes on a response head below 500 within --health-check-timeout (a
-/// 404 means the server is up without that path; the body is read only to keep the connection); a refused
-/// or reset connection, a timeout or a 5xx fails.
+/// --health-check-interval, jittered, with at most `max_concurrent_checks` checks in flight and one
+/// keep-alive connection per backend of its own (health_probe). A check passes on a response head below 500
+/// within --health-check-timeout (a 404 means the server is up without that path; the body is read only to
+/// keep the connection); a refused or reset connection, a timeout or a 5xx fails. The loop enforces the
+/// checks' deadlines itself: it wakes for the earliest one, so a check needs no timer.
 /// Each result goes to scheduler::check_result, which flips the backend after --healthy-threshold /
 /// --unhealthy-threshold results in a row.
 ///
-/// Runs on one executor (one thread). start() and stop() may be called from any thread; the checker must
-/// outlive the io_context's destruction (the check coroutines in it refer to it), and close_pool() must be
-/// called while the io_context still exists and no longer runs.
+/// Runs on one executor of a single-threaded io_context. start() and stop() may be called from any thread;
+/// the checker must outlive the io_context's destruction (the check coroutines in it refer to it). The
+/// probes and their sockets live in the coroutine frames, so they go with the io_context.
 class health_checker {
  public:
   static constexpr std::size_t max_concurrent_checks = 64;
@@ -37,23 +41,25 @@ class health_checker {
   /// Waits until every backend registered at start() got its first result, for at most `limit`. Returns
   /// whether they all did. Call from a thread other than the executor's.
   bool wait_first_round(seconds_d limit);
-  /// Stops scheduling new checks (those in flight end on their timeout).
+  /// Stops checking: the checks in flight end at once, unreported.
   void stop();
-  /// Closes the idle connections of the checks (see the class comment).
-  void close_pool() { pool_.close_all(); }
 
  private:
   net::awaitable<void> run();
-  net::awaitable<void> check(std::shared_ptr<backend> target);
+  /// A probe's check ended: report it to the scheduler and let the loop start the next.
+  void finished(health_probe& probe, const check_outcome& outcome);
+  /// Keeps one probe per backend of `set`: new backends get one, those that left are closed and dropped.
+  void sync_probes(const backend_set& set,
+                   std::unordered_map<backend_id, std::shared_ptr<health_probe>>& probes);
   /// Logs a backend that became usable or unhealthy.
-  void log_change(const backend& target, bool was_usable, const std::string& reason);
+  void log_change(const backend& target, const check_effect& effect, const std::string& reason);
   void wake();
   void first_result(backend_id id);
 
   proxy_state& state_;
   net::any_io_executor executor_;
-  backend_pool pool_;
   check_schedule schedule_;
+  std::vector<health_probe*> in_flight_;  // probes with a check running (each held by its handlers)
   // The loop's timer lives in the loop's coroutine frame, not here: I/O objects must go with the io_context
   // (whose destruction destroys the frame), and the checker outlives it. Null while the loop is not running.
   net::steady_timer* wake_ = nullptr;
