@@ -17,11 +17,15 @@
 namespace pd_proxy::test {
 namespace {
 
-// Puts the process's previous default logger back when the test ends.
+// Puts the process's previous default logger back when the test ends, after the logging thread wrote
+// everything queued and stopped: declare it after the sinks and streams the test logs to.
 class restore_logger {
  public:
   restore_logger() : previous_(spdlog::default_logger()) {}
-  ~restore_logger() { spdlog::set_default_logger(previous_); }
+  ~restore_logger() {
+    shutdown_logging();
+    spdlog::set_default_logger(previous_);
+  }
   restore_logger(const restore_logger&) = delete;
   restore_logger& operator=(const restore_logger&) = delete;
 
@@ -30,9 +34,9 @@ class restore_logger {
 };
 
 TEST(logging, json_lines_parse) {
-  restore_logger restore;
   std::ostringstream out;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  restore_logger restore;
   setup_logging({.level = "debug", .format = "json", .queue_size = 1024, .sink = sink});
   spdlog::info("pd-proxy listening on {}:{}", "127.0.0.1", 8000);
   spdlog::warn("request {}: prefill attempt 1/3 on {} failed: \"{}\"\nnext line", "id-1", "h:1", "refused");
@@ -63,9 +67,9 @@ TEST(logging, json_lines_parse) {
 }
 
 TEST(logging, text_format) {
-  restore_logger restore;
   std::ostringstream out;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  restore_logger restore;
   setup_logging({.level = "info", .format = "text", .queue_size = 64, .sink = sink});
   spdlog::info("hello {}", 1);
   spdlog::default_logger()->flush();
@@ -101,11 +105,14 @@ class stuck_sink final : public spdlog::sinks::base_sink<std::mutex> {
 };
 
 TEST(logging, a_full_queue_drops_the_oldest_and_counts_instead_of_blocking) {
-  restore_logger restore;
   auto sink = std::make_shared<stuck_sink>();
+  restore_logger restore;
   setup_logging({.level = "info", .format = "json", .queue_size = 4, .sink = sink});
   spdlog::info("first: takes the logging thread");
-  ASSERT_TRUE(eventually([&] { return sink->entered.load(); }));
+  if (!eventually([&] { return sink->entered.load(); })) {
+    sink->release();
+    FAIL() << "the logging thread never wrote";
+  }
   for (int i = 0; i < 100; ++i) spdlog::info("message {}", i);  // returns although nothing is written
   EXPECT_GE(dropped_log_messages(), 96u);
   sink->release();
