@@ -422,14 +422,14 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
   app.add_option("--api-key", client_keys,
                  "Key clients must send as 'Authorization: Bearer KEY' on the OpenAI routes; repeatable "
                  "(rotation). Default: $PD_PROXY_API_KEY; no key: the routes are open")
-      ->type_name("KEY")
+      ->option_text("KEY")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false)
       ->group("Security");
   std::vector<std::string> key_files;
   app.add_option("--api-key-file", key_files,
                  "File of client keys, one per line (blank lines and # comments ignored); repeatable")
-      ->type_name("FILE")
+      ->option_text("FILE")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false)
       ->group("Security");
