@@ -13,6 +13,7 @@
 
 #include "pd_proxy/core/config/cli.hpp"
 #include "pd_proxy/net/client/server.hpp"
+#include "pd_proxy/net/logging.hpp"
 
 namespace {
 
@@ -57,8 +58,8 @@ int main(int argc, char** argv) {
     return outcome.exit_code;
   }
   const proxy_config& config = *outcome.config;
-  spdlog::set_level(spdlog::level::from_str(config.log_level == "warn" ? "warning" : config.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // Asynchronous: an I/O thread never waits for a log write (a full queue drops its oldest line, counted).
+  setup_logging({.level = config.log_level, .format = config.log_format});
 
   raise_open_file_limit();
   keep_freed_memory();
@@ -101,7 +102,9 @@ int main(int argc, char** argv) {
     spdlog::info("pd-proxy stopped");
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
+    shutdown_logging();
     return 1;
   }
+  shutdown_logging();
   return 0;
 }

@@ -3,12 +3,17 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "pd_proxy/core/admission/body_budget.hpp"
 #include "pd_proxy/core/admission/inflight_limit.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace pd_proxy {
 
@@ -45,6 +50,8 @@ struct proxy_state {
   inflight_limit admission;           // --max-inflight and its queue
   std::atomic<bool> draining{false};  // SIGTERM/SIGINT: no new request is served
   proxy_counters counters;
+  // The listener's TLS context (--tls-cert/--tls-key); null for plain HTTP. Set before the workers start.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 /// Increments `request_num` for its lifetime.

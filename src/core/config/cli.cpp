@@ -9,12 +9,16 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "pd_proxy/core/backends/pool_expansion.hpp"
+#include "pd_proxy/core/http/authorization.hpp"
 #include "pd_proxy/core/scheduling/selection_policy.hpp"
 
 namespace pd_proxy {
@@ -209,6 +213,62 @@ pool_expansion expand_role(const flag_set& flags, const role_lists& lists, const
   return expand_pool(pool, role);
 }
 
+// A key goes into a header comparison (and, for the backend key, into a header line): blanks around it are
+// dropped, an empty key or one with a control character is refused.
+std::string check_key(const std::string& source, std::string& key) {
+  key = std::string(trim_blanks(key));
+  if (key.empty()) return source + ": the key is empty";
+  if (has_control_character(key)) return source + ": the key contains a control character (a line break?)";
+  return {};
+}
+
+// Client keys, admin key and TLS files, after parsing; the first error, or empty.
+std::string security_settings(const CLI::App& app, const env_lookup& env,
+                              std::vector<std::string>& client_keys,
+                              const std::vector<std::string>& key_files, proxy_config& config) {
+  if (client_keys.empty()) {
+    if (auto key = env("PD_PROXY_API_KEY"); key && !trim_blanks(*key).empty()) {
+      client_keys.push_back(*key);
+      if (auto e = check_key("$PD_PROXY_API_KEY", client_keys.back()); !e.empty()) return e;
+    }
+  } else {
+    for (auto& key : client_keys) {
+      if (auto e = check_key("--api-key", key); !e.empty()) return e;
+    }
+  }
+  for (const auto& file : key_files) {
+    std::error_code ec;
+    std::ifstream in(file, std::ios::binary);
+    if (!in || std::filesystem::is_directory(file, ec))
+      return "--api-key-file: cannot read " + quote_for_message(file);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (in.bad()) return "--api-key-file: cannot read " + quote_for_message(file);
+    for (auto& key : parse_api_key_lines(text)) {
+      if (auto e = check_key("--api-key-file " + quote_for_message(file), key); !e.empty()) return e;
+      client_keys.push_back(std::move(key));
+    }
+  }
+  config.api_keys = std::move(client_keys);
+
+  if (app.count("--admin-api-key") > 0) {
+    if (auto e = check_key("--admin-api-key", config.admin_api_key); !e.empty()) return e;
+  } else if (auto key = env("PD_PROXY_ADMIN_API_KEY"); key && !trim_blanks(*key).empty()) {
+    config.admin_api_key = *key;
+    if (auto e = check_key("$PD_PROXY_ADMIN_API_KEY", config.admin_api_key); !e.empty()) return e;
+  }
+
+  if (config.tls_cert.empty() != config.tls_key.empty())
+    return "--tls-cert and --tls-key go together: give both or neither";
+  for (const auto* file : {&config.tls_cert, &config.tls_key}) {
+    std::error_code ec;
+    if (!file->empty() &&
+        (!std::ifstream(*file, std::ios::binary) || std::filesystem::is_directory(*file, ec)))
+      return std::string(file == &config.tls_cert ? "--tls-cert" : "--tls-key") + ": cannot read " +
+             quote_for_message(*file);
+  }
+  return {};
+}
+
 cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& env) {
   proxy_config config;
 
@@ -358,6 +418,35 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
   app.add_option("--backend-api-key", api_key,
                  "Bearer token sent to backends (default: $OPENAI_API_KEY; none when both are unset)")
       ->group("Security");
+  std::vector<std::string> client_keys;
+  app.add_option("--api-key", client_keys,
+                 "Key clients must send as 'Authorization: Bearer KEY' on the OpenAI routes; repeatable "
+                 "(rotation). Default: $PD_PROXY_API_KEY; no key: the routes are open")
+      ->option_text("KEY")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false)
+      ->group("Security");
+  std::vector<std::string> key_files;
+  app.add_option("--api-key-file", key_files,
+                 "File of client keys, one per line (blank lines and # comments ignored); repeatable")
+      ->option_text("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false)
+      ->group("Security");
+  app.add_flag("--forward-client-authorization", config.forward_client_authorization,
+               "Send the client's Authorization header to backends instead of --backend-api-key")
+      ->group("Security");
+  app.add_option("--admin-api-key", config.admin_api_key,
+                 "Bearer token of the admin routes (default: $PD_PROXY_ADMIN_API_KEY; none: admin routes "
+                 "serve loopback clients only)")
+      ->type_name("KEY")
+      ->group("Security");
+  app.add_option("--tls-cert", config.tls_cert, "PEM certificate (chain) of the listener; with --tls-key")
+      ->type_name("FILE")
+      ->group("Security");
+  app.add_option("--tls-key", config.tls_key, "PEM private key of the listener; with --tls-cert")
+      ->type_name("FILE")
+      ->group("Security");
   flags.add_integer("--workers", config.workers, 1, max_workers,
                     "I/O threads (default: number of cores, 1-1024)", "Runtime");
   flags.add_text("--log-level", config.log_level,
@@ -369,6 +458,15 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                    if (levels.count(level) == 0)
                      return "--log-level: unknown level " + quote_for_message(text);
                    config.log_level = level;
+                   return {};
+                 });
+
+  flags.add_text("--log-format", config.log_format, "Log lines: text or json (one JSON object per line)",
+                 "Runtime", "text|json", [&config](const std::string& text) -> std::string {
+                   if (text != "text" && text != "json")
+                     return "--log-format: unknown format " + quote_for_message(text) +
+                            " (expected text or json)";
+                   config.log_format = text;
                    return {};
                  });
 
@@ -402,6 +500,9 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
   if (has_control_character(config.backend_api_key)) {
     return usage_error(std::string(key_from_flag ? "--backend-api-key" : "$OPENAI_API_KEY") +
                        ": the key contains a control character (a line break?)");
+  }
+  if (auto error = security_settings(app, env, client_keys, key_files, config); !error.empty()) {
+    return usage_error(error);
   }
   return cli_outcome{std::move(config), 0, {}};
 }

@@ -30,6 +30,10 @@ int http_status(errc code) {
       return 504;
     case errc::internal:
       return 500;
+    case errc::unauthorized:
+      return 401;
+    case errc::forbidden:
+      return 403;
   }
   return 500;
 }
@@ -52,6 +56,10 @@ std::string_view error_type(errc code) {
     case errc::backend_timeout:
     case errc::internal:
       return "server_error";
+    case errc::unauthorized:
+      return "authentication_error";
+    case errc::forbidden:
+      return "permission_error";
   }
   return "server_error";
 }

@@ -145,7 +145,8 @@ std::size_t format_chunk_size(std::size_t n, char (&out)[24]) {
 
 std::string format_backend_request_head(const backend_request_head& head) {
   std::string out;
-  out.reserve(160 + head.target.size() + head.request_id.size() + head.api_key.size());
+  out.reserve(160 + head.target.size() + head.request_id.size() + head.api_key.size() +
+              head.extra_headers.size());
   out.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
   out.append("Host: ").append(head.authority).append("\r\n");
   if (head.content_length) {
@@ -155,6 +156,7 @@ std::string format_backend_request_head(const backend_request_head& head) {
   out.append("Accept: */*\r\n");
   if (!head.request_id.empty()) out.append("X-Request-Id: ").append(head.request_id).append("\r\n");
   if (!head.api_key.empty()) out.append("Authorization: Bearer ").append(head.api_key).append("\r\n");
+  out.append(head.extra_headers);
   out.append("\r\n");
   return out;
 }

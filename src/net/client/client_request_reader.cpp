@@ -21,9 +21,9 @@ constexpr std::size_t discard_bytes = 16 * 1024;
 constexpr std::size_t linger_bytes = 1024 * 1024;
 constexpr seconds_d linger_time{2.0};
 
-net::awaitable<void> linger(tcp::socket& socket, operation_timer& timer) {
+net::awaitable<void> linger(client_stream socket, operation_timer& timer) {
   error_code ec;
-  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.socket().shutdown(tcp::socket::shutdown_send, ec);  // under TLS too: no close_notify on a refusal
   if (ec) co_return;
   const auto deadline = std::chrono::steady_clock::now() + to_timer_duration(linger_time);
   std::array<char, 16 * 1024> sink;
@@ -37,7 +37,7 @@ net::awaitable<void> linger(tcp::socket& socket, operation_timer& timer) {
 
 // Answers a request the reader refused, then ends the connection (see linger). The answer carries the
 // request's own X-Request-Id when its head was read and the id is sane, else a fresh one.
-net::awaitable<void> reject(tcp::socket& socket, const request_limits& limits, operation_timer& timer,
+net::awaitable<void> reject(client_stream socket, const request_limits& limits, operation_timer& timer,
                             errc code, std::string_view message, std::string_view client_request_id = {},
                             std::string_view extra_headers = {}) {
   client_response response(socket, timer, choose_request_id(client_request_id), false, false,
@@ -99,7 +99,7 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
-net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& socket,
+net::awaitable<std::optional<client_message>> read_client_request(client_stream socket,
                                                                   beast::flat_buffer& buffer,
                                                                   const request_limits& limits,
                                                                   operation_timer& timer,
@@ -180,7 +180,7 @@ net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& s
   co_return client_message{parser.release(), std::move(*body_hold)};
 }
 
-net::awaitable<void> watch_client(tcp::socket& socket, beast::flat_buffer& buffer, bool ignore_half_close,
+net::awaitable<void> watch_client(client_stream socket, beast::flat_buffer& buffer, bool ignore_half_close,
                                   client_watch& watch) {
   std::unique_ptr<char[]> discard;  // only for a client that pipelines past the limit
   while (true) {

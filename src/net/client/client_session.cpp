@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <variant>
 
+#include "pd_proxy/core/http/authorization.hpp"
+#include "pd_proxy/core/http/forwarded_headers.hpp"
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
@@ -83,6 +85,22 @@ std::string_view allowed_methods(route r) {
   return {};
 }
 
+// The routes behind --api-key: the OpenAI routes. Health, readiness and metrics stay open.
+bool needs_api_key(route r) {
+  return r == route::completions || r == route::chat_completions || r == route::models;
+}
+
+// What of the client's head goes to the backends (docs/security.md): trace context always, Authorization
+// only with --forward-client-authorization.
+std::string backend_header_lines(const proxy_config& config, const http::request<http::string_body>& req) {
+  client_forwarded_values values;
+  values.traceparent = std::string_view(req["traceparent"]);
+  values.tracestate = std::string_view(req["tracestate"]);
+  if (config.forward_client_authorization)
+    values.authorization = std::string_view(req[http::field::authorization]);
+  return forwarded_header_lines(values);
+}
+
 bool method_allowed(route r, http::verb method) {
   if (r == route::completions || r == route::chat_completions) return method == http::verb::post;
   return method == http::verb::get || method == http::verb::head;
@@ -112,7 +130,7 @@ net::awaitable<pd_outcome> admit_and_run(proxy_state& state, backend_pool& pool,
 
 // Handles one request that was read whole. Returns false when the connection must end.
 net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop_list& stoppable,
-                                    tcp::socket& socket, operation_timer& write_timer,
+                                    client_stream socket, operation_timer& write_timer,
                                     beast::flat_buffer& buffer, client_message& message) {
   const auto& config = state.config;
   auto& req = message.request;
@@ -138,6 +156,16 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
     co_await response.send_error(errc::not_found, text);
     co_return response.keep_alive();
   }
+  if (needs_api_key(r)) {
+    const api_key_check verdict =
+        check_api_key(std::string_view(req[http::field::authorization]), config.api_keys);
+    if (verdict != api_key_check::none) {
+      std::string_view text = "invalid API key";
+      if (verdict == api_key_check::missing) text = "missing API key: send 'Authorization: Bearer <key>'";
+      co_await response.send_error(errc::unauthorized, text, www_authenticate_header);
+      co_return response.keep_alive();
+    }
+  }
   if (!method_allowed(r, req.method())) {
     const std::string allow = "Allow: " + std::string(allowed_methods(r)) + "\r\n";
     const std::string text = std::string(req.method_string()) + " is not allowed on " + std::string(path);
@@ -158,17 +186,19 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
   bool client_gone = false;
   if (r == route::models) {
     inflight_guard inflight(state.other_requests);
-    const auto finished = co_await (serve_models(state, pool, response, request_id) ||
+    const std::string backend_headers = backend_header_lines(config, req);
+    const auto finished = co_await (serve_models(state, pool, response, request_id, backend_headers) ||
                                     watch_client(socket, buffer, config.ignore_client_half_close, watch));
     client_gone = finished.index() == 1;
   } else {
+    const std::string backend_headers = backend_header_lines(config, req);
     auto checked = client_request::check(std::move(req.body()));
     if (!checked.request) {
       co_await response.send_error(errc::bad_request, checked.error);
       co_return response.keep_alive();
     }
     const pd_request request{r == route::completions ? "/v1/completions" : "/v1/chat/completions",
-                             *checked.request, message.body_hold, request_id};
+                             *checked.request, message.body_hold, request_id, backend_headers};
     std::variant<pd_outcome, std::monostate> finished;
     if (state.admission.limited()) {
       finished = co_await (admit_and_run(state, pool, stoppable, request, response) ||
@@ -188,14 +218,11 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
   co_return response.keep_alive() && !watch.pipeline_dropped && !watch.half_closed;
 }
 
-}  // namespace
-
-net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, backend_pool& pool,
-                                        stop_list& stoppable) {
+// The connection's requests one after another, on its plain or TLS stream.
+net::awaitable<void> serve_requests(client_stream socket, proxy_state& state, backend_pool& pool,
+                                    stop_list& stoppable) {
   co_await net::this_coro::throw_if_cancelled(false);
   const auto& config = state.config;
-  error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
   beast::flat_buffer buffer;  // reads take at most its free capacity (512 bytes when empty): reserved below
   request_limits limits{64 * 1024, config.max_body_size, config.client_header_timeout,
                         config.client_header_timeout, config.stream_idle_timeout};
@@ -209,8 +236,35 @@ net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, 
     if (state.draining.load(std::memory_order_relaxed)) break;
     limits.wait_timeout = config.client_idle_timeout;
   }
-  socket.shutdown(tcp::socket::shutdown_send, ignored);
-  socket.close(ignored);
+}
+
+}  // namespace
+
+net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, backend_pool& pool,
+                                        stop_list& stoppable) {
+  co_await net::this_coro::throw_if_cancelled(false);
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  if (!state.tls) {
+    co_await serve_requests(socket, state, pool, stoppable);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    socket.close(ignored);
+    co_return;
+  }
+  // TLS: the handshake within --client-header-timeout; a failed or slow one closes the connection. The end
+  // is a TCP shutdown without close_notify: every response is framed, so the client has it whole already.
+  tls_stream tls(std::move(socket), *state.tls);
+  operation_timer handshake_timer;
+  auto [ec] = co_await handshake_timer.run(
+      [&](auto token) { return tls.async_handshake(net::ssl::stream_base::server, token); },
+      state.config.client_header_timeout);
+  if (!ec) {
+    co_await serve_requests(client_stream(tls), state, pool, stoppable);
+  } else {
+    spdlog::debug("TLS handshake failed: {}", ec.message());
+  }
+  tls.next_layer().shutdown(tcp::socket::shutdown_send, ignored);
+  tls.next_layer().close(ignored);
 }
 
 }  // namespace pd_proxy

@@ -4,12 +4,14 @@
 
 #include <future>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include "pd_proxy/core/http/request_id.hpp"
 #include "pd_proxy/net/client/client_response.hpp"
 #include "pd_proxy/net/client/client_session.hpp"
 #include "pd_proxy/net/client/task_group.hpp"
+#include "pd_proxy/net/client/tls_context.hpp"
 #include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
@@ -91,6 +93,11 @@ void log_exception(std::exception_ptr e) {
 
 server::server(proxy_config config) : state_(std::make_unique<proxy_state>(std::move(config))) {
   const auto& cfg = state_->config;
+  if (!cfg.tls_cert.empty()) {
+    std::string error;
+    state_->tls = make_tls_context(cfg.tls_cert, cfg.tls_key, error);
+    if (!state_->tls) throw std::runtime_error(error);
+  }
   for (unsigned i = 0; i < cfg.workers; ++i) {
     workers_.push_back(std::make_unique<worker>(cfg.max_idle_backend_connections));
   }

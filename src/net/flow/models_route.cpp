@@ -41,6 +41,7 @@ struct models_race {
   std::size_t next = 0;                                 // the next target to ask
   std::size_t running = 0;
   std::optional<models_answer> winner;
+  std::string backend_headers;  // forwarded client headers, on every attempt
   bool decided() const { return winner.has_value() || (running == 0 && next == targets.size()); }
 };
 
@@ -51,8 +52,10 @@ net::awaitable<void> ask_models(std::shared_ptr<models_race> race, proxy_state& 
                                 std::string request_id, models_target target, clock::time_point deadline) {
   const auto& config = state.config;
   backend_stream leg(pool, *target);
+  std::string_view api_key = config.backend_api_key;
+  if (config.forward_client_authorization) api_key = {};  // the client's own header is in backend_headers
   const std::string head = format_backend_request_head(
-      {"GET", "/v1/models", target->authority(), request_id, config.backend_api_key, std::nullopt});
+      {"GET", "/v1/models", target->authority(), request_id, api_key, std::nullopt, race->backend_headers});
   const seconds_d left = time_left<clock>(deadline, clock::now());
   const seconds_d connect =
       config.connect_timeout.count() > 0 ? std::min(config.connect_timeout, left) : left;
@@ -83,7 +86,7 @@ void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, b
 }  // namespace
 
 net::awaitable<void> serve_models(proxy_state& state, backend_pool& pool, client_response& response,
-                                  std::string_view request_id) {
+                                  std::string_view request_id, std::string_view backend_headers) {
   // Prefillers and decoders alternate, so that neither role's dead backends can keep the other's from being
   // asked.
   const auto backends = state.backends.snapshot();
@@ -103,6 +106,7 @@ net::awaitable<void> serve_models(proxy_state& state, backend_pool& pool, client
   targets.insert(targets.end(), unusable.begin(), unusable.end());
   const auto deadline = clock::now() + to_timer_duration(models_timeout);
   auto race = std::make_shared<models_race>(co_await net::this_coro::executor, std::move(targets));
+  race->backend_headers = std::string(backend_headers);
   for (std::size_t i = 0; i < models_fanout; ++i) launch_next(race, state, pool, request_id, deadline);
   if (!race->decided()) {
     race->wake.expires_at(deadline);

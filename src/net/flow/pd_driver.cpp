@@ -90,8 +90,11 @@ class pd_driver {
   }
 
   std::string request_head(const backend& target, std::size_t body_size) const {
+    // With --forward-client-authorization the client's Authorization (if any) is in backend_headers instead.
+    const std::string_view api_key =
+        config_.forward_client_authorization ? std::string_view() : std::string_view(config_.backend_api_key);
     return format_backend_request_head({"POST", request_.route, target.authority(), backend_request_id(),
-                                        config_.backend_api_key, body_size});
+                                        api_key, body_size, request_.backend_headers});
   }
 
   request_context context(const std::vector<backend_id>& tried) const {

@@ -106,6 +106,19 @@ struct proxy_config {
   unsigned workers = default_workers();
   std::string log_level = "info";
   std::string backend_api_key;  // "Authorization: Bearer" on backend requests; none when empty
+
+  // Security (docs/security.md). Client keys of the OpenAI routes (--api-key, --api-key-file,
+  // $PD_PROXY_API_KEY): when any is set those routes require "Authorization: Bearer <one of them>".
+  std::vector<std::string> api_keys;
+  // Send the client's Authorization header to backends instead of backend_api_key.
+  bool forward_client_authorization = false;
+  // Bearer token of the admin routes; when empty they serve loopback clients only.
+  std::string admin_api_key;
+  // TLS on the listener: both set (PEM files) or both empty (plain HTTP).
+  std::string tls_cert;
+  std::string tls_key;
+  // Log lines: "text" (spdlog's default pattern) or "json" (one object per line: ts, level, msg).
+  std::string log_format = "text";
 };
 
 }  // namespace pd_proxy

@@ -19,6 +19,8 @@ enum class errc {
   no_backend,          // 503: a pool is empty
   backend_timeout,     // 504: a backend timed out before the first byte reached the client
   internal,            // 500: a bug; never expected
+  unauthorized,        // 401: --api-key (or --admin-api-key) set and the request has no matching Bearer token
+  forbidden,           // 403: an admin route from a non-loopback client without --admin-api-key
 };
 
 int http_status(errc code);

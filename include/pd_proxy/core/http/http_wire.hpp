@@ -37,6 +37,7 @@ struct backend_request_head {
   std::string_view request_id;                // X-Request-Id; omitted when empty
   std::string_view api_key;                   // "Authorization: Bearer <key>"; omitted when empty
   std::optional<std::size_t> content_length;  // omitted for bodiless requests
+  std::string_view extra_headers = {};        // complete "Name: value\r\n" lines (forwarded_header_lines)
 };
 
 /// The head of a request to a backend (keep-alive, JSON body).

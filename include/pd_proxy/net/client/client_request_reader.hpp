@@ -5,6 +5,7 @@
 
 #include "pd_proxy/core/admission/body_budget.hpp"
 #include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/net/client/client_stream.hpp"
 #include "pd_proxy/net/net.hpp"
 #include "pd_proxy/net/timed.hpp"
 
@@ -32,7 +33,7 @@ struct client_message {
 /// writes are bounded on `timer`, the connection's, shared by its requests one after another.
 /// The body is reserved on `bodies` before it is read when its length is known (after, for a chunked body);
 /// a body the budget cannot take is answered 503 with Retry-After and the connection closes.
-net::awaitable<std::optional<client_message>> read_client_request(tcp::socket& socket,
+net::awaitable<std::optional<client_message>> read_client_request(client_stream socket,
                                                                   beast::flat_buffer& buffer,
                                                                   const request_limits& limits,
                                                                   operation_timer& timer,
@@ -50,7 +51,7 @@ struct client_watch {
 /// bytes of a pipelined next request are appended to `buffer` up to 64 KiB, later ones are dropped (and
 /// `watch.pipeline_dropped` set). With `ignore_half_close`, an end of stream sets `watch.half_closed` and the
 /// watch then waits to be cancelled.
-net::awaitable<void> watch_client(tcp::socket& socket, beast::flat_buffer& buffer, bool ignore_half_close,
+net::awaitable<void> watch_client(client_stream socket, beast::flat_buffer& buffer, bool ignore_half_close,
                                   client_watch& watch);
 
 /// The path of a request target in origin form ("/v1/models?x") or absolute form ("http://host/v1/models"),

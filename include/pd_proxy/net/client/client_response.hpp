@@ -6,6 +6,7 @@
 
 #include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/core/http/error.hpp"
+#include "pd_proxy/net/client/client_stream.hpp"
 #include "pd_proxy/net/net.hpp"
 #include "pd_proxy/net/timed.hpp"
 
@@ -16,7 +17,7 @@ namespace pd_proxy {
 /// client that stops reading cannot pin the request.
 class client_response {
  public:
-  client_response(tcp::socket& socket, operation_timer& write_timer, std::string_view request_id,
+  client_response(client_stream socket, operation_timer& write_timer, std::string_view request_id,
                   bool keep_alive, bool http10, seconds_d write_timeout)
       : socket_(socket),
         write_timer_(write_timer),
@@ -54,7 +55,7 @@ class client_response {
   void close_after_response() { keep_alive_ = false; }
 
  private:
-  tcp::socket& socket_;
+  client_stream socket_;  // a view of the connection's stream: plain or TLS
   operation_timer& write_timer_;
   std::string request_id_;
   bool keep_alive_;

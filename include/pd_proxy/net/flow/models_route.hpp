@@ -13,8 +13,9 @@ namespace pd_proxy {
 /// usable ones first: unhealthy or open ones only after them) and relays the first 2xx answer to arrive,
 /// verbatim; the others are cancelled. All of it happens within one deadline (3 s, or --connect-timeout if
 /// shorter for connecting): 72 unresponsive backends cost 3 s, not minutes. Answers 503 when no backend
-/// answered 2xx in time. Stops at once when the coroutine is cancelled.
+/// answered 2xx in time. Stops at once when the coroutine is cancelled. `backend_headers` (complete header
+/// lines, forwarded_header_lines) go on every backend request.
 net::awaitable<void> serve_models(proxy_state& state, backend_pool& pool, client_response& response,
-                                  std::string_view request_id);
+                                  std::string_view request_id, std::string_view backend_headers = {});
 
 }  // namespace pd_proxy

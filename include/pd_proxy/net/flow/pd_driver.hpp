@@ -16,8 +16,9 @@ namespace pd_proxy {
 struct pd_request {
   std::string_view route;  // backend path: "/v1/completions" or "/v1/chat/completions"
   client_request& body;    // the client's request, scanned; released once the decoder's first byte came
-  body_budget::reservation& body_hold;  // its share of --max-buffered-body-bytes, released with it
-  std::string_view request_id;          // X-Request-Id of both legs
+  body_budget::reservation& body_hold;    // its share of --max-buffered-body-bytes, released with it
+  std::string_view request_id;            // X-Request-Id of both legs
+  std::string_view backend_headers = {};  // forwarded client headers of both legs (forwarded_header_lines)
 };
 
 /// Runs the whole PD flow and writes the whole response; the decisions are pd_flow's, this coroutine only

@@ -1,0 +1,36 @@
+#include "pd_proxy/net/client/tls_context.hpp"
+
+#include <openssl/ssl.h>
+
+namespace pd_proxy {
+
+std::shared_ptr<boost::asio::ssl::context> make_tls_context(const std::string& cert_file,
+                                                            const std::string& key_file, std::string& error) {
+  namespace ssl = boost::asio::ssl;
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  boost::system::error_code ec;
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                           ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                       ec);
+  if (!ec && SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION) != 1) {
+    error = "cannot restrict TLS to version 1.2 and later";
+    return nullptr;
+  }
+  if (!ec) context->use_certificate_chain_file(cert_file, ec);
+  if (ec) {
+    error = "--tls-cert " + cert_file + ": " + ec.message();
+    return nullptr;
+  }
+  context->use_private_key_file(key_file, ssl::context::pem, ec);
+  if (ec) {
+    error = "--tls-key " + key_file + ": " + ec.message();
+    return nullptr;
+  }
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    error = "--tls-key " + key_file + " does not match the certificate of --tls-cert " + cert_file;
+    return nullptr;
+  }
+  return context;
+}
+
+}  // namespace pd_proxy
