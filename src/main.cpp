@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
     std::fputs(outcome.output.c_str(), outcome.exit_code == 0 ? stdout : stderr);
     return outcome.exit_code;
   }
+  if (outcome.check_config) {
+    std::puts("configuration OK");
+    return 0;
+  }
   const proxy_config& config = *outcome.config;
   spdlog::set_level(spdlog::level::from_str(config.log_level == "warn" ? "warning" : config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
