@@ -108,7 +108,8 @@ net::awaitable<void> health_checker::run() {
 }
 
 net::awaitable<void> health_checker::check(std::shared_ptr<backend> target) {
-  const auto& config = state_.config;
+  const auto config_ptr = state_.current_config();  // health-check path and timeout are reloadable
+  const auto& config = *config_ptr;
   const bool was_usable = state_.sched.status(*target).usable;
   const auto deadline = deadline_after<clock>(config.health_check_timeout, clock::now());
   const std::string head = format_backend_request_head(
