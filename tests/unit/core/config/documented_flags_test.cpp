@@ -1,5 +1,5 @@
-// docs/configuration.md documents every flag of the CLI: the flags are read from --help at run time, so a flag
-// added anywhere without its line in the reference fails here.
+// docs/configuration.md documents every flag of the CLI: the flags are read from --help at run time, so a
+// flag added anywhere without its line in the reference fails here.
 #include <gtest/gtest.h>
 
 #include <fstream>
