@@ -5,7 +5,9 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libboost1.81-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
           libgtest-dev libgmock-dev libbenchmark-dev clang-format curl
-          libssl-dev openssl "$@")
+          libssl-dev openssl  # TLS on the listener; certificates in the tests
+          systemd dpkg-dev file python3  # package-check.sh (systemd-analyze, dpkg-shlibdeps), deployment_files test
+          "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

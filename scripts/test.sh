@@ -24,3 +24,5 @@ if [ "${1:-}" = "--sanitizers" ]; then
     -DPD_PROXY_BUILD_BENCH=OFF
   scripts/fuzz.sh  # every libFuzzer target for 30 s on its seed corpus (docs/fuzzing.md)
 fi
+
+scripts/package-check.sh build  # the unit, the .deb, dpkg -i, --check-config of the installed example

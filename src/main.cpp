@@ -1,9 +1,11 @@
-// pd-proxy: command line -> configuration -> logging -> server -> wait for SIGTERM/SIGINT -> drain.
+// pd-proxy: command line -> configuration -> logging -> server -> signals (SIGHUP reloads, SIGTERM/SIGINT
+// drain) -> drain; systemd is told READY/RELOADING/STOPPING/WATCHDOG on $NOTIFY_SOCKET.
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -12,8 +14,11 @@
 #include <thread>
 
 #include "pd_proxy/core/config/cli.hpp"
+#include "pd_proxy/core/service/sd_notify.hpp"
 #include "pd_proxy/net/client/server.hpp"
 #include "pd_proxy/net/logging.hpp"
+#include "pd_proxy/net/service/config_reload.hpp"
+#include "pd_proxy/net/service/systemd_notifier.hpp"
 
 namespace {
 
@@ -47,6 +52,17 @@ void hold_signals(int how) {
   ::pthread_sigmask(how, &set, nullptr);
 }
 
+// WATCHDOG=1 every `interval` on `timer`'s executor, until the timer is cancelled or destroyed.
+void keep_watchdog_fed(pd_proxy::net::steady_timer& timer, const pd_proxy::systemd_notifier& notifier,
+                       std::chrono::microseconds interval) {
+  timer.expires_after(interval);
+  timer.async_wait([&timer, &notifier, interval](const pd_proxy::error_code& ec) {
+    if (ec) return;
+    notifier.send(pd_proxy::notify_watchdog());
+    keep_watchdog_fed(timer, notifier, interval);
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,6 +72,10 @@ int main(int argc, char** argv) {
   if (!outcome.config) {
     std::fputs(outcome.output.c_str(), outcome.exit_code == 0 ? stdout : stderr);
     return outcome.exit_code;
+  }
+  if (outcome.check_config) {
+    std::puts("configuration OK");
+    return 0;
   }
   const proxy_config& config = *outcome.config;
   // Asynchronous: an I/O thread never waits for a log write (a full queue drops its oldest line, counted).
@@ -70,24 +90,41 @@ int main(int argc, char** argv) {
     hold_signals(SIG_UNBLOCK);  // before any worker thread exists: they inherit this mask
     server proxy(config);
     proxy.start();
+    const auto env = process_env();
+    const systemd_notifier notifier(env("NOTIFY_SOCKET"));
+    notifier.send(notify_ready());
+    net::steady_timer watchdog(signals_io);
+    const auto watchdog_every = watchdog_interval(env("WATCHDOG_USEC"), env("WATCHDOG_PID"), ::getpid());
+    if (notifier.active() && watchdog_every) keep_watchdog_fed(watchdog, notifier, *watchdog_every);
+    const pool_change_hook pool_hook = add_and_remove_backends(proxy.state());
     for (const auto& endpoint : proxy.local_endpoints()) {
       spdlog::info("pd-proxy listening on {}:{} with {} prefiller(s), {} decoder(s), {} worker(s)",
                    endpoint.address().to_string(), endpoint.port(), config.prefillers.size(),
                    config.decoders.size(), config.workers);
     }
     // The first SIGTERM/SIGINT drains (in its own thread, so signals are still handled); a second one ends
-    // the drain at once. SIGHUP is logged and ignored until configuration reload gives it a meaning.
+    // the drain at once. SIGHUP parses the same command line again, with the environment and the --config
+    // file as they are now, and applies what may change at run time (docs/operations.md).
     std::thread drain;
     std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int signal) {
       if (ec) return;
-      if (signal == SIGHUP) {
-        spdlog::info("SIGHUP ignored: configuration reload is not supported yet");
+      if (signal == SIGHUP && drain.joinable()) {
+        spdlog::info("SIGHUP ignored: draining");
+      } else if (signal == SIGHUP) {
+        notifier.send(notify_reloading(monotonic_usec_now()));
+        const auto reparsed = parse_command_line(argc, argv, process_env());
+        const auto result = reload_configuration(proxy, reparsed, pool_hook);
+        notifier.send(notify_status(result.message));
+        notifier.send(notify_ready());
       } else if (!drain.joinable()) {
+        const seconds_d drain_timeout = proxy.state().latest_config()->shutdown_timeout;
+        notifier.send(notify_stopping());
+        watchdog.cancel();  // systemd stops watching a stopping service after TimeoutStopSec anyway
         spdlog::info("signal {}: draining for up to {}", signal,
-                     config.shutdown_timeout.count() > 0 ? fmt::format("{}s", config.shutdown_timeout.count())
-                                                         : std::string("ever (no limit)"));
-        drain = std::thread([&] {
-          proxy.stop(config.shutdown_timeout);
+                     drain_timeout.count() > 0 ? fmt::format("{}s", drain_timeout.count())
+                                               : std::string("ever (no limit)"));
+        drain = std::thread([&, drain_timeout] {
+          proxy.stop(drain_timeout);
           signals_io.stop();
         });
       } else {

@@ -1,6 +1,16 @@
 #include "pd_proxy/net/proxy_state.hpp"
 
 namespace pd_proxy {
+namespace {
+
+// A worker thread's installed configuration, and the proxy it belongs to (a test process runs several).
+struct installed_config {
+  const proxy_state* owner = nullptr;
+  std::shared_ptr<const proxy_config> config;
+};
+thread_local installed_config this_thread_config;
+
+}  // namespace
 
 proxy_state::proxy_state(proxy_config c)
     : config(std::move(c)),
@@ -23,6 +33,30 @@ bool proxy_state::remove_backend(backend_id id) {
   if (!removed) return false;
   sched.remove(*removed);
   return true;
+}
+
+}  // namespace pd_proxy
+
+namespace pd_proxy {
+
+std::shared_ptr<const proxy_config> proxy_state::current_config() const {
+  if (this_thread_config.owner == this && this_thread_config.config) return this_thread_config.config;
+  return std::shared_ptr<const proxy_config>(std::shared_ptr<const proxy_config>{}, &config);  // not owned
+}
+
+void proxy_state::install_config_on_this_thread(std::shared_ptr<const proxy_config> next) const {
+  this_thread_config = installed_config{this, std::move(next)};
+}
+
+std::shared_ptr<const proxy_config> proxy_state::latest_config() const {
+  std::lock_guard lock(latest_mutex_);
+  if (latest_) return latest_;
+  return std::shared_ptr<const proxy_config>(std::shared_ptr<const proxy_config>{}, &config);
+}
+
+void proxy_state::set_latest_config(std::shared_ptr<const proxy_config> next) {
+  std::lock_guard lock(latest_mutex_);
+  latest_ = std::move(next);
 }
 
 }  // namespace pd_proxy

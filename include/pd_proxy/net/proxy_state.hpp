@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "pd_proxy/core/admission/body_budget.hpp"
 #include "pd_proxy/core/admission/inflight_limit.hpp"
@@ -39,6 +40,18 @@ struct proxy_state {
   /// workers' idle connections to it are not closed yet: backend_pool::forget is for run-time pools.)
   bool remove_backend(backend_id id);
 
+  /// The configuration requests read: the one the server last installed on the calling thread (a reload
+  /// posts it to each worker, see server::install_config), else `config`. No lock: a thread-local
+  /// shared_ptr copied. A request keeps the one it started with, so a reload applies to new requests.
+  std::shared_ptr<const proxy_config> current_config() const;
+  /// Makes `next` what current_config() returns on the calling thread (call on a worker's thread).
+  void install_config_on_this_thread(std::shared_ptr<const proxy_config> next) const;
+  /// The last configuration installed (or `config`), for threads that are not workers (the reload, the
+  /// drain).
+  std::shared_ptr<const proxy_config> latest_config() const;
+  void set_latest_config(std::shared_ptr<const proxy_config> next);
+
+  /// The start-up configuration: what cannot change at run time (listener, workers, limits) is read here.
   const proxy_config config;
   backend_registry backends;                 // the current backends (a snapshot per reader)
   scheduler sched;                           // their load and the policies that pick among them
@@ -52,6 +65,10 @@ struct proxy_state {
   proxy_counters counters;
   // The listener's TLS context (--tls-cert/--tls-key); null for plain HTTP. Set before the workers start.
   std::shared_ptr<boost::asio::ssl::context> tls;
+
+ private:
+  mutable std::mutex latest_mutex_;
+  std::shared_ptr<const proxy_config> latest_;  // null until a reload; under latest_mutex_
 };
 
 /// Increments `request_num` for its lifetime.

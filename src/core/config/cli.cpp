@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "pd_proxy/core/backends/pool_expansion.hpp"
+#include "pd_proxy/core/config/config_sources.hpp"
 #include "pd_proxy/core/http/authorization.hpp"
 #include "pd_proxy/core/scheduling/selection_policy.hpp"
 
@@ -280,6 +281,9 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
   app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", std::string("pd-proxy ") + "0.1.0");
   app.get_formatter()->column_width(40);
+  app.footer(help_footer());
+  bool check_only = false;
+  add_config_file_flags(app, check_only);
   flag_set flags(app);
 
   flags.add_text(
@@ -469,10 +473,14 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                    config.log_format = text;
                    return {};
                  });
+  const auto sources = arguments_with_environment(app, argc, argv, env);
+  if (!sources.error.empty()) return usage_error(sources.error);
+  std::vector<const char*> args;
+  for (const auto& arg : sources.args) args.push_back(arg.c_str());
 
   std::ostringstream out, err;
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e, out, err);
     if (code == 0) return cli_outcome{std::nullopt, 0, out.str()};
@@ -504,7 +512,7 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
   if (auto error = security_settings(app, env, client_keys, key_files, config); !error.empty()) {
     return usage_error(error);
   }
-  return cli_outcome{std::move(config), 0, {}};
+  return cli_outcome{std::move(config), 0, {}, check_only};
 }
 
 }  // namespace

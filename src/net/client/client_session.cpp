@@ -110,7 +110,8 @@ bool method_allowed(route r, http::verb method) {
 net::awaitable<pd_outcome> admit_and_run(proxy_state& state, backend_pool& pool, stop_list& stoppable,
                                          const pd_request& request, client_response& response) {
   co_await net::this_coro::throw_if_cancelled(false);
-  auto admitted = co_await wait_for_slot(state.admission, state.config.queue_timeout);
+  const seconds_d queue_timeout = state.current_config()->queue_timeout;  // reloadable
+  auto admitted = co_await wait_for_slot(state.admission, queue_timeout);
   switch (admitted.outcome) {
     case admission::result::admitted:
       co_return co_await run_pd_flow(state, pool, stoppable, request, response);
@@ -132,7 +133,8 @@ net::awaitable<pd_outcome> admit_and_run(proxy_state& state, backend_pool& pool,
 net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop_list& stoppable,
                                     client_stream socket, operation_timer& write_timer,
                                     beast::flat_buffer& buffer, client_message& message) {
-  const auto& config = state.config;
+  const auto config_ptr = state.current_config();  // this request's, whatever a reload does meanwhile
+  const auto& config = *config_ptr;
   auto& req = message.request;
   const std::string request_id = choose_request_id(req["X-Request-Id"]);
   const bool draining = state.draining.load(std::memory_order_relaxed);
@@ -222,10 +224,10 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
 net::awaitable<void> serve_requests(client_stream socket, proxy_state& state, backend_pool& pool,
                                     stop_list& stoppable) {
   co_await net::this_coro::throw_if_cancelled(false);
-  const auto& config = state.config;
+  auto config = state.current_config();  // taken again before each request: a reload applies to the next one
   beast::flat_buffer buffer;  // reads take at most its free capacity (512 bytes when empty): reserved below
-  request_limits limits{64 * 1024, config.max_body_size, config.client_header_timeout,
-                        config.client_header_timeout, config.stream_idle_timeout};
+  request_limits limits{64 * 1024, config->max_body_size, config->client_header_timeout,
+                        config->client_header_timeout, config->stream_idle_timeout};
   operation_timer read_timer, write_timer;  // the connection's, for its requests one after another
   while (true) {
     buffer.reserve(8 * 1024);
@@ -234,7 +236,10 @@ net::awaitable<void> serve_requests(client_stream socket, proxy_state& state, ba
     if (buffer.size() == 0) buffer.shrink_to_fit();  // nothing pipelined: hold no read buffer while streaming
     if (!co_await handle_request(state, pool, stoppable, socket, write_timer, buffer, *message)) break;
     if (state.draining.load(std::memory_order_relaxed)) break;
-    limits.wait_timeout = config.client_idle_timeout;
+    config = state.current_config();
+    limits = request_limits{64 * 1024, config->max_body_size, config->client_header_timeout,
+                            config->client_header_timeout, config->stream_idle_timeout};
+    limits.wait_timeout = config->client_idle_timeout;
   }
 }
 
@@ -257,7 +262,7 @@ net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, 
   operation_timer handshake_timer;
   auto [ec] = co_await handshake_timer.run(
       [&](auto token) { return tls.async_handshake(net::ssl::stream_base::server, token); },
-      state.config.client_header_timeout);
+      state.current_config()->client_header_timeout);
   if (!ec) {
     co_await serve_requests(client_stream(tls), state, pool, stoppable);
   } else {

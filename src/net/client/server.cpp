@@ -279,6 +279,20 @@ void server::end_connections() {
   if (remaining > 0) spdlog::warn("shutdown: {} client connection(s) did not end; cutting them", remaining);
 }
 
+void server::install_config(std::shared_ptr<const proxy_config> next) {
+  state_->set_latest_config(next);
+  std::vector<std::future<void>> installed;
+  for (auto& w : workers_) {
+    auto done = std::make_shared<std::promise<void>>();
+    installed.push_back(done->get_future());
+    net::post(w->io, [state = state_.get(), next, done] {
+      state->install_config_on_this_thread(next);
+      done->set_value();
+    });
+  }
+  for (auto& f : installed) f.wait_for(std::chrono::seconds(5));
+}
+
 void server::hurry() {
   hurry_.store(true);
 }

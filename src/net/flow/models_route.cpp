@@ -50,7 +50,8 @@ void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, b
 
 net::awaitable<void> ask_models(std::shared_ptr<models_race> race, proxy_state& state, backend_pool& pool,
                                 std::string request_id, models_target target, clock::time_point deadline) {
-  const auto& config = state.config;
+  const auto config_ptr = state.current_config();
+  const auto& config = *config_ptr;
   backend_stream leg(pool, *target);
   std::string_view api_key = config.backend_api_key;
   if (config.forward_client_authorization) api_key = {};  // the client's own header is in backend_headers

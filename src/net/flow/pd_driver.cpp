@@ -40,12 +40,13 @@ class pd_driver {
   pd_driver(proxy_state& state, backend_pool& pool, const pd_request& request, client_response& response,
             stoppable_request& stop)
       : state_(state),
-        config_(state.config),
+        config_ptr_(state.current_config()),
+        config_(*config_ptr_),
         pool_(pool),
         request_(request),
         response_(response),
         stop_(stop),
-        flow_(pd_flow_settings::from(state.config)),
+        flow_(pd_flow_settings::from(config_)),
         model_(model_of(request.body)),
         prompt_tokens_(request.body.size() / 4) {}
 
@@ -322,6 +323,7 @@ class pd_driver {
   }
 
   proxy_state& state_;
+  std::shared_ptr<const proxy_config> config_ptr_;  // this request's (reloadable settings), kept to its end
   const proxy_config& config_;
   backend_pool& pool_;
   const pd_request& request_;

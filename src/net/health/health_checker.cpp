@@ -73,18 +73,27 @@ net::awaitable<void> health_checker::run() {
   std::unordered_map<backend_id, std::shared_ptr<health_probe>> probes;
   net::steady_timer timer(executor_);
   wake_ = &timer;
+  std::shared_ptr<const proxy_config> built_for;  // the configuration the probes' requests were built from
   while (!stopped_.load()) {
     const auto now = clock::now();
+    const auto config = state_.current_config();  // the path, the key and the timeout are reloadable
+    if (built_for != nullptr && (config->health_check_path != built_for->health_check_path ||
+                                 config->backend_api_key != built_for->backend_api_key)) {
+      for (auto& [id, probe] : probes) probe->close();
+      probes.clear();  // rebuilt below with the new request
+      set = nullptr;
+    }
+    built_for = config;
     auto current = state_.backends.snapshot();
     if (current != set) {
       set = std::move(current);
-      sync_probes(*set, probes);
+      sync_probes(*set, *config, probes);
       schedule_.sync(ids_of(*set), now);
     }
     for (health_probe* probe : in_flight_) {
       if (probe->deadline() <= now) probe->expire();
     }
-    const auto check_deadline = deadline_after<clock>(state_.config.health_check_timeout, now);
+    const auto check_deadline = deadline_after<clock>(config->health_check_timeout, now);
     while (auto id = schedule_.take_due(now + slack_)) {
       const auto found = probes.find(*id);
       if (found == probes.end()) {
@@ -108,7 +117,7 @@ net::awaitable<void> health_checker::run() {
   for (health_probe* probe : in_flight_) probe->close();  // their checks end now, unreported
 }
 
-void health_checker::sync_probes(const backend_set& set,
+void health_checker::sync_probes(const backend_set& set, const proxy_config& config,
                                  std::unordered_map<backend_id, std::shared_ptr<health_probe>>& probes) {
   std::unordered_map<backend_id, std::shared_ptr<health_probe>> next;
   for (const auto* pool : {&set.prefillers, &set.decoders}) {
@@ -119,10 +128,10 @@ void health_checker::sync_probes(const backend_set& set,
         continue;
       }
       std::string request = format_backend_request_head({.method = "GET",
-                                                         .target = state_.config.health_check_path,
+                                                         .target = config.health_check_path,
                                                          .authority = b->authority(),
                                                          .request_id = {},
-                                                         .api_key = state_.config.backend_api_key,
+                                                         .api_key = config.backend_api_key,
                                                          .content_length = std::nullopt});
       next.emplace(b->id(),
                    std::make_shared<health_probe>(

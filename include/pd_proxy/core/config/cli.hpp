@@ -14,6 +14,7 @@ struct cli_outcome {
   std::optional<proxy_config> config;  // set when the proxy should start
   int exit_code = 0;                   // when config is unset: 0 for --help/--version, 2 for a usage error
   std::string output;                  // help text or the error message, for stdout/stderr
+  bool check_config = false;           // --check-config: config is valid; print nothing more and exit 0
 };
 
 /// Looks up an environment variable; nullopt when unset. Injected so tests do not touch the environment.
@@ -22,8 +23,10 @@ using env_lookup = std::function<std::optional<std::string>(const std::string&)>
 /// The process environment.
 env_lookup process_env();
 
-/// Parses argv. Multi-value flags take space-separated values (argparse nargs='+'). A flag given more than
-/// once takes its last occurrence, as argparse does (`--port 1 --port 2` is 2; `--prefiller-ports 1 2
+/// Parses argv, with the environment (PD_PROXY_<FLAG>) and the --config TOML file (config_sources.hpp):
+/// command line > environment > file > defaults. Multi-value flags take space-separated values (argparse
+/// nargs='+'). A flag given more than once takes its last occurrence, as argparse does (`--port 1 --port 2`
+/// is 2; `--prefiller-ports 1 2
 /// --prefiller-ports 3` is [3]). IPv6 literals may be given with or without brackets (`::1`, `[::1]`).
 /// Every problem, including unknown flags, malformed or out-of-range numbers and inconsistent pool flags, is
 /// a usage error (exit code 2) whose message names the flag and quotes the value as typed (long values

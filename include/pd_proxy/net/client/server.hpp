@@ -45,6 +45,12 @@ class server {
   /// Idempotent. Call from any thread but a worker's.
   void stop(seconds_d drain);
 
+  /// Makes `next` the configuration of requests that start from now on (proxy_state::current_config): posted
+  /// to every worker and waited for (at most 5 s each). Requests in flight keep theirs. Settings that cannot
+  /// change at run time must be the running ones (plan_reload makes it so). Call from any thread but a
+  /// worker's, after start().
+  void install_config(std::shared_ptr<const proxy_config> next);
+
   /// Ends a drain now, as if its deadline had passed (a second SIGTERM/SIGINT). Thread-safe; call while
   /// another thread is in stop(), or before it.
   void hurry();

@@ -49,7 +49,7 @@ class health_checker {
   /// A probe's check ended: report it to the scheduler and let the loop start the next.
   void finished(health_probe& probe, const check_outcome& outcome);
   /// Keeps one probe per backend of `set`: new backends get one, those that left are closed and dropped.
-  void sync_probes(const backend_set& set,
+  void sync_probes(const backend_set& set, const proxy_config& config,
                    std::unordered_map<backend_id, std::shared_ptr<health_probe>>& probes);
   /// Logs a backend that became usable or unhealthy.
   void log_change(const backend& target, const check_effect& effect, const std::string& reason);

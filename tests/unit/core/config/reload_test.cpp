@@ -1,0 +1,117 @@
+#include "pd_proxy/core/config/reload.hpp"
+
+#include <gtest/gtest.h>
+
+namespace pd_proxy {
+namespace {
+
+backend_address at(const std::string& host, std::uint16_t port) {
+  return backend_address{host, port};
+}
+
+std::vector<std::string> authorities(const std::vector<backend_address>& pool) {
+  std::vector<std::string> out;
+  for (const auto& b : pool) out.push_back(b.authority());
+  return out;
+}
+
+using names = std::vector<std::string>;
+
+TEST(reload, pool_difference_per_role) {
+  proxy_config old, next;
+  old.prefillers = {at("a", 1), at("b", 1), at("c", 1)};
+  next.prefillers = {at("c", 1), at("d", 1), at("a", 1)};
+  old.decoders = {at("::1", 9000), at("e", 2)};
+  next.decoders = {at("e", 2)};
+  const auto d = diff_pools(old, next);
+  EXPECT_EQ(authorities(d.added_prefillers), names{"d:1"});
+  EXPECT_EQ(authorities(d.removed_prefillers), names{"b:1"});
+  EXPECT_TRUE(d.added_decoders.empty());
+  EXPECT_EQ(authorities(d.removed_decoders), names{"[::1]:9000"});
+  EXPECT_FALSE(d.empty());
+  EXPECT_TRUE(diff_pools(old, old).empty());
+}
+
+TEST(reload, pool_difference_counts_repeated_addresses) {
+  proxy_config old, next;
+  old.decoders = {at("a", 1), at("a", 1), at("b", 1)};
+  next.decoders = {at("a", 1), at("b", 1), at("b", 1)};
+  const auto d = diff_pools(old, next);
+  EXPECT_EQ(authorities(d.removed_decoders), names{"a:1"});
+  EXPECT_EQ(authorities(d.added_decoders), names{"b:1"});
+}
+
+TEST(reload, nothing_changed_means_nothing_to_do) {
+  proxy_config running;
+  running.prefillers = {at("a", 1)};
+  const auto plan = plan_reload(running, running);
+  EXPECT_TRUE(plan.applied.empty());
+  EXPECT_TRUE(plan.ignored.empty());
+  EXPECT_TRUE(plan.pools.empty());
+}
+
+TEST(reload, reloadable_settings_take_the_new_value) {
+  proxy_config running, next;
+  next.max_retries = 9;
+  next.retry_delay = seconds_d{0.25};
+  next.decode_retry_kv = decode_retry_kv::reprefill;
+  next.prefill_timeout = seconds_d{1};
+  next.first_token_timeout = seconds_d{2};
+  next.shutdown_timeout = seconds_d{3};
+  next.queue_timeout = seconds_d{4};
+  next.log_level = "debug";
+  next.backend_api_key = "new-key";
+  next.health_check_path = "/ping";
+  const auto plan = plan_reload(running, next);
+  EXPECT_EQ(plan.config.max_retries, 9);
+  EXPECT_EQ(plan.config.retry_delay, seconds_d{0.25});
+  EXPECT_EQ(plan.config.decode_retry_kv, decode_retry_kv::reprefill);
+  EXPECT_EQ(plan.config.prefill_timeout, seconds_d{1});
+  EXPECT_EQ(plan.config.first_token_timeout, seconds_d{2});
+  EXPECT_EQ(plan.config.shutdown_timeout, seconds_d{3});
+  EXPECT_EQ(plan.config.queue_timeout, seconds_d{4});
+  EXPECT_EQ(plan.config.log_level, "debug");
+  EXPECT_EQ(plan.config.backend_api_key, "new-key");
+  EXPECT_EQ(plan.config.health_check_path, "/ping");
+  EXPECT_EQ(plan.applied, (names{"--max-retries", "--retry-delay", "--decode-retry-kv", "--prefill-timeout",
+                                 "--first-token-timeout", "--drain-timeout", "--health-check-path",
+                                 "--queue-timeout", "--log-level", "--backend-api-key"}));
+  EXPECT_TRUE(plan.ignored.empty());
+}
+
+TEST(reload, fixed_settings_keep_the_running_value_and_are_reported) {
+  proxy_config running, next;
+  running.workers = 4;
+  next.host = "0.0.0.0";
+  next.port = 9999;
+  next.workers = 8;
+  next.max_inflight = 10;
+  next.max_connections = 5;
+  next.cb_failure_threshold = 7;
+  next.max_retries = 1;  // a reloadable one in the same reload
+  const auto plan = plan_reload(running, next);
+  EXPECT_EQ(plan.config.host, "localhost");
+  EXPECT_EQ(plan.config.port, 8000);
+  EXPECT_EQ(plan.config.workers, 4u);
+  EXPECT_EQ(plan.config.max_inflight, 0u);
+  EXPECT_EQ(plan.config.max_connections, running.max_connections);
+  EXPECT_EQ(plan.config.cb_failure_threshold, 3);
+  EXPECT_EQ(plan.config.max_retries, 1);
+  EXPECT_EQ(plan.ignored, (names{"--host", "--port", "--cb-failure-threshold", "--max-inflight",
+                                 "--max-connections", "--workers"}));
+  EXPECT_EQ(plan.applied, names{"--max-retries"});
+}
+
+TEST(reload, the_new_pools_become_the_reference_for_the_next_reload) {
+  proxy_config running, next;
+  running.decoders = {at("a", 1)};
+  next.decoders = {at("b", 1)};
+  const auto plan = plan_reload(running, next);
+  EXPECT_EQ(authorities(plan.config.decoders), names{"b:1"});
+  EXPECT_EQ(authorities(plan.pools.added_decoders), names{"b:1"});
+  EXPECT_EQ(authorities(plan.pools.removed_decoders), names{"a:1"});
+  EXPECT_TRUE(plan_reload(plan.config, next).pools.empty());
+}
+
+}  // namespace
+}  // namespace pd_proxy
