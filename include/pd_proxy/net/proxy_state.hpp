@@ -8,6 +8,7 @@
 #include "pd_proxy/core/admission/inflight_limit.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/pools/pool_manager.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
 
 namespace pd_proxy {
@@ -37,6 +38,7 @@ struct proxy_state {
   const proxy_config config;
   backend_registry backends;                 // the current backends (a snapshot per reader)
   scheduler sched;                           // their load and the policies that pick among them
+  pool_manager pools;  // run-time changes of the pools (/instances, DNS discovery): waiting, draining
   std::atomic<std::int64_t> request_num{0};  // PD requests in flight (the reference's request_num)
   std::atomic<std::int64_t> other_requests{
       0};  // other requests that wait on backends (/v1/models), for the drain

@@ -80,9 +80,13 @@ net::awaitable<void> health_checker::run() {
     auto current = state_.backends.snapshot();
     if (current != set) {
       set = std::move(current);
+      auto previous = std::move(by_id);
       by_id.clear();
       for (const auto* pool : {&set->prefillers, &set->decoders})
         for (const auto& b : *pool) by_id.emplace(b->id(), b);
+      // A backend removed at run time: its idle check connection goes (its id is never reused).
+      for (const auto& [id, b] : previous)
+        if (by_id.count(id) == 0) pool_.forget(id);
       const auto ids = ids_of(*set);
       schedule_.sync(ids, now);
     }
