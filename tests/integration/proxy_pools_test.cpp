@@ -46,7 +46,8 @@ std::string local(std::uint16_t port) {
 std::string state_of(std::uint16_t proxy, std::string_view type, const std::string& address) {
   const auto reply = request(proxy, get("/instances"));
   if (reply.status != 200) return "status " + std::to_string(reply.status);
-  for (const auto& i : json::parse(reply.body)["instances"]) {
+  const auto body = json::parse(reply.body);  // named: a range-for over a temporary's member dangles
+  for (const auto& i : body["instances"]) {
     if (i["type"] == type && i["address"] == address) return i["state"].get<std::string>();
   }
   return "";
@@ -111,15 +112,15 @@ TEST(proxy_pools, add_list_remove_and_an_idempotent_add) {
   // Removing an unknown instance: 200 (as the reference), and the message says nothing was removed.
   reply = request(c.port(), post("/instances/remove", instances_body("prefill", {"127.0.0.1:1"})));
   ASSERT_EQ(reply.status, 200);
-  EXPECT_NE(json::parse(reply.body)["message"].get<std::string>().find("nothing to remove"), std::string::npos);
+  EXPECT_NE(json::parse(reply.body)["message"].get<std::string>().find("nothing to remove"),
+            std::string::npos);
   EXPECT_TRUE(eventually([&] { return c.idle(); }));
   extra.stop();
 }
 
 TEST(proxy_pools, ipv6_instances_are_written_in_brackets) {
-  cluster c({{fast_engines(1)}}, {{fast_engines(1)}}, [](proxy_config& config) {
-    config.max_waiting_retries = 1;
-  });
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}},
+            [](proxy_config& config) { config.max_waiting_retries = 1; });
   const std::string address = "[::1]:" + std::to_string(refused_port());
   const auto reply = request(c.port(), post("/instances/add", instances_body("prefill", {address})));
   ASSERT_EQ(reply.status, 200) << reply.body;
@@ -130,7 +131,7 @@ TEST(proxy_pools, ipv6_instances_are_written_in_brackets) {
 
 TEST(proxy_pools, bad_admin_requests_are_400_or_405) {
   cluster c({{fast_engines(1)}}, {{fast_engines(1)}});
-  for (const std::string body :
+  for (const std::string& body :
        {std::string(R"({"type":"both","instances":["127.0.0.1:9000"]})"), std::string(R"({"type":"decode"})"),
         std::string(R"({"type":"decode","instances":["127.0.0.1"]})"),
         std::string(R"({"type":"decode","instances":["::1:9000"]})"),
@@ -195,26 +196,30 @@ TEST(proxy_pools, a_removed_decoder_finishes_its_stream_and_gets_no_new_request)
   const std::string slow_address = local(slow->port(0));
   mock::mock_server other(fast_engines(1));
   other.start();
-  ASSERT_EQ(request(c.port(), post("/instances/add", instances_body("decode", {local(other.port(0))}))).status,
-            200);
+  ASSERT_EQ(
+      request(c.port(), post("/instances/add", instances_body("decode", {local(other.port(0))}))).status,
+      200);
   // Only the slow decoder may take the stream: the other one drains first (it is idle, so it goes at once).
-  ASSERT_EQ(request(c.port(), post("/instances/remove", instances_body("decode", {local(other.port(0))}))).status,
-            200);
+  ASSERT_EQ(
+      request(c.port(), post("/instances/remove", instances_body("decode", {local(other.port(0))}))).status,
+      200);
 
   http_reply streamed;
   std::thread client([&] {
-    streamed = request(c.port(), post("/v1/completions",
-                                      R"({"model":"m","prompt":"hello","max_tokens":50,"stream":true})"));
+    streamed = request(
+        c.port(), post("/v1/completions", R"({"model":"m","prompt":"hello","max_tokens":50,"stream":true})"));
   });
   ASSERT_TRUE(eventually([&] { return slow->stats(0).requests.load() == 1; }));
-  ASSERT_EQ(request(c.port(), post("/instances/add", instances_body("decode", {local(other.port(0))}))).status,
-            200);
+  ASSERT_EQ(
+      request(c.port(), post("/instances/add", instances_body("decode", {local(other.port(0))}))).status,
+      200);
   const auto removed = request(c.port(), post("/instances/remove", instances_body("decode", {slow_address})));
   ASSERT_EQ(removed.status, 200);
   EXPECT_NE(json::parse(removed.body)["message"].get<std::string>().find("isolated"), std::string::npos);
   // Draining: listed with its request in flight, picked by no new request.
   bool draining = false;
-  for (const auto& i : json::parse(request(c.port(), get("/instances")).body)["instances"]) {
+  const auto listed = json::parse(request(c.port(), get("/instances")).body);
+  for (const auto& i : listed["instances"]) {
     if (i["address"] == slow_address) draining = i["state"] == "draining" && i["inflight"] == 1;
   }
   EXPECT_TRUE(draining);  // the stream lasts 2 s of the engine's time
@@ -269,9 +274,13 @@ TEST(proxy_pools, reset_prefix_cache_is_502_with_the_results_when_one_fails) {
   EXPECT_TRUE(contains(body["failed"], "http://" + local(dead)));
   ASSERT_EQ(body["results"].size(), 3u);
   for (const auto& r : body["results"]) {
-    if (r["instance"] == local(p1.port())) EXPECT_EQ(r["ok"], true);
-    if (r["instance"] == local(d1.port())) EXPECT_EQ(r["status"], 404);
-    if (r["instance"] == local(dead)) EXPECT_TRUE(r.contains("error"));
+    if (r["instance"] == local(p1.port())) {
+      EXPECT_EQ(r["ok"], true);
+    } else if (r["instance"] == local(d1.port())) {
+      EXPECT_EQ(r["status"], 404);
+    } else {
+      EXPECT_TRUE(r.contains("error")) << r.dump();
+    }
   }
   EXPECT_EQ(p1.received().size(), 1u);
 }
@@ -279,7 +288,8 @@ TEST(proxy_pools, reset_prefix_cache_is_502_with_the_results_when_one_fails) {
 // A resolver whose answer the test sets; counts lookups.
 class fake_resolver final : public dns_resolver {
  public:
-  net::awaitable<std::optional<std::vector<std::string>>> resolve(std::string name, seconds_d) override {
+  net::awaitable<std::optional<std::vector<std::string>>> resolve(const std::string& name,
+                                                                  seconds_d) override {
     std::lock_guard lock(mutex_);
     ++lookups_;
     last_name_ = name;

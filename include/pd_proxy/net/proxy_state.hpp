@@ -38,7 +38,6 @@ struct proxy_state {
   const proxy_config config;
   backend_registry backends;                 // the current backends (a snapshot per reader)
   scheduler sched;                           // their load and the policies that pick among them
-  pool_manager pools;  // run-time changes of the pools (/instances, DNS discovery): waiting, draining
   std::atomic<std::int64_t> request_num{0};  // PD requests in flight (the reference's request_num)
   std::atomic<std::int64_t> other_requests{
       0};  // other requests that wait on backends (/v1/models), for the drain
@@ -47,6 +46,8 @@ struct proxy_state {
   inflight_limit admission;           // --max-inflight and its queue
   std::atomic<bool> draining{false};  // SIGTERM/SIGINT: no new request is served
   proxy_counters counters;
+  // Run-time changes of the pools (/instances, DNS discovery): waiting and draining instances.
+  pool_manager pools;
 };
 
 /// Increments `request_num` for its lifetime.

@@ -401,8 +401,9 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
 
   if (auto error = flags.convert_all(); !error.empty()) return usage_error(error);
 
-  for (const auto& [flag, texts, role] : {std::tuple{"--prefiller-dns", &prefiller_dns, backend_role::prefill},
-                                          std::tuple{"--decoder-dns", &decoder_dns, backend_role::decode}}) {
+  for (const auto& [flag, texts, role] :
+       {std::tuple{"--prefiller-dns", &prefiller_dns, backend_role::prefill},
+        std::tuple{"--decoder-dns", &decoder_dns, backend_role::decode}}) {
     for (const auto& text : *texts) {
       auto target = parse_dns_target(flag, text, role);
       if (!target.ok()) return usage_error(target.error);

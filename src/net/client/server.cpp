@@ -147,14 +147,15 @@ void server::start() {
   }
   // Run-time pools: a draining backend's per-worker state (idle connections, resolved addresses) goes with
   // its last request.
-  prober_ = std::make_unique<pool_prober>(*state_, workers_.front()->io.get_executor(), [this](backend_id id) {
-    for (auto& w : workers_) net::post(w->io, [&pool = w->pool, id] { pool.forget(id); });
-  });
+  prober_ =
+      std::make_unique<pool_prober>(*state_, workers_.front()->io.get_executor(), [this](backend_id id) {
+        for (auto& w : workers_) net::post(w->io, [&pool = w->pool, id] { pool.forget(id); });
+      });
   prober_->start();
   if (!cfg.dns_targets.empty()) {
     if (resolver_ == nullptr) resolver_ = std::make_shared<asio_dns_resolver>();
-    discovery_ = std::make_unique<dns_discovery>(*state_, workers_.front()->io.get_executor(), cfg.dns_targets,
-                                                 cfg.dns_refresh_interval, resolver_);
+    discovery_ = std::make_unique<dns_discovery>(*state_, workers_.front()->io.get_executor(),
+                                                 cfg.dns_targets, cfg.dns_refresh_interval, resolver_);
     discovery_->start();
   }
   for (auto& w : workers_) {

@@ -14,12 +14,11 @@ namespace {
 using clock = pool_manager::clock;
 
 std::string forbidden_body() {
-  const nlohmann::ordered_json body = {
-      {"error",
-       {{"message", "admin routes are served to loopback clients only"},
-        {"type", "permission_error"},
-        {"param", nullptr},
-        {"code", 403}}}};
+  const nlohmann::ordered_json body = {{"error",
+                                        {{"message", "admin routes are served to loopback clients only"},
+                                         {"type", "permission_error"},
+                                         {"param", nullptr},
+                                         {"code", 403}}}};
   return body.dump();
 }
 
@@ -81,13 +80,15 @@ std::string instances_list_body(const proxy_state& state) {
                     {"active_tokens", info.load.active_tokens},
                     {"active_kv", info.load.active_kv}});
   }
-  const nlohmann::ordered_json body = {{"instances", std::move(list)},
-                                       {"current_prefill_instances", state.pools.current(backend_role::prefill)},
-                                       {"current_decode_instances", state.pools.current(backend_role::decode)}};
+  const nlohmann::ordered_json body = {
+      {"instances", std::move(list)},
+      {"current_prefill_instances", state.pools.current(backend_role::prefill)},
+      {"current_decode_instances", state.pools.current(backend_role::decode)}};
   return body.dump();
 }
 
-net::awaitable<void> serve_add(proxy_state& state, client_response& response, const instances_request& request) {
+net::awaitable<void> serve_add(proxy_state& state, client_response& response,
+                               const instances_request& request) {
   auto added = state.pools.add(request.role, request.instances, clock::now());
   std::vector<probe_target> probing = added.waiting;
   // The first probe is awaited: an instance that answers is active (and listed as current) in the answer.
@@ -155,8 +156,7 @@ net::awaitable<void> serve_admin_route(proxy_state& state, client_response& resp
                             : request.method() == http::verb::post;
   if (!allowed) {
     const std::string allow = list ? "Allow: GET, HEAD\r\n" : "Allow: POST\r\n";
-    const std::string text =
-        std::string(request.method_string()) + " is not allowed on " + std::string(path);
+    const std::string text = std::string(request.method_string()) + " is not allowed on " + std::string(path);
     co_await response.send_error(errc::method_not_allowed, text, allow);
     co_return;
   }

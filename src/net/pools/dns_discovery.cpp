@@ -21,8 +21,8 @@ std::vector<std::string> authorities(const std::vector<backend_address>& list) {
 
 }  // namespace
 
-net::awaitable<std::optional<std::vector<std::string>>> asio_dns_resolver::resolve(std::string name,
-                                                                                  seconds_d timeout) {
+net::awaitable<std::optional<std::vector<std::string>>> asio_dns_resolver::resolve(const std::string& name,
+                                                                                   seconds_d timeout) {
   tcp::resolver resolver(co_await net::this_coro::executor);
   auto [ec, results] = co_await timed(
       [&](auto token) { return resolver.async_resolve(name, "", net::ip::resolver_base::flags{}, token); },
@@ -36,8 +36,9 @@ net::awaitable<std::optional<std::vector<std::string>>> asio_dns_resolver::resol
   co_return out;
 }
 
-dns_discovery::dns_discovery(proxy_state& state, net::any_io_executor executor, std::vector<dns_target> targets,
-                             seconds_d interval, std::shared_ptr<dns_resolver> resolver)
+dns_discovery::dns_discovery(proxy_state& state, net::any_io_executor executor,
+                             std::vector<dns_target> targets, seconds_d interval,
+                             std::shared_ptr<dns_resolver> resolver)
     : state_(state),
       executor_(std::move(executor)),
       targets_(std::move(targets)),
@@ -66,8 +67,8 @@ net::awaitable<void> dns_discovery::refresh(std::size_t i) {
     for (auto& name : *names) resolved->push_back(backend_address{std::move(name), target.port});
   }
   if (!resolved || resolved->empty()) {
-    spdlog::warn("DNS discovery: {} {} {}; keeping its last {} record(s)", to_string(target.role), target.name,
-                 resolved ? "has no record" : "did not resolve", last_good_[i].size());
+    spdlog::warn("DNS discovery: {} {} {}; keeping its last {} record(s)", to_string(target.role),
+                 target.name, resolved ? "has no record" : "did not resolve", last_good_[i].size());
   }
   const dns_change change = diff_records(last_good_[i], resolved);
   last_good_[i] = next_records(last_good_[i], resolved);

@@ -42,8 +42,9 @@ void log_verdict(const probe_target& target, probe_verdict verdict, int max_retr
 
 }  // namespace
 
-net::awaitable<bool> probe_instance(const proxy_config& config, backend_role role, backend_address address) {
-  const backend target(0, role, std::move(address));  // not registered: a connection pool of its own
+net::awaitable<bool> probe_instance(const proxy_config& config, backend_role role,
+                                    const backend_address& address) {
+  const backend target(0, role, address);  // not registered: a connection pool of its own
   backend_pool pool(0);
   const seconds_d limit = probe_timeout(config);
   const std::string head = format_backend_request_head(
@@ -57,13 +58,15 @@ net::awaitable<bool> probe_instance(const proxy_config& config, backend_role rol
 
 net::awaitable<void> probe_and_report(proxy_state& state, std::vector<probe_target> targets) {
   auto shared = std::make_shared<std::vector<probe_target>>(std::move(targets));
-  co_await for_each_concurrently(
-      shared->size(), max_concurrent_probes, [&state, shared](std::size_t i) -> net::awaitable<void> {
-        const probe_target& target = (*shared)[i];
-        const bool passed = co_await probe_instance(state.config, target.role, target.address);
-        const auto verdict = state.pools.probe_finished(target.ticket, passed, clock::now());
-        log_verdict(target, verdict, state.config.max_waiting_retries);
-      });
+  // A named std::function: GCC 12 may destroy a temporary in a co_await expression twice.
+  std::function<net::awaitable<void>(std::size_t)> task = [&state,
+                                                           shared](std::size_t i) -> net::awaitable<void> {
+    const probe_target& target = (*shared)[i];
+    const bool passed = co_await probe_instance(state.config, target.role, target.address);
+    const auto verdict = state.pools.probe_finished(target.ticket, passed, clock::now());
+    log_verdict(target, verdict, state.config.max_waiting_retries);
+  };
+  co_await for_each_concurrently(shared->size(), max_concurrent_probes, std::move(task));
 }
 
 pool_prober::pool_prober(proxy_state& state, net::any_io_executor executor,

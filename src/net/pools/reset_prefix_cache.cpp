@@ -11,19 +11,20 @@
 namespace pd_proxy {
 namespace {
 
-constexpr seconds_d reset_timeout{10.0};   // per backend, connect included
-constexpr std::size_t reset_fanout = 64;   // backends asked at the same time
+constexpr seconds_d reset_timeout{10.0};      // per backend, connect included
+constexpr std::size_t reset_fanout = 64;      // backends asked at the same time
 constexpr std::size_t max_reset_body = 4096;  // of a backend's answer, kept for the report
 
 struct reset_result {
   std::shared_ptr<backend> target;
-  int status = 0;          // 0: no answer
-  std::string error;       // the failure, when there was no answer
-  std::string body;        // the backend's answer (cut), for a failure's report
+  int status = 0;     // 0: no answer
+  std::string error;  // the failure, when there was no answer
+  std::string body;   // the backend's answer (cut), for a failure's report
   bool ok() const { return status >= 200 && status < 300; }
 };
 
-net::awaitable<void> reset_one(const proxy_config& config, std::string target_path, reset_result& result) {
+net::awaitable<void> reset_one(const proxy_config& config, const std::string& target_path,
+                               reset_result& result) {
   backend_pool pool(0);  // a connection of its own: the admin plane does not touch the workers' pools
   const backend& target = *result.target;
   const std::string head = format_backend_request_head(
@@ -54,16 +55,17 @@ net::awaitable<void> serve_reset_prefix_cache(proxy_state& state, client_respons
   }
   const std::string target_path = "/reset_prefix_cache" + std::string(query);
   const proxy_config& config = state.config;
-  co_await for_each_concurrently(results->size(), reset_fanout,
-                                 [&config, results, target_path](std::size_t i) -> net::awaitable<void> {
-                                   co_await reset_one(config, target_path, (*results)[i]);
-                                 });
+  // A named std::function: GCC 12 may destroy a temporary in a co_await expression twice.
+  std::function<net::awaitable<void>(std::size_t)> task =
+      [&config, results, target_path](std::size_t i) -> net::awaitable<void> {
+    co_await reset_one(config, target_path, (*results)[i]);
+  };
+  co_await for_each_concurrently(results->size(), reset_fanout, std::move(task));
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   nlohmann::ordered_json failed = nlohmann::ordered_json::array();
   for (const auto& r : *results) {
-    nlohmann::ordered_json entry = {{"type", to_string(r.target->role())},
-                                    {"instance", r.target->authority()},
-                                    {"ok", r.ok()}};
+    nlohmann::ordered_json entry = {
+        {"type", to_string(r.target->role())}, {"instance", r.target->authority()}, {"ok", r.ok()}};
     if (r.status != 0) entry["status"] = r.status;
     if (!r.error.empty()) entry["error"] = r.error;
     if (!r.ok() && !r.body.empty()) entry["body"] = r.body;
@@ -76,7 +78,8 @@ net::awaitable<void> serve_reset_prefix_cache(proxy_state& state, client_respons
   body["results"] = std::move(list);
   const std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (!all_ok) spdlog::warn("/reset_prefix_cache failed on some backends: {}", text);
-  co_await response.send_whole(all_ok ? 200 : 502, "application/json", text);
+  const int status = all_ok ? 200 : 502;
+  co_await response.send_whole(status, "application/json", text);
 }
 
 }  // namespace pd_proxy

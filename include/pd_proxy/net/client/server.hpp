@@ -73,8 +73,10 @@ class server {
 
   std::unique_ptr<proxy_state> state_;
   std::unique_ptr<health_checker> checker_;  // runs on worker 0; null when --health-check-interval is 0
-  std::unique_ptr<pool_prober> prober_;      // retries probes of waiting instances; runs on worker 0
-  std::unique_ptr<dns_discovery> discovery_;  // on worker 0; null without --prefiller-dns/--decoder-dns
+  // Retries probes of waiting instances; runs on worker 0.
+  std::unique_ptr<pool_prober> prober_;
+  // DNS discovery, on worker 0; null without --prefiller-dns/--decoder-dns.
+  std::unique_ptr<dns_discovery> discovery_;
   std::shared_ptr<dns_resolver> resolver_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;

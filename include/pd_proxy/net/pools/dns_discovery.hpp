@@ -19,15 +19,17 @@ class dns_resolver {
  public:
   virtual ~dns_resolver() = default;
   /// Every address `name` has (A and AAAA records, as IP literals without brackets), or nullopt when the
-  /// lookup failed or took longer than `timeout`. Called on the discovery's executor.
-  virtual net::awaitable<std::optional<std::vector<std::string>>> resolve(std::string name,
-                                                                         seconds_d timeout) = 0;
+  /// lookup failed or took longer than `timeout`. Called on the discovery's executor; `name` lives until
+  /// the lookup ends.
+  virtual net::awaitable<std::optional<std::vector<std::string>>> resolve(const std::string& name,
+                                                                          seconds_d timeout) = 0;
 };
 
 /// getaddrinfo through Asio's resolver (its own thread), within the timeout.
 class asio_dns_resolver final : public dns_resolver {
  public:
-  net::awaitable<std::optional<std::vector<std::string>>> resolve(std::string name, seconds_d timeout) override;
+  net::awaitable<std::optional<std::vector<std::string>>> resolve(const std::string& name,
+                                                                  seconds_d timeout) override;
 };
 
 /// Runs on one executor: start() once, stop() from any thread. The io_context must be destroyed before the

@@ -36,7 +36,8 @@ inline net::awaitable<void> for_each_concurrently(std::size_t n, std::size_t wid
   };
   const std::size_t lanes = width < n ? (width == 0 ? 1 : width) : n;
   state->running = lanes;
-  for (std::size_t i = 0; i < lanes; ++i) net::co_spawn(state->done.get_executor(), lane(state), net::detached);
+  for (std::size_t i = 0; i < lanes; ++i)
+    net::co_spawn(state->done.get_executor(), lane(state), net::detached);
   while (state->running > 0) {
     state->done.expires_at(net::steady_timer::time_point::max());
     co_await state->done.async_wait(use_nothrow);

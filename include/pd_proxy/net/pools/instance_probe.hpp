@@ -16,7 +16,8 @@ inline constexpr std::size_t max_concurrent_probes = 64;
 
 /// GET --health-check-path on `address` on a connection of its own, within --health-check-timeout (5 s when
 /// it is 0). Passes on a response head below 500, as an active health check does.
-net::awaitable<bool> probe_instance(const proxy_config& config, backend_role role, backend_address address);
+net::awaitable<bool> probe_instance(const proxy_config& config, backend_role role,
+                                    const backend_address& address);
 
 /// Probes `targets` (claimed from state.pools) concurrently and reports each result; logs what changed.
 net::awaitable<void> probe_and_report(proxy_state& state, std::vector<probe_target> targets);

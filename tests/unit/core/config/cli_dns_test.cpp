@@ -43,11 +43,12 @@ TEST(CliDns, AlongsideHostFlags) {
 }
 
 TEST(CliDns, Refused) {
-  for (const auto& args : std::vector<std::vector<std::string>>{{"--decoder-dns", "no-port.svc"},
-                                                                {"--decoder-dns", "::1:9000"},
-                                                                {"--prefiller-dns", "p.svc:0"},
-                                                                {"--decoder-dns", "d:1", "--dns-refresh-interval", "0"},
-                                                                {"--dns-refresh-interval", "-1"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--decoder-dns", "no-port.svc"},
+                                             {"--decoder-dns", "::1:9000"},
+                                             {"--prefiller-dns", "p.svc:0"},
+                                             {"--decoder-dns", "d:1", "--dns-refresh-interval", "0"},
+                                             {"--dns-refresh-interval", "-1"}}) {
     const auto r = parse_args(args);
     EXPECT_FALSE(r.config) << args[0] << " " << args[1];
     EXPECT_EQ(r.exit_code, 2);
