@@ -17,7 +17,12 @@ proxy_state::proxy_state(proxy_config c)
       sched(make_policy(config.prefill_policy), make_policy(config.decode_policy), health_settings_of(config),
             /*checked=*/config.health_check_interval.count() > 0),
       bodies(config.max_buffered_body_bytes),
-      admission(config.max_inflight, config.max_queue) {
+      admission(config.max_inflight, config.max_queue),
+      pools(backends, sched,
+            pool_settings{.max_waiting_retries = config.max_waiting_retries,
+                          .retry_interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              config.waiting_retry_interval),
+                          .max_waiting = 4096}) {
   for (const auto& address : config.prefillers) add_backend(backend_role::prefill, address);
   for (const auto& address : config.decoders) add_backend(backend_role::decode, address);
 }

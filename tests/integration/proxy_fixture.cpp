@@ -40,7 +40,8 @@ std::vector<backend_address> start_group(const std::vector<backend_group>& group
 }  // namespace
 
 cluster::cluster(std::vector<backend_group> prefill, std::vector<backend_group> decode,
-                 const std::function<void(proxy_config&)>& tune) {
+                 const std::function<void(proxy_config&)>& tune,
+                 const std::function<void(server&)>& prepare) {
   // spdlog creates its registry on first use; libspdlog is not instrumented, so TSan cannot see that
   // initialisation's guard when two worker threads log first at once. Create it here, before any thread.
   spdlog::default_logger_raw();
@@ -57,6 +58,7 @@ cluster::cluster(std::vector<backend_group> prefill, std::vector<backend_group> 
   config.decoders = start_group(decode, decode_);
   if (tune) tune(config);
   proxy_ = std::make_unique<server>(config);
+  if (prepare) prepare(*proxy_);
   proxy_->start();
 }
 

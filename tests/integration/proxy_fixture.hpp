@@ -23,9 +23,11 @@ mock::mock_options fast_engines(int count);
 
 class cluster {
  public:
-  /// Starts every group and the proxy; `tune` edits the proxy config before it starts.
+  /// Starts every group and the proxy; `tune` edits the proxy config before it starts, `prepare` the
+  /// server (e.g. its DNS resolver) before it starts.
   cluster(std::vector<backend_group> prefill, std::vector<backend_group> decode,
-          const std::function<void(proxy_config&)>& tune = {});
+          const std::function<void(proxy_config&)>& tune = {},
+          const std::function<void(server&)>& prepare = {});
   ~cluster();
 
   std::uint16_t port() const { return proxy_->local_endpoint().port(); }

@@ -10,6 +10,7 @@
 #include "pd_proxy/core/admission/inflight_limit.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/pools/pool_manager.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
 
 namespace boost::asio::ssl {
@@ -65,6 +66,9 @@ struct proxy_state {
   proxy_counters counters;
   // The listener's TLS context (--tls-cert/--tls-key); null for plain HTTP. Set before the workers start.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // Run-time changes of the pools (/instances, DNS discovery): waiting and draining instances. Declared
+  // after everything it refers to.
+  pool_manager pools;
 
  private:
   mutable std::mutex latest_mutex_;

@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "pd_proxy/core/backends/pool_expansion.hpp"
 #include "pd_proxy/core/config/config_sources.hpp"
@@ -300,6 +301,23 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
   const role_lists prefill = add_role_flags(flags, "prefiller", "Prefiller", 8001);
   const role_lists decode = add_role_flags(flags, "decoder", "Decoder", 8002);
 
+  std::vector<std::string> prefiller_dns, decoder_dns;
+  app.add_option("--prefiller-dns", prefiller_dns,
+                 "A name whose every A/AAAA record is a prefiller on PORT, resolved every "
+                 "--dns-refresh-interval (repeatable; alongside or instead of --prefiller-hosts)")
+      ->type_name("NAME:PORT")
+      ->take_all()
+      ->group("Prefiller pool");
+  app.add_option("--decoder-dns", decoder_dns,
+                 "A name whose every A/AAAA record is a decoder on PORT, resolved every "
+                 "--dns-refresh-interval (repeatable; alongside or instead of --decoder-hosts)")
+      ->type_name("NAME:PORT")
+      ->take_all()
+      ->group("Decoder pool");
+  flags.add_seconds("--dns-refresh-interval", config.dns_refresh_interval,
+                    "Seconds between resolutions of the --prefiller-dns/--decoder-dns names", "DNS discovery",
+                    false);
+
   flags.add_integer(
       "--max-retries", config.max_retries, INT_MIN, max_retries_limit,
       "Attempts per backend leg (the reference's name; values below 1 mean 1; at most 100). Each "
@@ -489,12 +507,32 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
 
   if (auto error = flags.convert_all(); !error.empty()) return usage_error(error);
 
-  auto prefillers = expand_role(flags, prefill, "prefiller");
-  if (!prefillers.ok()) return usage_error(prefillers.error);
-  auto decoders = expand_role(flags, decode, "decoder");
-  if (!decoders.ok()) return usage_error(decoders.error);
-  config.prefillers = std::move(prefillers.backends);
-  config.decoders = std::move(decoders.backends);
+  for (const auto& [flag, texts, role] :
+       {std::tuple{"--prefiller-dns", &prefiller_dns, backend_role::prefill},
+        std::tuple{"--decoder-dns", &decoder_dns, backend_role::decode}}) {
+    for (const auto& text : *texts) {
+      auto target = parse_dns_target(flag, text, role);
+      if (!target.ok()) return usage_error(target.error);
+      config.dns_targets.push_back(std::move(target.target));
+    }
+  }
+  if (!config.dns_targets.empty() && config.dns_refresh_interval.count() <= 0) {
+    return usage_error("--dns-refresh-interval must be above 0");
+  }
+  // A role discovered by DNS has no static pool unless its host or port flags are given.
+  const auto static_pool = [&flags](const std::string& role, const std::vector<std::string>& dns) {
+    return dns.empty() || flags.given("--" + role + "-hosts") || flags.given("--" + role + "-ports");
+  };
+  if (static_pool("prefiller", prefiller_dns)) {
+    auto prefillers = expand_role(flags, prefill, "prefiller");
+    if (!prefillers.ok()) return usage_error(prefillers.error);
+    config.prefillers = std::move(prefillers.backends);
+  }
+  if (static_pool("decoder", decoder_dns)) {
+    auto decoders = expand_role(flags, decode, "decoder");
+    if (!decoders.ok()) return usage_error(decoders.error);
+    config.decoders = std::move(decoders.backends);
+  }
 
   const bool key_from_flag = app.count("--backend-api-key") > 0;
   if (key_from_flag) {

@@ -97,14 +97,14 @@ scheduler::scheduler(std::unique_ptr<selection_policy> prefill, std::unique_ptr<
   decode_.policy = std::move(decode);
 }
 
-void scheduler::add(std::shared_ptr<backend> b) {
+void scheduler::add(std::shared_ptr<backend> b, bool probed) {
   if (b == nullptr) return;
   pool& p = pool_of(b->role());
   std::lock_guard lock(p.mutex);
   backend& target = *b;
   const auto [it, inserted] = p.candidates.try_emplace(target.id(), std::move(b));
   if (!inserted) return;
-  target.health_state_ = backend_health_state(health_, checked_);
+  target.health_state_ = backend_health_state(health_, checked_ && !probed);
   target.routed_ = false;
   refresh_locked(p, target, now_());
 }

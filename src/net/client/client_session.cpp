@@ -16,6 +16,7 @@
 #include "pd_proxy/net/client/client_response.hpp"
 #include "pd_proxy/net/flow/models_route.hpp"
 #include "pd_proxy/net/flow/pd_driver.hpp"
+#include "pd_proxy/net/pools/admin_routes.hpp"
 
 namespace pd_proxy {
 namespace {
@@ -152,6 +153,10 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
   if (draining) {
     co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
     co_return false;
+  }
+  if (is_admin_route(path)) {  // /instances, /instances/add, /instances/remove, /reset_prefix_cache
+    co_await serve_admin_route(state, response, req, peer_is_loopback(socket.socket()));
+    co_return response.keep_alive();
   }
   if (r == route::unknown) {
     const std::string text = "no route for " + std::string(path);

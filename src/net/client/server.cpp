@@ -152,6 +152,19 @@ void server::start() {
     checker_ = std::make_unique<health_checker>(*state_, workers_.front()->io.get_executor());
     checker_->start();
   }
+  // Run-time pools: a draining backend's per-worker state (idle connections, resolved addresses) goes with
+  // its last request.
+  prober_ =
+      std::make_unique<pool_prober>(*state_, workers_.front()->io.get_executor(), [this](backend_id id) {
+        for (auto& w : workers_) net::post(w->io, [&pool = w->pool, id] { pool.forget(id); });
+      });
+  prober_->start();
+  if (!cfg.dns_targets.empty()) {
+    if (resolver_ == nullptr) resolver_ = std::make_shared<asio_dns_resolver>();
+    discovery_ = std::make_unique<dns_discovery>(*state_, workers_.front()->io.get_executor(),
+                                                 cfg.dns_targets, cfg.dns_refresh_interval, resolver_);
+    discovery_->start();
+  }
   for (auto& w : workers_) {
     w->thread = std::thread([io = &w->io] { io->run(); });
   }
@@ -216,6 +229,8 @@ void server::shutdown(bool drain_requests, seconds_d drain) {
   if (stopped_) return;
   stopped_ = true;
   if (checker_ != nullptr) checker_->stop();
+  if (prober_ != nullptr) prober_->stop();
+  if (discovery_ != nullptr) discovery_->stop();
   if (started_ && drain_requests) {
     state_->draining.store(true);
     close_acceptors();
@@ -232,6 +247,8 @@ void server::shutdown(bool drain_requests, seconds_d drain) {
   acceptors_.clear();
   workers_.clear();  // destroys pending sessions (releasing their reservations) before the state goes
   checker_.reset();  // after the io_context that ran its checks
+  prober_.reset();
+  discovery_.reset();
 }
 
 void server::close_acceptors() {

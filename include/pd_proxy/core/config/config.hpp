@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pd_proxy/core/backends/backend_address.hpp"
+#include "pd_proxy/core/pools/dns_records.hpp"
 
 namespace pd_proxy {
 
@@ -43,6 +44,11 @@ struct proxy_config {
   // Pools, expanded from the reference's host/port flags, in pool order.
   std::vector<backend_address> prefillers;
   std::vector<backend_address> decoders;
+
+  // DNS discovery (--prefiller-dns, --decoder-dns): each name is resolved every dns_refresh_interval and
+  // every A/AAAA record becomes a backend of the target's role (alongside the pools above).
+  std::vector<dns_target> dns_targets;
+  seconds_d dns_refresh_interval{5.0};
 
   // Retries: attempts per leg = max(1, max_retries) (the CLI accepts at most 100); delay before attempt k+1 =
   // retry_delay * 2^(k-1).

@@ -136,8 +136,9 @@ class scheduler {
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
 
-  /// `b` becomes a candidate of its role (no-op if it already is one, or null).
-  void add(std::shared_ptr<backend> b);
+  /// `b` becomes a candidate of its role (no-op if it already is one, or null). `probed`: it has just
+  /// answered a probe (a backend added at run time), so it starts healthy even when active checks are on.
+  void add(std::shared_ptr<backend> b, bool probed = false);
   /// `b` is picked no more (no-op if it is not a candidate). Load it holds stays on it and is released
   /// against it by the reservations that hold it.
   void remove(const backend& b);

@@ -32,8 +32,8 @@ class backend_pool {
   void set_endpoints(backend_id id, tcp::resolver::results_type endpoints);
   void forget_endpoints(backend_id id);
 
-  /// Closes and forgets everything kept for `id` (a backend that was removed: nothing calls it yet; run-time
-  /// pools will, on every worker).
+  /// Closes and forgets everything kept for `id` (a removed backend whose last request ended: the server
+  /// calls it on every worker).
   void forget(backend_id id) { entries_.erase(id); }
 
   /// Closes every idle connection and stops keeping new ones (shutdown).

@@ -9,6 +9,8 @@
 
 #include "pd_proxy/net/backend/backend_pool.hpp"
 #include "pd_proxy/net/health/health_checker.hpp"
+#include "pd_proxy/net/pools/dns_discovery.hpp"
+#include "pd_proxy/net/pools/instance_probe.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 
 namespace pd_proxy {
@@ -30,6 +32,9 @@ class server {
   std::vector<tcp::endpoint> local_endpoints() const;
 
   proxy_state& state() { return *state_; }
+
+  /// The resolver of DNS discovery (--prefiller-dns/--decoder-dns); call before start(). Default: Asio's.
+  void set_dns_resolver(std::shared_ptr<dns_resolver> resolver) { resolver_ = std::move(resolver); }
 
   /// Starts the worker threads and the health checks, waits for the first round of checks (at most
   /// --health-check-timeout: a backend that answers at once is routable for the first request), then starts
@@ -74,6 +79,11 @@ class server {
 
   std::unique_ptr<proxy_state> state_;
   std::unique_ptr<health_checker> checker_;  // runs on worker 0; null when --health-check-interval is 0
+  // Retries probes of waiting instances; runs on worker 0.
+  std::unique_ptr<pool_prober> prober_;
+  // DNS discovery, on worker 0; null without --prefiller-dns/--decoder-dns.
+  std::unique_ptr<dns_discovery> discovery_;
+  std::shared_ptr<dns_resolver> resolver_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::size_t next_worker_ = 0;

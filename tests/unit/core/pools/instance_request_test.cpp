@@ -1,0 +1,76 @@
+#include "pd_proxy/core/pools/instance_request.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace pd_proxy {
+namespace {
+
+TEST(InstanceAddress, HostPort) {
+  const auto a = parse_instance_address("10.0.0.1:9000");
+  ASSERT_TRUE(a.ok()) << a.error;
+  EXPECT_EQ(a.address, (backend_address{"10.0.0.1", 9000}));
+  EXPECT_EQ(parse_instance_address("engine-0.vllm.svc:8001").address.host, "engine-0.vllm.svc");
+}
+
+TEST(InstanceAddress, Ipv6InBrackets) {
+  const auto a = parse_instance_address("[::1]:9000");
+  ASSERT_TRUE(a.ok()) << a.error;
+  EXPECT_EQ(a.address, (backend_address{"::1", 9000}));
+  EXPECT_EQ(a.address.authority(), "[::1]:9000");
+}
+
+TEST(InstanceAddress, Refused) {
+  for (const char* text :
+       {"", "10.0.0.1", "10.0.0.1:", ":9000", "::1:9000", "[::1]", "[::1]9000", "[::1:9000", "h:0", "h:65536",
+        "h:12345678", "h:-1", "h:+1", "h:8a", "[h]:1", "a b:1", "-x:1"}) {
+    EXPECT_FALSE(parse_instance_address(text).ok()) << text;
+  }
+  EXPECT_NE(parse_instance_address("10.0.0.1").error.find("no port"), std::string::npos);
+}
+
+TEST(InstancesRequest, ListAndSingleString) {
+  auto r = parse_instances_request(R"({"type":"decode","instances":["a:1","[::1]:2","a:1"]})");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.role, backend_role::decode);
+  ASSERT_EQ(r.instances.size(), 2u);  // the duplicate counts once
+  EXPECT_EQ(r.instances[1], (backend_address{"::1", 2}));
+
+  r = parse_instances_request(R"({"type":"prefill","instances":"h:8001"})");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.role, backend_role::prefill);
+  ASSERT_EQ(r.instances.size(), 1u);
+  EXPECT_EQ(r.instances[0], (backend_address{"h", 8001}));
+}
+
+TEST(InstancesRequest, Refused) {
+  for (const char* body :
+       {"", "[]", "{", R"({"instances":["a:1"]})", R"({"type":"both","instances":["a:1"]})",
+        R"({"type":1,"instances":["a:1"]})", R"({"type":"prefill"})", R"({"type":"prefill","instances":[]})",
+        R"({"type":"prefill","instances":[1]})", R"({"type":"prefill","instances":{"a":1}})",
+        R"({"type":"prefill","instances":["a"]})", R"({"type":"decode","instances":["a:1","::1:9000"]})"}) {
+    const auto r = parse_instances_request(body);
+    EXPECT_FALSE(r.ok()) << body;
+    EXPECT_TRUE(r.instances.empty()) << body;
+  }
+  EXPECT_NE(parse_instances_request(R"({"type":"x","instances":"a:1"})").error.find("not supported"),
+            std::string::npos);
+}
+
+TEST(InstancesRequest, TooMany) {
+  nlohmann::json body = {{"type", "prefill"}, {"instances", nlohmann::json::array()}};
+  for (std::size_t i = 0; i <= max_instances_per_request; ++i) body["instances"].push_back("h:1");
+  EXPECT_FALSE(parse_instances_request(body.dump()).ok());
+}
+
+TEST(InstancesAnswer, Shape) {
+  EXPECT_EQ(format_instance_list({"a:1", "[::1]:2"}), "['a:1', '[::1]:2']");
+  const auto body = nlohmann::json::parse(instances_answer_body("m", {"a:1"}, {}));
+  EXPECT_EQ(body["message"], "m");
+  EXPECT_EQ(body["current_prefill_instances"], nlohmann::json::array({"a:1"}));
+  EXPECT_EQ(body["current_decode_instances"], nlohmann::json::array());
+}
+
+}  // namespace
+}  // namespace pd_proxy
