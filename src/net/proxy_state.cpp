@@ -7,7 +7,8 @@ proxy_state::proxy_state(proxy_config c)
       sched(make_policy(config.prefill_policy), make_policy(config.decode_policy), health_settings_of(config),
             /*checked=*/config.health_check_interval.count() > 0),
       bodies(config.max_buffered_body_bytes),
-      admission(config.max_inflight, config.max_queue) {
+      admission(config.max_inflight, config.max_queue),
+      access(std::make_unique<access_log>(config.access_log)) {
   for (const auto& address : config.prefillers) add_backend(backend_role::prefill, address);
   for (const auto& address : config.decoders) add_backend(backend_role::decode, address);
 }

@@ -3,12 +3,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "pd_proxy/core/admission/body_budget.hpp"
 #include "pd_proxy/core/admission/inflight_limit.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/observe/metrics_shard.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
+#include "pd_proxy/net/observe/access_log.hpp"
 
 namespace pd_proxy {
 
@@ -45,6 +48,8 @@ struct proxy_state {
   inflight_limit admission;           // --max-inflight and its queue
   std::atomic<bool> draining{false};  // SIGTERM/SIGINT: no new request is served
   proxy_counters counters;
+  proxy_metrics metrics;               // per-thread shards, summed by GET /metrics
+  std::unique_ptr<access_log> access;  // --access-log (never null)
 };
 
 /// Increments `request_num` for its lifetime.

@@ -105,7 +105,8 @@ struct proxy_config {
   // I/O threads: by default one per core, as with the CLI.
   unsigned workers = default_workers();
   std::string log_level = "info";
-  std::string backend_api_key;  // "Authorization: Bearer" on backend requests; none when empty
+  std::string access_log = "stdout";  // --access-log: off, stdout, stderr or a file path
+  std::string backend_api_key;        // "Authorization: Bearer" on backend requests; none when empty
 };
 
 }  // namespace pd_proxy
