@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libboost1.81-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
-          libgtest-dev libgmock-dev libbenchmark-dev clang-format curl "$@")
+          libgtest-dev libgmock-dev libbenchmark-dev clang-format curl
+          prometheus-cpp-dev prometheus "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

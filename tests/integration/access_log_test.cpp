@@ -15,6 +15,13 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
+// A port that refuses connections.
+backend_group dead_prefiller() {
+  backend_group group;
+  group.refused = 1;
+  return group;
+}
+
 std::string temp_path(std::string_view name) {
   static int n = 0;
   return testing::TempDir() + "pd-proxy-access-" + std::to_string(::getpid()) + "-" + std::to_string(++n) +
@@ -160,7 +167,7 @@ TEST(access_log, a_client_abort_is_logged_as_client_abort) {
 
 TEST(access_log, a_backend_error_is_logged_as_backend_error) {
   const std::string path = temp_path("error.log");
-  cluster c({{.refused = 1}}, {{fast_engines(1)}}, [&](proxy_config& config) {
+  cluster c({dead_prefiller()}, {{fast_engines(1)}}, [&](proxy_config& config) {
     config.access_log = path;
     config.max_retries = 2;
     config.retry_delay = seconds_d{0};

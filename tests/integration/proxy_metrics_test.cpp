@@ -25,6 +25,13 @@ request_spec post(std::string body, std::string id) {
   return spec;
 }
 
+// A port that refuses connections.
+backend_group dead_prefiller() {
+  backend_group group;
+  group.refused = 1;
+  return group;
+}
+
 http_reply scrape(std::uint16_t port) {
   request_spec spec;
   spec.method = http::verb::get;
@@ -140,7 +147,7 @@ TEST(proxy_metrics, a_scrape_after_known_traffic_counts_it) {
 }
 
 TEST(proxy_metrics, failures_are_counted_by_role_backend_and_kind) {
-  cluster c({{.refused = 1}, {fast_engines(1)}}, {{fast_engines(1)}},
+  cluster c({dead_prefiller(), {fast_engines(1)}}, {{fast_engines(1)}},
             [](proxy_config& config) { config.max_retries = 2; });
   std::vector<std::string> ids;
   for (int i = 0; i < 4; ++i) {
