@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -82,11 +83,12 @@ process_figures read_process() {
     std::istringstream fields(stat.substr(paren + 2));
     std::vector<std::string> f;
     for (std::string s; fields >> s;) f.push_back(s);
-    // f[0] is field 3 (state): field k is f[k - 3].
+    // f[0] is field 3 (state): field k is f[k - 3]. strtod: a malformed field reads as 0, never throws.
+    const auto number = [&f](std::size_t i) { return std::strtod(f[i].c_str(), nullptr); };
     if (f.size() > 21) {
-      p.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / ticks;  // utime, stime
-      p.virtual_bytes = std::stod(f[20]);                             // vsize
-      p.resident_bytes = std::stod(f[21]) * page;                     // rss (pages)
+      p.cpu_seconds = (number(11) + number(12)) / ticks;  // utime, stime
+      p.virtual_bytes = number(20);                       // vsize
+      p.resident_bytes = number(21) * page;               // rss (pages)
       double boot_time = 0;
       std::ifstream proc_stat("/proc/stat");
       for (std::string key; proc_stat >> key;) {
@@ -95,7 +97,7 @@ process_figures read_process() {
           break;
         }
       }
-      p.start_time = boot_time + std::stod(f[19]) / ticks;  // starttime, in ticks since boot
+      p.start_time = boot_time + number(19) / ticks;  // starttime, in ticks since boot
     }
   }
   if (DIR* fds = ::opendir("/proc/self/fd")) {
