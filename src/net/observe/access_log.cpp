@@ -102,7 +102,7 @@ void access_log::run() {
 
     if (reopen) open_file();
     text.clear();
-    for (const auto& record : batch) text += access_log_line(record);
+    for (const auto& record : batch) append_access_log_line(text, record);
     if (out_ != nullptr && !text.empty()) {
       std::fwrite(text.data(), 1, text.size(), out_);  // one call: lines of other writers never interleave
       std::fflush(out_);

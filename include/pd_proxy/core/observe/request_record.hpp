@@ -101,5 +101,7 @@ double seconds_between(request_record::clock::time_point from, request_record::c
 /// (both legs), `prefill_retries`, `decode_retries`, `prompt_bytes`, `bytes_sent`, `prefill_ms`, `ttft_ms`,
 /// `duration_ms` (null when the request did not reach that point) and `client_address`.
 std::string access_log_line(const request_record& record);
+/// The same line appended to `out` (no allocation when `out` has room).
+void append_access_log_line(std::string& out, const request_record& record);
 
 }  // namespace pd_proxy
