@@ -42,18 +42,20 @@ access_log::~access_log() {
 
 void access_log::write(request_record&& record) {
   if (!enabled_) return;
-  bool was_empty = false;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (queue_.size() >= capacity_) {
       ++dropped_;
       return;
     }
-    was_empty = queue_.empty();
     queue_.push_back(std::move(record));
     ++queued_total_;
+    wake = queue_.size() == capacity_ / 2;
   }
-  if (was_empty) wake_.notify_one();  // otherwise the writer has work already and will look again
+  // The writer wakes every write_interval by itself: a request costs no wake-up (a futex call) and no
+  // write(2) of its own; only a queue filling up faster wakes it early.
+  if (wake) wake_.notify_one();
 }
 
 void access_log::reopen() {
@@ -74,6 +76,8 @@ bool access_log::flush(int limit_ms) {
   if (!enabled_) return true;
   std::unique_lock lock(mutex_);
   const std::uint64_t target = queued_total_;
+  flush_ = true;
+  wake_.notify_one();
   return written_.wait_for(lock, std::chrono::milliseconds(limit_ms),
                            [&] { return written_total_ >= target; });
 }
@@ -94,7 +98,10 @@ void access_log::run() {
   std::string text;
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait(lock, [&] { return stop_ || reopen_ || !queue_.empty(); });
+    wake_.wait_for(lock, write_interval, [&] {
+      return stop_ || reopen_ || flush_ || (capacity_ > 0 && queue_.size() >= capacity_ / 2);
+    });
+    flush_ = false;
     const bool reopen = std::exchange(reopen_, false);
     batch.swap(queue_);
     const bool stop = stop_;

@@ -2,6 +2,7 @@
 // thread of its own so that an I/O thread never waits for a disk or a pipe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -15,9 +16,9 @@
 namespace pd_proxy {
 
 /// `--access-log off|stdout|stderr|FILE`. Records are queued (bounded: `capacity`) and formatted and written
-/// by the writer thread; when the queue is full a record is dropped and counted, never waited for. A FILE is
-/// opened for appending; reopen() (SIGUSR1, after logrotate renamed it) makes the writer close it and open
-/// the path again before its next write. Thread-safe.
+/// by the writer thread in batches (every 20 ms); when the queue is full a record is dropped and counted,
+/// never waited for. A FILE is opened for appending; reopen() (SIGUSR1, after logrotate renamed it) makes the
+/// writer close it and open the path again before its next write. Thread-safe.
 class access_log {
  public:
   /// Throws std::runtime_error when FILE cannot be opened (at start-up, the one place that throws).
@@ -40,6 +41,8 @@ class access_log {
   bool flush(int limit_ms = 5000);
 
  private:
+  /// The writer writes what is queued this often (or sooner when the queue is half full).
+  static constexpr std::chrono::milliseconds write_interval{20};
   void run();
   void open_file();
 
@@ -57,6 +60,7 @@ class access_log {
   std::uint64_t written_total_ = 0;  // records ever written (or dropped after being queued)
   std::uint64_t dropped_ = 0;
   bool reopen_ = false;
+  bool flush_ = false;  // flush() waits: write now
   bool stop_ = false;
   std::thread writer_;
 };
