@@ -49,6 +49,7 @@ void hold_signals(int how) {
   sigset_t set;
   sigemptyset(&set);
   for (const int signal : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, signal);
+  sigaddset(&set, SIGUSR1);  // reopens the access log file
   ::pthread_sigmask(how, &set, nullptr);
 }
 
@@ -87,8 +88,10 @@ int main(int argc, char** argv) {
     // Signals are caught before the listener opens, so that none can hit the default (fatal) action.
     net::io_context signals_io;
     net::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
+    signals.add(SIGUSR1);
     hold_signals(SIG_UNBLOCK);  // before any worker thread exists: they inherit this mask
     server proxy(config);
+    proxy.state().metrics.log_dropped = [] { return dropped_log_messages(); };  // before the workers start
     proxy.start();
     const auto env = process_env();
     const systemd_notifier notifier(env("NOTIFY_SOCKET"));
@@ -108,7 +111,9 @@ int main(int argc, char** argv) {
     std::thread drain;
     std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int signal) {
       if (ec) return;
-      if (signal == SIGHUP && drain.joinable()) {
+      if (signal == SIGUSR1) {
+        proxy.state().access->reopen();  // logrotate renamed the access log file
+      } else if (signal == SIGHUP && drain.joinable()) {
         spdlog::info("SIGHUP ignored: draining");
       } else if (signal == SIGHUP) {
         notifier.send(notify_reloading(monotonic_usec_now()));

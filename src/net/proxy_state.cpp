@@ -18,6 +18,7 @@ proxy_state::proxy_state(proxy_config c)
             /*checked=*/config.health_check_interval.count() > 0),
       bodies(config.max_buffered_body_bytes),
       admission(config.max_inflight, config.max_queue),
+      access(std::make_unique<access_log>(config.access_log)),
       pools(backends, sched,
             pool_settings{.max_waiting_retries = config.max_waiting_retries,
                           .retry_interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(

@@ -50,6 +50,7 @@ cluster::cluster(std::vector<backend_group> prefill, std::vector<backend_group> 
   config.port = 0;
   config.workers = 2;
   config.log_level = "off";
+  config.access_log = "off";
   // Health checks and circuit breakers off unless a test turns them on: most tests script failures on
   // purpose and count where each request went.
   config.health_check_interval = seconds_d{0};

@@ -113,6 +113,33 @@ TEST(signals, sighup_reloads_and_keeps_serving) {
   EXPECT_EQ(proxy.wait_exit(10000ms), 0);
 }
 
+TEST(signals, sigusr1_reopens_the_access_log_file) {
+  const std::string path =
+      testing::TempDir() + "pd-proxy-access-sigusr1-" + std::to_string(::getpid()) + ".log";
+  std::remove(path.c_str());
+  std::remove((path + ".1").c_str());
+  proxy_process proxy(free_port(), free_port(), {"--access-log", path});
+  ASSERT_TRUE(proxy.serving());  // GET /health: a line in the file
+  const auto lines = [](const std::string& file) {
+    std::ifstream in(file);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);)
+      n += line.find("\"route\":\"/health\"") != std::string::npos;
+    return n;
+  };
+  ASSERT_TRUE(eventually([&] { return lines(path) >= 1; }));
+  ASSERT_EQ(std::rename(path.c_str(), (path + ".1").c_str()), 0);
+  proxy.signal(SIGUSR1);
+  // Requests after the signal go to a new file at the path (poll: the signal is handled asynchronously).
+  EXPECT_TRUE(eventually([&] { return proxy.serving() && lines(path) >= 1; }));
+  EXPECT_GE(lines(path + ".1"), 1u);
+  EXPECT_TRUE(proxy.running());
+  proxy.signal(SIGTERM);
+  EXPECT_EQ(proxy.wait_exit(10000ms), 0);
+  std::remove(path.c_str());
+  std::remove((path + ".1").c_str());
+}
+
 TEST(signals, a_second_sigterm_ends_the_drain_at_once_with_an_error_event) {
   scripted_backend prefiller([](const auto&) { return scripted_answer{prefill_answer_bytes(), false}; });
   scripted_backend decoder([](const auto& req) {

@@ -10,8 +10,10 @@
 #include "pd_proxy/core/admission/inflight_limit.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/observe/metrics_shard.hpp"
 #include "pd_proxy/core/pools/pool_manager.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
+#include "pd_proxy/net/observe/access_log.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -66,6 +68,8 @@ struct proxy_state {
   proxy_counters counters;
   // The listener's TLS context (--tls-cert/--tls-key); null for plain HTTP. Set before the workers start.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  proxy_metrics metrics;               // per-thread shards, summed by GET /metrics
+  std::unique_ptr<access_log> access;  // --access-log (never null)
   // Run-time changes of the pools (/instances, DNS discovery): waiting and draining instances. Declared
   // after everything it refers to.
   pool_manager pools;

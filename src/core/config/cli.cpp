@@ -482,6 +482,15 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                    config.log_level = level;
                    return {};
                  });
+  flags.add_text(
+      "--access-log", config.access_log,
+      "Access log, one JSON line per request: off, stdout, stderr or a FILE (appended to, reopened "
+      "on SIGUSR1)",
+      "Runtime", "TARGET", [&config](const std::string& text) -> std::string {
+        if (text.empty()) return "--access-log: expected off, stdout, stderr or a file path";
+        config.access_log = text;
+        return {};
+      });
 
   flags.add_text("--log-format", config.log_format, "Log lines: text or json (one JSON object per line)",
                  "Runtime", "text|json", [&config](const std::string& text) -> std::string {

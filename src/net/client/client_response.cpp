@@ -13,9 +13,11 @@ net::awaitable<error_code> client_response::send_whole(int status, std::string_v
   const std::string head =
       format_response_head({status, content_type, request_id_, keep_alive_, body.size(), extra_headers});
   head_sent_ = true;
+  status_ = status;
   const std::array<net::const_buffer, 2> buffers{net::buffer(head),
                                                  net::buffer(omit_body_ ? std::string_view() : body)};
   auto [ec, n] = co_await write_all(socket_, buffers, write_timer_, write_timeout_);
+  bytes_sent_ += n;
   if (ec) keep_alive_ = false;
   co_return ec;
 }
@@ -28,6 +30,7 @@ net::awaitable<error_code> client_response::send_error(errc code, std::string_vi
 
 void client_response::start_stream(int status, std::string_view content_type) {
   response_head head{status, content_type, request_id_, keep_alive_, std::nullopt, {}};
+  status_ = status;
   head_ = format_response_head(head);
   if (http10_) {
     // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
@@ -54,6 +57,7 @@ net::awaitable<error_code> client_response::write_chunk(std::string_view first, 
       net::buffer(terminator)};
   head_sent_ = true;
   auto [ec, n] = co_await write_all(socket_, buffers, write_timer_, write_timeout_);
+  bytes_sent_ += n;
   if (ec) keep_alive_ = false;  // a half-written response: the connection cannot carry another
   co_return ec;
 }
@@ -64,6 +68,7 @@ net::awaitable<error_code> client_response::end_stream(bool complete) {
     if (!head_sent_ && !head_.empty()) {
       head_sent_ = true;
       auto [ec, n] = co_await write_all(socket_, net::buffer(head_), write_timer_, write_timeout_);
+      bytes_sent_ += n;
       co_return ec;  // keep_alive_ is already false
     }
     co_return error_code{};
@@ -72,6 +77,7 @@ net::awaitable<error_code> client_response::end_stream(bool complete) {
       net::buffer(head_sent_ ? std::string_view() : std::string_view(head_)), net::buffer(last_chunk)};
   head_sent_ = true;
   auto [ec, n] = co_await write_all(socket_, buffers, write_timer_, write_timeout_);
+  bytes_sent_ += n;
   if (ec) keep_alive_ = false;
   co_return ec;
 }

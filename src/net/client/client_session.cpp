@@ -16,6 +16,8 @@
 #include "pd_proxy/net/client/client_response.hpp"
 #include "pd_proxy/net/flow/models_route.hpp"
 #include "pd_proxy/net/flow/pd_driver.hpp"
+#include "pd_proxy/net/observe/metrics_exposition.hpp"
+#include "pd_proxy/net/observe/request_observer.hpp"
 #include "pd_proxy/net/pools/admin_routes.hpp"
 
 namespace pd_proxy {
@@ -57,7 +59,7 @@ readiness ready_answer(const proxy_state& state) {
   return {reason.empty() ? 200 : 503, body.dump()};
 }
 
-enum class route { completions, chat_completions, healthcheck, health, ready, models, unknown };
+enum class route { completions, chat_completions, healthcheck, health, ready, models, unknown, metrics };
 
 route route_of(std::string_view path) {
   if (path == "/v1/completions") return route::completions;
@@ -66,6 +68,7 @@ route route_of(std::string_view path) {
   if (path == "/health") return route::health;
   if (path == "/ready") return route::ready;
   if (path == "/v1/models") return route::models;
+  if (path == "/metrics") return route::metrics;
   return route::unknown;
 }
 
@@ -79,6 +82,7 @@ std::string_view allowed_methods(route r) {
     case route::health:
     case route::ready:
     case route::models:
+    case route::metrics:
       return "GET, HEAD";
     case route::unknown:
       return {};
@@ -133,7 +137,8 @@ net::awaitable<pd_outcome> admit_and_run(proxy_state& state, backend_pool& pool,
 // Handles one request that was read whole. Returns false when the connection must end.
 net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop_list& stoppable,
                                     client_stream socket, operation_timer& write_timer,
-                                    beast::flat_buffer& buffer, client_message& message) {
+                                    beast::flat_buffer& buffer, client_message& message,
+                                    std::string_view client_address) {
   const auto config_ptr = state.current_config();  // this request's, whatever a reload does meanwhile
   const auto& config = *config_ptr;
   auto& req = message.request;
@@ -144,6 +149,8 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
   if (req.method() == http::verb::head) response.omit_body();
   const std::string_view path = path_of(req.target());
   const route r = route_of(path);
+  request_observer observed(state, response, http::to_string(req.method()), path, request_id, client_address,
+                            req.body().size());
 
   if (r == route::ready && (req.method() == http::verb::get || req.method() == http::verb::head)) {
     const readiness ready = ready_answer(state);  // 503 at once while draining
@@ -151,6 +158,7 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
     co_return response.keep_alive();
   }
   if (draining) {
+    observed.shutting_down();
     co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
     co_return false;
   }
@@ -183,6 +191,11 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
     co_await response.send_whole(200, "application/json", R"({"status":"ok"})");
     co_return response.keep_alive();
   }
+  if (r == route::metrics) {
+    const std::string exposition = render_metrics(state);
+    co_await response.send_whole(200, metrics_content_type, exposition);
+    co_return response.keep_alive();
+  }
   if (r == route::healthcheck) {
     co_await response.send_whole(200, "application/json", healthcheck_body(state));
     co_return response.keep_alive();
@@ -205,7 +218,11 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
       co_return response.keep_alive();
     }
     const pd_request request{r == route::completions ? "/v1/completions" : "/v1/chat/completions",
-                             *checked.request, message.body_hold, request_id, backend_headers};
+                             *checked.request,
+                             message.body_hold,
+                             request_id,
+                             observed.record(),
+                             backend_headers};
     std::variant<pd_outcome, std::monostate> finished;
     if (state.admission.limited()) {
       finished = co_await (admit_and_run(state, pool, stoppable, request, response) ||
@@ -216,8 +233,10 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
     }
     client_gone = finished.index() == 1;
     if (!client_gone) spdlog::debug("request {}: {}", request_id, to_string(std::get<0>(finished)));
+    if (!client_gone) observed.pd_ended(std::get<0>(finished));
   }
   if (client_gone) {
+    observed.client_gone();
     state.counters.client_disconnects.fetch_add(1, std::memory_order_relaxed);
     spdlog::debug("request {}: client disconnected; backend legs closed", request_id);
     co_return false;
@@ -234,12 +253,20 @@ net::awaitable<void> serve_requests(client_stream socket, proxy_state& state, ba
   request_limits limits{64 * 1024, config->max_body_size, config->client_header_timeout,
                         config->client_header_timeout, config->stream_idle_timeout};
   operation_timer read_timer, write_timer;  // the connection's, for its requests one after another
+  std::string client_address;               // "ip:port", for the access log only
+  if (state.access->enabled()) {
+    error_code ignored;
+    const auto peer = socket.socket().remote_endpoint(ignored);
+    if (!ignored) client_address = peer.address().to_string() + ":" + std::to_string(peer.port());
+  }
   while (true) {
     buffer.reserve(8 * 1024);
     auto message = co_await read_client_request(socket, buffer, limits, read_timer, state.bodies);
     if (!message) break;
     if (buffer.size() == 0) buffer.shrink_to_fit();  // nothing pipelined: hold no read buffer while streaming
-    if (!co_await handle_request(state, pool, stoppable, socket, write_timer, buffer, *message)) break;
+    if (!co_await handle_request(state, pool, stoppable, socket, write_timer, buffer, *message,
+                                 client_address))
+      break;
     if (state.draining.load(std::memory_order_relaxed)) break;
     config = state.current_config();
     limits = request_limits{64 * 1024, config->max_body_size, config->client_header_timeout,

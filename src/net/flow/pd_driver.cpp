@@ -46,6 +46,8 @@ class pd_driver {
         request_(request),
         response_(response),
         stop_(stop),
+        record_(request.record),
+        shard_(state.metrics.local()),
         flow_(pd_flow_settings::from(config_)),
         model_(model_of(request.body)),
         prompt_tokens_(request.body.size() / 4) {}
@@ -120,6 +122,8 @@ class pd_driver {
   pd_event failed(pd_leg leg, const backend& target, backend_failure failure, bool request_sent) {
     spdlog::warn("request {}: {} attempt {}/{} on {} failed: {}", request_.request_id, to_string(leg),
                  flow_.attempt(leg), flow_.attempts(), target.authority(), to_string(failure));
+    shard_.backend_error(role_of(leg), target.authority(), failure_kind(failure));
+    record_.last_failure = failure;
     return {.what = pd_event::kind::leg_failed, .failure = failure, .request_sent = request_sent};
   }
 
@@ -127,6 +131,7 @@ class pd_driver {
     if (is_retryable_status(status)) {
       spdlog::warn("request {}: {} attempt {}/{} on {} answered HTTP {}", request_.request_id, to_string(leg),
                    flow_.attempt(leg), flow_.attempts(), target.authority(), status);
+      shard_.backend_error(role_of(leg), target.authority(), answer_kind(status));
     }
     answer_type_.assign(is_success_status(status) ? std::string_view()
                                                   : content_type);  // read only on errors
@@ -150,6 +155,9 @@ class pd_driver {
     if (!reservation) co_return no_backend(backend_role::prefill);
     const backend& target = reservation->target();
     tried_prefill_.push_back(target.id());
+    record_.prefiller.assign(target.authority());
+    record_.prefill_start = clock::now();
+    record_.prefill_done = {};
     const spliced_body body = splice_prefill_body(request_.body);
     const auto deadline = deadline_after<clock>(config_.prefill_timeout, clock::now());
     const std::string head = request_head(target, body.size());
@@ -170,7 +178,10 @@ class pd_driver {
       co_return failed(pd_leg::prefill, target, failure, leg.request_sent());
     }
     reservation->report(health_result(leg.status()));
-    if (is_success_status(leg.status())) pending_hold_ = std::move(*reservation);
+    if (is_success_status(leg.status())) {
+      pending_hold_ = std::move(*reservation);
+      record_.prefill_done = clock::now();
+    }
     co_return answered(pd_leg::prefill, target, leg.status(), leg.content_type());
   }
 
@@ -180,6 +191,7 @@ class pd_driver {
     decode_body_ =
         splice_decode_body(request_.body, kv.empty() ? std::nullopt : std::optional<std::string_view>(kv));
     if (flow_.local_prefill()) {
+      record_.local_prefill = true;
       state_.counters.local_prefills.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn(
           "request {}: prefiller {} returned no kv_transfer_params; the decoder will prefill locally",
@@ -203,6 +215,8 @@ class pd_driver {
     decoder_ = std::move(*reservation);  // held until the relay ends, or released when the attempt fails
     const backend& target = decoder_.target();
     tried_decode_.push_back(target.id());
+    record_.decoder.assign(target.authority());
+    record_.decode_start = clock::now();
     const auto first_byte_deadline = deadline_after<clock>(config_.first_token_timeout, clock::now());
     const std::string head = request_head(target, decode_body_.size());
 
@@ -248,6 +262,7 @@ class pd_driver {
     auto& retries =
         action.leg == pd_leg::prefill ? state_.counters.prefill_retries : state_.counters.decode_retries;
     retries.fetch_add(1, std::memory_order_relaxed);
+    ++(action.leg == pd_leg::prefill ? record_.prefill_retries : record_.decode_retries);
     const bool slept = co_await stop_.sleep_for(action.delay);
     if (stop_.stopping()) co_return pd_event{.what = pd_event::kind::stopped};
     if (!slept) co_return pd_event{.what = pd_event::kind::client_gone};
@@ -284,6 +299,7 @@ class pd_driver {
           co_return pd_event{.what = pd_event::kind::client_gone};
         }
         framer.written();
+        written_to_client(stream);
       }
       if (plan.last) {
         decoder_.report(leg_result::succeeded);
@@ -300,11 +316,29 @@ class pd_driver {
     }
   }
 
+  // A relayed piece reached the client: the first is the request's first token; for streams the time
+  // since the previous write is an inter-token latency.
+  void written_to_client(bool stream) {
+    const auto now = clock::now();
+    if (!request_record::reached(record_.first_byte)) {
+      record_.first_byte = now;
+    } else if (stream) {
+      shard_.itl.observe(std::chrono::duration<double>(now - last_write_).count());
+    }
+    last_write_ = now;
+  }
+
+  static backend_role role_of(pd_leg leg) {
+    return leg == pd_leg::prefill ? backend_role::prefill : backend_role::decode;
+  }
+
   net::awaitable<pd_event> end_after_failure(const relay_framer& framer, backend_failure failure) {
     const bool stopping = stop_.stopping();
     if (!stopping) {
       decoder_.report(leg_result::failed);
       state_.counters.midstream_failures.fetch_add(1, std::memory_order_relaxed);
+      shard_.backend_error(backend_role::decode, record_.decoder, failure_kind(failure));
+      record_.last_failure = failure;
       spdlog::warn("request {}: decode stream failed after the first byte: {}", request_.request_id,
                    to_string(failure));
     }
@@ -329,6 +363,8 @@ class pd_driver {
   const pd_request& request_;
   client_response& response_;
   stoppable_request& stop_;
+  request_record& record_;  // the request's record: backends, retries and times
+  metrics_shard& shard_;    // this worker's metrics (the request stays on its worker)
   pd_flow flow_;
   std::string_view model_;     // the client's "model", a view of its body (until the relay frees it)
   std::size_t prompt_tokens_;  // estimated as the reference's scores do: 4 bytes of body per token
@@ -344,7 +380,8 @@ class pd_driver {
   std::optional<backend_stream> decode_leg_;
   std::optional<current_leg> decode_registered_;  // after decode_leg_: unregisters before it goes
   std::array<char, relay_buffer_bytes> buffer_;
-  std::size_t first_ = 0;  // bytes of the decoder's first piece in buffer_
+  std::size_t first_ = 0;           // bytes of the decoder's first piece in buffer_
+  clock::time_point last_write_{};  // the relay's last write to the client
 };
 
 }  // namespace

@@ -125,6 +125,7 @@ struct proxy_config {
   std::string tls_key;
   // Log lines: "text" (spdlog's default pattern) or "json" (one object per line: ts, level, msg).
   std::string log_format = "text";
+  std::string access_log = "stdout";  // --access-log: off, stdout, stderr or a file path
 };
 
 }  // namespace pd_proxy

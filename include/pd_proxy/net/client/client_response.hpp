@@ -1,6 +1,7 @@
 // Writes one response to the client: whole (errors, small JSON) or streamed with chunked framing.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,10 @@ class client_response {
   bool keep_alive() const { return keep_alive_; }
   /// After a failure mid-response the connection is closed once the response ends.
   void close_after_response() { keep_alive_ = false; }
+  /// The status of the response sent or being streamed; 0 before any.
+  int status() const { return status_; }
+  /// Bytes written to the client for this response so far (head and chunk framing included).
+  std::uint64_t bytes_sent() const { return bytes_sent_; }
 
  private:
   client_stream socket_;  // a view of the connection's stream: plain or TLS
@@ -64,6 +69,8 @@ class client_response {
   std::string head_;  // pending streamed head, written with the first chunk
   bool head_sent_ = false;
   bool omit_body_ = false;
+  int status_ = 0;
+  std::uint64_t bytes_sent_ = 0;
 };
 
 }  // namespace pd_proxy

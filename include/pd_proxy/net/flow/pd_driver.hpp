@@ -6,6 +6,7 @@
 #include "pd_proxy/core/admission/body_budget.hpp"
 #include "pd_proxy/core/flow/pd_flow.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
+#include "pd_proxy/core/observe/request_record.hpp"
 #include "pd_proxy/net/backend/backend_pool.hpp"
 #include "pd_proxy/net/client/client_response.hpp"
 #include "pd_proxy/net/flow/stop_list.hpp"
@@ -18,6 +19,7 @@ struct pd_request {
   client_request& body;    // the client's request, scanned; released once the decoder's first byte came
   body_budget::reservation& body_hold;    // its share of --max-buffered-body-bytes, released with it
   std::string_view request_id;            // X-Request-Id of both legs
+  request_record& record;                 // what the request did: backends, retries, times (filled in here)
   std::string_view backend_headers = {};  // forwarded client headers of both legs (forwarded_header_lines)
 };
 

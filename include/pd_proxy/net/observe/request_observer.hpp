@@ -1,0 +1,43 @@
+// Observes one client request: its record is filled in while it runs, and when the observer goes (on every
+// path: an answer, an error, the client's departure, a cancelled coroutine) the record reaches the calling
+// thread's metrics shard and the access log.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pd_proxy/core/observe/request_record.hpp"
+#include "pd_proxy/net/client/client_response.hpp"
+#include "pd_proxy/net/proxy_state.hpp"
+
+namespace pd_proxy {
+
+class request_observer {
+ public:
+  /// `client_address` is copied (with the request id) only when the access log is on.
+  request_observer(proxy_state& state, const client_response& response, std::string_view method,
+                   std::string_view path, std::string_view request_id, std::string_view client_address,
+                   std::size_t prompt_bytes);
+  ~request_observer();
+  request_observer(const request_observer&) = delete;
+  request_observer& operator=(const request_observer&) = delete;
+
+  request_record& record() { return record_; }
+  /// The PD flow ended with `outcome` (else the outcome follows the status).
+  void pd_ended(pd_outcome outcome) { pd_outcome_ = outcome; }
+  /// The client went away: client_abort (status 499 when no response head was sent).
+  void client_gone() { client_gone_ = true; }
+  /// The drain refused the request.
+  void shutting_down() { shutting_down_ = true; }
+
+ private:
+  proxy_state& state_;
+  const client_response& response_;
+  request_record record_;
+  std::optional<pd_outcome> pd_outcome_;
+  bool client_gone_ = false;
+  bool shutting_down_ = false;
+};
+
+}  // namespace pd_proxy

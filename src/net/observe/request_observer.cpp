@@ -1,0 +1,42 @@
+#include "pd_proxy/net/observe/request_observer.hpp"
+
+namespace pd_proxy {
+
+request_observer::request_observer(proxy_state& state, const client_response& response,
+                                   std::string_view method, std::string_view path,
+                                   std::string_view request_id, std::string_view client_address,
+                                   std::size_t prompt_bytes)
+    : state_(state), response_(response) {
+  record_.received = request_record::clock::now();
+  record_.method = method;
+  record_.route = route_of_path(path);
+  record_.prompt_bytes = prompt_bytes;
+  if (state.access->enabled()) {
+    record_.wall_received = std::chrono::system_clock::now();
+    record_.request_id.assign(request_id);
+    record_.client_address.assign(client_address);
+  }
+}
+
+request_observer::~request_observer() {
+  record_.end = request_record::clock::now();
+  record_.status = response_.status();
+  record_.bytes_sent = response_.bytes_sent();
+  if (client_gone_) {
+    record_.outcome = request_outcome::client_abort;
+    if (record_.status == 0) record_.status = 499;  // nginx's "client closed request"
+  } else if (shutting_down_) {
+    record_.outcome = request_outcome::shutting_down;
+  } else if (pd_outcome_) {
+    record_.outcome = outcome_of(*pd_outcome_, record_.last_failure);
+  } else if (record_.status == 0) {
+    record_.outcome = request_outcome::client_abort;  // ended before any answer: the connection was cut
+  } else {
+    record_.outcome = outcome_of_status(record_.status);
+  }
+  if (record_.status == 0) record_.status = 499;  // cancelled before any answer (the connection was cut)
+  state_.metrics.local().record(record_);
+  state_.access->write(std::move(record_));
+}
+
+}  // namespace pd_proxy

@@ -1,0 +1,254 @@
+// GET /metrics after known traffic, promtool's check of the exposition, and the Grafana dashboard's queries.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "proxy_fixture.hpp"
+
+namespace pd_proxy::test {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+request_spec post(std::string body, std::string id) {
+  request_spec spec;
+  spec.body = std::move(body);
+  spec.headers.push_back({"X-Request-Id", std::move(id)});
+  return spec;
+}
+
+// A port that refuses connections.
+backend_group dead_prefiller() {
+  backend_group group;
+  group.refused = 1;
+  return group;
+}
+
+http_reply scrape(std::uint16_t port) {
+  request_spec spec;
+  spec.method = http::verb::get;
+  spec.target = "/metrics";
+  return request(port, spec);
+}
+
+// The samples of an exposition: "name{labels}" -> value (labels as written, sorted by the serialiser).
+std::map<std::string, double> samples_of(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto space = line.rfind(' ');
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+// A scrape once at least `requests` requests were recorded: a request is recorded when its handler ends,
+// which may be just after its client read the response.
+http_reply scrape_after(std::uint16_t port, double requests) {
+  http_reply reply;
+  eventually([&] {
+    reply = scrape(port);
+    const auto s = samples_of(reply.body);
+    const auto it = s.find("pd_proxy_request_duration_seconds_count");
+    return it != s.end() && it->second >= requests;
+  });
+  return reply;
+}
+
+// The metric family names with a # TYPE line.
+std::set<std::string> families_of(const std::string& text) {
+  std::set<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# TYPE ", 0) != 0) continue;
+    out.insert(line.substr(7, line.find(' ', 7) - 7));
+  }
+  return out;
+}
+
+cluster streaming_cluster() {
+  auto decoders = fast_engines(2);
+  decoders.timing.decode_ms_per_token = 5;  // tokens arrive one by one: inter-token latencies to observe
+  return cluster({{fast_engines(2)}}, {{decoders}});
+}
+
+TEST(proxy_metrics, a_scrape_after_known_traffic_counts_it) {
+  auto c = streaming_cluster();
+  constexpr int streams = 5;
+  constexpr int jsons = 3;
+  constexpr int tokens = 6;
+  std::vector<std::string> ids;
+  for (int i = 0; i < streams + jsons; ++i) {
+    const bool stream = i < streams;
+    const std::string id = "metrics-test-request-" + std::to_string(i);
+    ids.push_back(id);
+    const std::string body = std::string(R"({"model":"m","prompt":"hello","max_tokens":)") +
+                             std::to_string(tokens) + (stream ? R"(,"stream":true})" : "}");
+    const auto reply = request(c.port(), post(body, id));
+    ASSERT_EQ(reply.status, 200);
+    ASSERT_TRUE(reply.complete);
+  }
+  request_spec missing;
+  missing.method = http::verb::get;
+  missing.target = "/no/such/route?x=1";
+  EXPECT_EQ(request(c.port(), missing).status, 404);
+  ASSERT_TRUE(eventually([&] { return c.idle(); }));
+
+  constexpr double total = streams + jsons;
+  const auto reply = scrape_after(c.port(), total + 1);
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.headers[http::field::content_type], "text/plain; version=0.0.4");
+  ASSERT_FALSE(reply.body.empty());
+  EXPECT_EQ(reply.body.back(), '\n');
+  const auto s = samples_of(reply.body);
+  EXPECT_EQ(s.at(R"(pd_proxy_requests_total{code="200",route="/v1/completions"})"), total);
+  EXPECT_EQ(s.at(R"(pd_proxy_requests_total{code="404",route="other"})"), 1);
+  EXPECT_EQ(s.at("pd_proxy_inflight_requests"), 0);
+  EXPECT_EQ(s.at("pd_proxy_queued_requests"), 0);
+  EXPECT_EQ(s.at("pd_proxy_time_to_first_token_seconds_count"), total);
+  EXPECT_EQ(s.at(R"(pd_proxy_time_to_first_token_seconds_bucket{le="+Inf"})"), total);
+  EXPECT_EQ(s.at("pd_proxy_prefill_duration_seconds_count"), total);
+  EXPECT_EQ(s.at("pd_proxy_decode_duration_seconds_count"), total);
+  EXPECT_GE(s.at("pd_proxy_request_duration_seconds_count"), total + 1);  // the 404 and scrapes too
+  EXPECT_GT(s.at("pd_proxy_request_duration_seconds_sum"), 0);
+  // Between the writes of one stream's events: at most one fewer than the pieces it had (tokens, [DONE]).
+  EXPECT_GT(s.at("pd_proxy_inter_token_latency_seconds_count"), 0);
+  EXPECT_LE(s.at("pd_proxy_inter_token_latency_seconds_count"), streams * (tokens + 1));
+  EXPECT_EQ(s.at(R"(pd_proxy_retries_total{role="prefill"})"), 0);
+  EXPECT_EQ(s.at(R"(pd_proxy_retries_total{role="decode"})"), 0);
+  EXPECT_EQ(s.at("pd_proxy_client_disconnects_total"), 0);
+  EXPECT_EQ(s.at("pd_proxy_local_prefills_total"), 0);
+  EXPECT_EQ(s.at("pd_proxy_log_dropped_total"), 0);
+  EXPECT_EQ(s.count(R"(pd_proxy_build_info{version="0.1.0"})"), 1u);
+  for (const auto* server : c.prefill_servers()) {
+    for (std::size_t i = 0; i < server->size(); ++i) {
+      const std::string labels =
+          "{backend=\"127.0.0.1:" + std::to_string(server->port(i)) + "\",role=\"prefill\"}";
+      EXPECT_EQ(s.at("pd_proxy_backend_inflight" + labels), 0);
+      EXPECT_EQ(s.at("pd_proxy_backend_healthy" + labels), 1);
+    }
+  }
+  for (const auto* server : c.decode_servers()) {
+    for (std::size_t i = 0; i < server->size(); ++i) {
+      const std::string labels =
+          "{backend=\"127.0.0.1:" + std::to_string(server->port(i)) + "\",role=\"decode\"}";
+      EXPECT_EQ(s.at("pd_proxy_backend_inflight" + labels), 0);
+    }
+  }
+  EXPECT_GT(s.at("process_resident_memory_bytes"), 0);
+  EXPECT_GT(s.at("process_open_fds"), 0);
+  EXPECT_GT(s.at("process_start_time_seconds"), 1.6e9);
+  EXPECT_GE(s.at("process_cpu_seconds_total"), 0);
+  // Cardinality: no request id, prompt or client address in any label.
+  for (const auto& id : ids) EXPECT_EQ(reply.body.find(id), std::string::npos) << id;
+  EXPECT_EQ(reply.body.find("hello"), std::string::npos);
+  EXPECT_EQ(reply.body.find("/no/such/route"), std::string::npos);
+
+  // The scrapes are counted too, once they ended.
+  EXPECT_TRUE(eventually([&] {
+    const auto again = samples_of(scrape(c.port()).body);
+    const auto it = again.find(R"(pd_proxy_requests_total{code="200",route="/metrics"})");
+    return it != again.end() && it->second >= 1;
+  }));
+}
+
+TEST(proxy_metrics, failures_are_counted_by_role_backend_and_kind) {
+  cluster c({dead_prefiller(), {fast_engines(1)}}, {{fast_engines(1)}},
+            [](proxy_config& config) { config.max_retries = 2; });
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    const auto reply = request(c.port(), post(R"({"prompt":"x","max_tokens":2})", "f-" + std::to_string(i)));
+    EXPECT_EQ(reply.status, 200);
+  }
+  ASSERT_TRUE(eventually([&] { return c.idle(); }));
+  const auto s = samples_of(scrape_after(c.port(), 4).body);
+  double connect_errors = 0;
+  for (const auto& [name, value] : s) {
+    if (name.rfind("pd_proxy_backend_errors_total{", 0) == 0) {
+      EXPECT_NE(name.find(R"(kind="connect")"), std::string::npos) << name;
+      EXPECT_NE(name.find(R"(role="prefill")"), std::string::npos) << name;
+      connect_errors += value;
+    }
+  }
+  EXPECT_GE(connect_errors, 1);  // the dead prefiller was picked at least once (ties go round-robin)
+  EXPECT_EQ(s.at(R"(pd_proxy_retries_total{role="prefill"})"), connect_errors);
+}
+
+TEST(proxy_metrics, the_exposition_passes_promtool_check_metrics) {
+  if (std::system("command -v promtool > /dev/null 2>&1") != 0) GTEST_SKIP() << "promtool is not installed";
+  auto c = streaming_cluster();
+  ASSERT_EQ(request(c.port(), post(R"({"prompt":"x","max_tokens":3,"stream":true})", "p-1")).status, 200);
+  const auto reply = scrape(c.port());
+  ASSERT_EQ(reply.status, 200);
+  const std::string path = testing::TempDir() + "pd-proxy-metrics-" + std::to_string(c.port()) + ".txt";
+  std::ofstream(path) << reply.body;
+  const std::string command = "promtool check metrics < " + path + " 2>&1";
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[512];
+  while (const std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  const int status = ::pclose(pipe);
+  std::remove(path.c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  EXPECT_EQ(output, "") << output;  // no lint warnings either
+}
+
+void collect_exprs(const json& j, std::vector<std::string>& out) {
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      if ((key == "expr" || key == "query" || key == "definition") && value.is_string()) {
+        out.push_back(value.get<std::string>());
+      } else {
+        collect_exprs(value, out);
+      }
+    }
+  } else if (j.is_array()) {
+    for (const auto& value : j) collect_exprs(value, out);
+  }
+}
+
+TEST(proxy_metrics, every_metric_the_grafana_dashboard_queries_is_exported) {
+  std::ifstream in(std::string(PD_PROXY_SOURCE_DIR) + "/deploy/grafana/pd-proxy.json");
+  ASSERT_TRUE(in.good());
+  const json dashboard = json::parse(in);
+  std::vector<std::string> exprs;
+  collect_exprs(dashboard, exprs);
+  ASSERT_FALSE(exprs.empty());
+  std::set<std::string> queried;
+  const std::regex name(R"((pd_proxy_[a-z_]+|process_[a-z_]+))");
+  for (const auto& expr : exprs) {
+    for (auto it = std::sregex_iterator(expr.begin(), expr.end(), name); it != std::sregex_iterator(); ++it) {
+      std::string metric = (*it)[1].str();
+      for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+        if (metric.size() > suffix.size() && metric.ends_with(suffix)) {
+          metric.resize(metric.size() - suffix.size());
+          break;
+        }
+      }
+      queried.insert(metric);
+    }
+  }
+  auto c = streaming_cluster();
+  const auto exported = families_of(scrape(c.port()).body);
+  for (const auto& metric : queried) EXPECT_EQ(exported.count(metric), 1u) << metric << " is not exported";
+  for (const std::string wanted :
+       {"pd_proxy_time_to_first_token_seconds", "pd_proxy_inter_token_latency_seconds",
+        "pd_proxy_requests_total", "pd_proxy_inflight_requests", "pd_proxy_queued_requests",
+        "pd_proxy_backend_inflight", "pd_proxy_backend_healthy", "pd_proxy_retries_total",
+        "pd_proxy_backend_errors_total"}) {
+    EXPECT_EQ(queried.count(wanted), 1u) << wanted << " is not on the dashboard";
+  }
+}
+
+}  // namespace
+}  // namespace pd_proxy::test
