@@ -176,6 +176,13 @@ environment_arguments arguments_with_environment(
     option->envname(variable);
     const auto value = env(variable);
     if (!value || value->empty()) continue;
+    // The command line wins; for a list that means its values replace the environment's, not add to them.
+    const bool on_command_line = std::any_of(argv + std::min(argc, 1), argv + argc, [&flag](const char* arg) {
+      const std::string_view a(arg);
+      return a == flag ||
+             (a.size() > flag.size() && a.substr(0, flag.size()) == flag && a[flag.size()] == '=');
+    });
+    if (on_command_line) continue;
     if (is_switch(*option)) {
       const auto on = parse_switch(*value);
       if (!on) {
