@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     net::steady_timer watchdog(signals_io);
     const auto watchdog_every = watchdog_interval(env("WATCHDOG_USEC"), env("WATCHDOG_PID"), ::getpid());
     if (notifier.active() && watchdog_every) keep_watchdog_fed(watchdog, notifier, *watchdog_every);
-    const pool_change_hook pool_hook = add_and_remove_backends(proxy.state());
+    const pool_change_hook pool_hook = add_and_drain_instances(proxy);  // as /instances/add, /remove
     for (const auto& endpoint : proxy.local_endpoints()) {
       spdlog::info("pd-proxy listening on {}:{} with {} prefiller(s), {} decoder(s), {} worker(s)",
                    endpoint.address().to_string(), endpoint.port(), config.prefillers.size(),

@@ -98,22 +98,33 @@ TEST(proxy_reload, an_invalid_configuration_changes_nothing) {
   EXPECT_EQ(decoder.received().back()["Authorization"], "Bearer kept");
 }
 
-TEST(proxy_reload, pool_changes_go_to_the_hook_and_the_default_hook_adds_and_removes) {
+TEST(proxy_reload, pool_changes_go_to_the_hook_which_adds_after_a_probe_and_drains) {
   scripted_backend prefiller(prefill_answer);
   scripted_backend decoder(decode_answer);
   scripted_backend second_decoder(decode_answer);
   cluster c(one(prefiller.port()), one(decoder.port()));
   proxy_config next = *c.state().latest_config();
   next.decoders = {backend_address{"127.0.0.1", second_decoder.port()}};
-  const auto result = reload_configuration(c.proxy(), parsed(next), add_and_remove_backends(c.state()));
+  const auto result = reload_configuration(c.proxy(), parsed(next), add_and_drain_instances(c.proxy()));
   EXPECT_TRUE(result.accepted);
-  const auto decoders = c.state().backends.snapshot()->of(backend_role::decode);
+  // The removed decoder is gone at once; the added one once it answered its probe.
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  std::vector<std::shared_ptr<backend>> decoders;
+  while (std::chrono::steady_clock::now() < give_up) {
+    decoders = c.state().backends.snapshot()->of(backend_role::decode);
+    if (decoders.size() == 1 && decoders.front()->address().port == second_decoder.port()) break;
+    std::this_thread::sleep_for(5ms);  // polling the registry, bounded above
+  }
   ASSERT_EQ(decoders.size(), 1u);
   EXPECT_EQ(decoders.front()->address().port, second_decoder.port());
   request_spec spec;
   spec.body = R"({"prompt":"p"})";
   ASSERT_EQ(request(c.port(), spec).status, 200);
-  EXPECT_EQ(second_decoder.received().size(), 1u);
+  // The added decoder got its probe (GET /health) and the completion; the removed one nothing.
+  const auto received = second_decoder.received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received.front().method(), http::verb::get);
+  EXPECT_EQ(received.back().target(), "/v1/completions");
   EXPECT_TRUE(decoder.received().empty());
 }
 

@@ -97,6 +97,15 @@ reload_plan plan_reload(const proxy_config& running, const proxy_config& next) {
   c.fixed("--workers", &pc::workers);
   c.reloadable("--log-level", &pc::log_level);
   c.reloadable("--backend-api-key", &pc::backend_api_key);
+  c.reloadable("--api-key", &pc::api_keys);  // with --api-key-file and $PD_PROXY_API_KEY
+  c.reloadable("--forward-client-authorization", &pc::forward_client_authorization);
+  c.reloadable("--admin-api-key", &pc::admin_api_key);
+  c.fixed("--tls-cert", &pc::tls_cert);
+  c.fixed("--tls-key", &pc::tls_key);
+  c.fixed("--log-format", &pc::log_format);
+  c.fixed("--access-log", &pc::access_log);
+  c.fixed("--prefiller-dns/--decoder-dns", &pc::dns_targets);
+  c.fixed("--dns-refresh-interval", &pc::dns_refresh_interval);
   return plan;
 }
 

@@ -221,6 +221,10 @@ bool server::wait_for_requests(std::chrono::steady_clock::time_point deadline) {
   return true;
 }
 
+net::any_io_executor server::background_executor() {
+  return workers_.front()->io.get_executor();
+}
+
 void server::stop(seconds_d drain) {
   shutdown(/*drain_requests=*/true, drain);
 }

@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include "pd_proxy/net/pools/instance_probe.hpp"
+
 namespace pd_proxy {
 namespace {
 
@@ -48,6 +50,25 @@ pool_change_hook add_and_remove_backends(proxy_state& state) {
     for (const auto& a : changes.added_decoders) state.add_backend(backend_role::decode, a);
     remove_from(state, backend_role::prefill, changes.removed_prefillers);
     remove_from(state, backend_role::decode, changes.removed_decoders);
+  };
+}
+
+pool_change_hook add_and_drain_instances(server& proxy) {
+  return [&proxy](const pool_changes& changes) {
+    proxy_state& state = proxy.state();
+    const auto now = pool_manager::clock::now();
+    const auto apply = [&](backend_role role, const std::vector<backend_address>& added,
+                           const std::vector<backend_address>& removed) {
+      if (!removed.empty()) state.pools.remove(role, removed);
+      if (added.empty()) return;
+      auto outcome = state.pools.add(role, added, now);
+      if (!outcome.waiting.empty()) {
+        net::co_spawn(proxy.background_executor(), probe_and_report(state, std::move(outcome.waiting)),
+                      net::detached);
+      }
+    };
+    apply(backend_role::prefill, changes.added_prefillers, changes.removed_prefillers);
+    apply(backend_role::decode, changes.added_decoders, changes.removed_decoders);
   };
 }
 

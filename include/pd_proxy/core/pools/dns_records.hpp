@@ -16,6 +16,8 @@ struct dns_target {
   backend_role role = backend_role::prefill;
   std::string name;        // a host name (an IP literal works too: one record)
   std::uint16_t port = 0;  // every record's backend listens here
+
+  bool operator==(const dns_target&) const = default;
 };
 
 /// Parses a flag value "NAME:PORT" (an IPv6 literal in brackets). The error names `flag`.

@@ -32,6 +32,9 @@ class server {
   std::vector<tcp::endpoint> local_endpoints() const;
 
   proxy_state& state() { return *state_; }
+  /// The executor of the first worker, where the background tasks (checks, probes, DNS) run. Precondition:
+  /// start() was called and stop() was not.
+  net::any_io_executor background_executor();
 
   /// The resolver of DNS discovery (--prefiller-dns/--decoder-dns); call before start(). Default: Asio's.
   void set_dns_resolver(std::shared_ptr<dns_resolver> resolver) { resolver_ = std::move(resolver); }

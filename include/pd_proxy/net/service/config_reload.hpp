@@ -15,8 +15,13 @@ using pool_change_hook = std::function<void(const pool_changes&)>;
 
 /// A hook that changes the pools with proxy_state::add_backend / remove_backend: an added backend is a
 /// candidate at once (active health checks then judge it), a removed one takes no new request and its
-/// in-flight requests finish against it. Run-time pools with probing and draining replace it.
+/// in-flight requests finish against it.
 pool_change_hook add_and_remove_backends(proxy_state& state);
+
+/// The hook pd-proxy reloads with: the same semantics as POST /instances/add and /instances/remove
+/// (docs/pools.md). An added instance waits until it answers its probe (--max-waiting-retries,
+/// --waiting-retry-interval), then is routable; a removed one takes no new request and drains.
+pool_change_hook add_and_drain_instances(server& proxy);
 
 /// The log level's name as pd-proxy's flags spell it ("warning", "warn", ...) applied to spdlog.
 void apply_log_level(const std::string& level);

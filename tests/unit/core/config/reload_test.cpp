@@ -79,6 +79,24 @@ TEST(reload, reloadable_settings_take_the_new_value) {
   EXPECT_TRUE(plan.ignored.empty());
 }
 
+TEST(reload, keys_are_reloadable_and_listener_and_discovery_settings_are_not) {
+  proxy_config running, next;
+  next.api_keys = {"new-client-key", "old-client-key"};
+  next.admin_api_key = "new-admin-key";
+  next.forward_client_authorization = true;
+  next.tls_cert = "/etc/pd-proxy/cert.pem";
+  next.access_log = "off";
+  next.dns_refresh_interval = seconds_d{30};
+  const auto plan = plan_reload(running, next);
+  EXPECT_EQ(plan.config.api_keys, next.api_keys);
+  EXPECT_EQ(plan.config.admin_api_key, "new-admin-key");
+  EXPECT_TRUE(plan.config.forward_client_authorization);
+  EXPECT_EQ(plan.config.tls_cert, running.tls_cert);
+  EXPECT_EQ(plan.config.access_log, running.access_log);
+  EXPECT_EQ(plan.applied, (names{"--api-key", "--forward-client-authorization", "--admin-api-key"}));
+  EXPECT_EQ(plan.ignored, (names{"--tls-cert", "--access-log", "--dns-refresh-interval"}));
+}
+
 TEST(reload, fixed_settings_keep_the_running_value_and_are_reported) {
   proxy_config running, next;
   running.workers = 4;
