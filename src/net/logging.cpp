@@ -66,10 +66,17 @@ std::uint64_t dropped_log_messages() {
 }
 
 void shutdown_logging() {
-  if (auto logger = spdlog::default_logger()) logger->flush();
+  // Queued messages hold the logger: keep a reference here, so that the last one is dropped on this thread
+  // after the logging thread has written everything and ended, never on the logging thread itself.
+  const auto logger = spdlog::default_logger();
+  std::shared_ptr<spdlog::details::thread_pool> pool;
+  {
+    const std::lock_guard lock(pool_mutex);
+    pool = std::move(current_pool);
+  }
+  if (logger) logger->flush();
   spdlog::shutdown();
-  const std::lock_guard lock(pool_mutex);
-  current_pool.reset();
+  pool.reset();  // writes what is queued, then joins the logging thread
 }
 
 }  // namespace pd_proxy

@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -16,6 +15,27 @@
 
 namespace pd_proxy::test {
 namespace {
+
+// A sink that keeps what it was given; text() reads it under the sink's own lock, since the logging thread
+// writes while the test polls.
+class captured_sink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::string text() {
+    const std::lock_guard lock(mutex_);
+    return text_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& message) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(message, formatted);
+    text_.append(formatted.data(), formatted.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;
+};
 
 // Puts the process's previous default logger back when the test ends, after the logging thread wrote
 // everything queued and stopped: declare it after the sinks and streams the test logs to.
@@ -34,8 +54,7 @@ class restore_logger {
 };
 
 TEST(logging, json_lines_parse) {
-  std::ostringstream out;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  auto sink = std::make_shared<captured_sink>();
   restore_logger restore;
   setup_logging({.level = "debug", .format = "json", .queue_size = 1024, .sink = sink});
   spdlog::info("pd-proxy listening on {}:{}", "127.0.0.1", 8000);
@@ -44,10 +63,10 @@ TEST(logging, json_lines_parse) {
   spdlog::trace("below the level: not written");
   spdlog::default_logger()->flush();
   ASSERT_TRUE(eventually([&] {
-    const std::string text = out.str();
+    const std::string text = sink->text();
     return std::count(text.begin(), text.end(), '\n') >= 3;
   }));
-  std::istringstream lines(out.str());
+  std::istringstream lines(sink->text());
   std::vector<nlohmann::json> parsed;
   for (std::string line; std::getline(lines, line);) {
     auto json = nlohmann::json::parse(line, nullptr, false);
@@ -57,7 +76,7 @@ TEST(logging, json_lines_parse) {
     ASSERT_TRUE(json["msg"].is_string()) << line;
     parsed.push_back(std::move(json));
   }
-  ASSERT_EQ(parsed.size(), 3u) << out.str();
+  ASSERT_EQ(parsed.size(), 3u) << sink->text();
   EXPECT_EQ(parsed[0]["level"], "info");
   EXPECT_EQ(parsed[0]["msg"], "pd-proxy listening on 127.0.0.1:8000");
   EXPECT_EQ(parsed[1]["level"], "warning");
@@ -67,14 +86,13 @@ TEST(logging, json_lines_parse) {
 }
 
 TEST(logging, text_format) {
-  std::ostringstream out;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  auto sink = std::make_shared<captured_sink>();
   restore_logger restore;
   setup_logging({.level = "info", .format = "text", .queue_size = 64, .sink = sink});
   spdlog::info("hello {}", 1);
   spdlog::default_logger()->flush();
-  ASSERT_TRUE(eventually([&] { return out.str().find('\n') != std::string::npos; }));
-  EXPECT_NE(out.str().find(" info hello 1\n"), std::string::npos) << out.str();
+  ASSERT_TRUE(eventually([&] { return sink->text().find('\n') != std::string::npos; }));
+  EXPECT_NE(sink->text().find(" info hello 1\n"), std::string::npos) << sink->text();
 }
 
 // A sink whose first write waits until the test lets it go: the logging thread is stuck, as behind a slow

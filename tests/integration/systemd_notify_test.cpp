@@ -172,7 +172,7 @@ TEST(systemd_notify, ready_reloading_stopping_and_reload_outcomes) {
 
   proxy.signal(SIGTERM);
   EXPECT_TRUE(systemd.receive_until("STOPPING=1"));
-  EXPECT_EQ(proxy.wait_exit(10000ms), 0);
+  EXPECT_EQ(proxy.wait_exit(10000ms), 0) << proxy.log();
   ::unlink(config.c_str());
 }
 
@@ -188,7 +188,7 @@ TEST(systemd_notify, watchdog_is_fed_at_half_the_interval) {
   EXPECT_TRUE(systemd.receive_until("WATCHDOG=1"));
   proxy.signal(SIGTERM);
   EXPECT_TRUE(systemd.receive_until("STOPPING=1"));
-  EXPECT_EQ(proxy.wait_exit(10000ms), 0);
+  EXPECT_EQ(proxy.wait_exit(10000ms), 0) << proxy.log();
 }
 
 TEST(systemd_notify, check_config_validates_without_serving) {
