@@ -92,8 +92,8 @@ reload_plan plan_reload(const proxy_config& running, const proxy_config& next) {
   c.fixed("--max-idle-backend-connections", &pc::max_idle_backend_connections);
   c.fixed("--max-buffered-body-bytes", &pc::max_buffered_body_bytes);
   c.reloadable("--ignore-client-half-close", &pc::ignore_client_half_close);
-  c.fixed("--prefill-policy", &pc::prefill_policy);
-  c.fixed("--decode-policy", &pc::decode_policy);
+  c.reloadable("--prefill-policy", &pc::prefill_policy);
+  c.reloadable("--decode-policy", &pc::decode_policy);
   c.fixed("--workers", &pc::workers);
   c.reloadable("--log-level", &pc::log_level);
   c.reloadable("--backend-api-key", &pc::backend_api_key);

@@ -26,14 +26,14 @@ std::string new_request_id() {
   bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0F) | 0x40);  // version 4
   bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3F) | 0x80);  // RFC 4122 variant
   static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  std::array<char, 36> text{};  // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, written in place, copied once
+  std::size_t at = 0;
   for (std::size_t i = 0; i < bytes.size(); ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(hex[bytes[i] >> 4]);
-    out.push_back(hex[bytes[i] & 0x0F]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) text[at++] = '-';
+    text[at++] = hex[bytes[i] >> 4];
+    text[at++] = hex[bytes[i] & 0x0F];
   }
-  return out;
+  return std::string(text.data(), text.size());
 }
 
 std::string choose_request_id(std::string_view client_id) {

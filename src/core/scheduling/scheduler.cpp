@@ -124,6 +124,16 @@ void scheduler::remove(const backend& b) {
   p.candidates.erase(found);
 }
 
+void scheduler::set_policy(backend_role role, std::unique_ptr<selection_policy> policy) {
+  if (policy == nullptr) return;
+  pool& p = pool_of(role);
+  std::lock_guard lock(p.mutex);
+  for (auto& [id, b] : p.candidates) {
+    if (b->routed_) policy->add(*b, b->load_);
+  }
+  std::swap(p.policy, policy);  // the old one is destroyed after the unlock
+}
+
 bool scheduler::is_candidate_locked(const pool& p, const backend& b) const {
   const auto found = p.candidates.find(b.id());
   return found != p.candidates.end() && found->second.get() == &b;

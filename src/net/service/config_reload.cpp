@@ -76,6 +76,13 @@ void apply_log_level(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
 }
 
+void apply_policies(scheduler& sched, const proxy_config& running, const proxy_config& next) {
+  if (next.prefill_policy != running.prefill_policy)
+    sched.set_policy(backend_role::prefill, make_policy(next.prefill_policy));
+  if (next.decode_policy != running.decode_policy)
+    sched.set_policy(backend_role::decode, make_policy(next.decode_policy));
+}
+
 reload_result reload_configuration(server& proxy, const cli_outcome& parsed, const pool_change_hook& hook) {
   if (!parsed.config) {
     reload_result r{false, "configuration reload rejected, the running configuration stays: " +
@@ -94,6 +101,7 @@ reload_result reload_configuration(server& proxy, const cli_outcome& parsed, con
                  authorities(plan.pools.added_decoders), authorities(plan.pools.removed_decoders));
   }
   apply_log_level(plan.config.log_level);
+  apply_policies(proxy.state().sched, *running, plan.config);
   proxy.install_config(std::make_shared<const proxy_config>(plan.config));
   if (hook && !plan.pools.empty()) hook(plan.pools);
   reload_result r{true, plan.applied.empty() ? std::string("configuration reloaded: no setting changed")

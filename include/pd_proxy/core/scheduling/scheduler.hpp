@@ -148,6 +148,10 @@ class scheduler {
   std::optional<prefill_reservation> reserve_prefill(double score, const request_context& request = {});
   std::optional<decode_reservation> reserve_decode(double score, const request_context& request = {});
 
+  /// `policy` (not null) picks `role`'s backends from now on; it is given every usable candidate with its
+  /// current load. Reservations already made are unaffected (a reload of --prefill-policy/--decode-policy).
+  void set_policy(backend_role role, std::unique_ptr<selection_policy> policy);
+
   /// An active health check's result for candidate `b` (ignored if `b` is not a candidate), and what it did.
   check_effect check_result(const backend& b, bool passed);
 

@@ -26,6 +26,10 @@ pool_change_hook add_and_drain_instances(server& proxy);
 /// The log level's name as pd-proxy's flags spell it ("warning", "warn", ...) applied to spdlog.
 void apply_log_level(const std::string& level);
 
+/// A --prefill-policy / --decode-policy that differs from the running one picks from now on (names are
+/// valid: the command line checked them); requests in flight keep what they reserved.
+void apply_policies(scheduler& sched, const proxy_config& running, const proxy_config& next);
+
 struct reload_result {
   bool accepted = false;
   std::string message;  // the one line that was logged

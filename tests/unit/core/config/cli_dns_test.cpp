@@ -15,7 +15,7 @@ cli_outcome parse_args(std::vector<std::string> args) {
                             [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
 }
 
-TEST(CliDns, DnsAloneReplacesTheDefaultPool) {
+TEST(cli_dns, dns_alone_replaces_the_default_pool) {
   const auto r = parse_args({"--decoder-dns", "vllm-decode.default.svc.cluster.local:8000", "--decoder-dns",
                              "[fd00::1]:9000", "--prefiller-dns", "prefill.service.consul:8001"});
   ASSERT_TRUE(r.config) << r.output;
@@ -32,7 +32,7 @@ TEST(CliDns, DnsAloneReplacesTheDefaultPool) {
   EXPECT_EQ(c.dns_refresh_interval.count(), 5.0);
 }
 
-TEST(CliDns, AlongsideHostFlags) {
+TEST(cli_dns, alongside_host_flags) {
   const auto r = parse_args({"--prefiller-hosts", "10.0.0.1", "--prefiller-ports", "8001", "--prefiller-dns",
                              "p.svc:8001", "--dns-refresh-interval", "0.5"});
   ASSERT_TRUE(r.config) << r.output;
@@ -42,7 +42,7 @@ TEST(CliDns, AlongsideHostFlags) {
   EXPECT_EQ(r.config->dns_refresh_interval.count(), 0.5);
 }
 
-TEST(CliDns, Refused) {
+TEST(cli_dns, refused) {
   for (const auto& args :
        std::vector<std::vector<std::string>>{{"--decoder-dns", "no-port.svc"},
                                              {"--decoder-dns", "::1:9000"},

@@ -97,6 +97,17 @@ TEST(reload, keys_are_reloadable_and_listener_and_discovery_settings_are_not) {
   EXPECT_EQ(plan.ignored, (names{"--tls-cert", "--access-log", "--dns-refresh-interval"}));
 }
 
+TEST(reload, policies_are_reloadable) {
+  proxy_config running, next;
+  next.prefill_policy = "round-robin";
+  next.decode_policy = "random";
+  const auto plan = plan_reload(running, next);
+  EXPECT_EQ(plan.config.prefill_policy, "round-robin");
+  EXPECT_EQ(plan.config.decode_policy, "random");
+  EXPECT_EQ(plan.applied, (names{"--prefill-policy", "--decode-policy"}));
+  EXPECT_TRUE(plan.ignored.empty());
+}
+
 TEST(reload, fixed_settings_keep_the_running_value_and_are_reported) {
   proxy_config running, next;
   running.workers = 4;

@@ -10,7 +10,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(MetricsShard, BucketsCoverFiveMillisecondsToTenMinutes) {
+TEST(metrics_shard, buckets_cover_five_milliseconds_to_ten_minutes) {
   EXPECT_DOUBLE_EQ(latency_bucket_bounds.front(), 0.005);
   EXPECT_DOUBLE_EQ(latency_bucket_bounds.back(), 600);
   EXPECT_TRUE(std::is_sorted(latency_bucket_bounds.begin(), latency_bucket_bounds.end()));
@@ -21,7 +21,7 @@ TEST(MetricsShard, BucketsCoverFiveMillisecondsToTenMinutes) {
   EXPECT_EQ(latency_bucket_of(601), latency_bucket_bounds.size());  // +Inf
 }
 
-TEST(MetricsShard, RecordCountsARequest) {
+TEST(metrics_shard, record_counts_a_request) {
   metrics_shard shard;
   request_record r;
   const auto t0 = request_record::clock::time_point{} + 100s;
@@ -62,14 +62,14 @@ TEST(MetricsShard, RecordCountsARequest) {
   EXPECT_NEAR(t.duration.sum, 2.0, 1e-9);
 }
 
-TEST(MetricsShard, StatusSlotsClampOutOfRange) {
+TEST(metrics_shard, status_slots_clamp_out_of_range) {
   EXPECT_EQ(status_slot(100), 0u);
   EXPECT_EQ(status_slot(599), status_slots - 1);
   EXPECT_EQ(status_slot(0), status_slots - 1);
   EXPECT_EQ(status_slot(1000), status_slots - 1);
 }
 
-TEST(MetricsShard, BackendErrorsByRoleBackendAndKind) {
+TEST(metrics_shard, backend_errors_by_role_backend_and_kind) {
   metrics_shard shard;
   shard.backend_error(backend_role::prefill, "a:1", "connect");
   shard.backend_error(backend_role::prefill, "a:1", "connect");
@@ -82,7 +82,7 @@ TEST(MetricsShard, BackendErrorsByRoleBackendAndKind) {
   EXPECT_EQ((t.backend_errors[{backend_role::decode, "a:1", "http_5xx"}]), 2u);
 }
 
-TEST(ProxyMetrics, EachThreadRecordsIntoItsOwnShardAndAScrapeSumsThem) {
+TEST(proxy_metrics, each_thread_records_into_its_own_shard_and_a_scrape_sums_them) {
   proxy_metrics metrics;
   constexpr int threads = 4;
   constexpr int per_thread = 1000;
@@ -112,7 +112,7 @@ TEST(ProxyMetrics, EachThreadRecordsIntoItsOwnShardAndAScrapeSumsThem) {
   EXPECT_EQ(t.itl.count, static_cast<std::uint64_t>(threads * per_thread));
 }
 
-TEST(ProxyMetrics, AThreadGetsADifferentShardPerProxy) {
+TEST(proxy_metrics, a_thread_gets_a_different_shard_per_proxy) {
   proxy_metrics a;
   proxy_metrics b;
   metrics_shard& sa = a.local();
@@ -123,7 +123,7 @@ TEST(ProxyMetrics, AThreadGetsADifferentShardPerProxy) {
   EXPECT_EQ(b.shards(), 1u);
 }
 
-TEST(ProxyMetrics, LogDroppedIsZeroUntilWired) {
+TEST(proxy_metrics, log_dropped_is_zero_until_wired) {
   proxy_metrics m;
   EXPECT_EQ(m.log_dropped(), 0u);
   m.log_dropped = [] { return std::uint64_t{7}; };

@@ -7,7 +7,7 @@ namespace {
 
 const backend_address a{"10.0.0.1", 9000}, b{"10.0.0.2", 9000}, c{"fd00::3", 9000};
 
-TEST(DnsTarget, Parses) {
+TEST(dns_target, parses) {
   const auto t =
       parse_dns_target("--decoder-dns", "vllm-decode.ns.svc.cluster.local:8000", backend_role::decode);
   ASSERT_TRUE(t.ok()) << t.error;
@@ -19,21 +19,21 @@ TEST(DnsTarget, Parses) {
   EXPECT_NE(bad.error.find("--prefiller-dns"), std::string::npos);
 }
 
-TEST(DnsDiff, AppearAndDisappear) {
+TEST(dns_diff, appear_and_disappear) {
   const auto change = diff_records({a, b}, std::vector<backend_address>{b, c});
   EXPECT_EQ(change.added, (std::vector<backend_address>{c}));
   EXPECT_EQ(change.removed, (std::vector<backend_address>{a}));
   EXPECT_EQ(next_records({a, b}, std::vector<backend_address>{b, c}), (std::vector<backend_address>{b, c}));
 }
 
-TEST(DnsDiff, FirstResolutionAddsEverythingOnce) {
+TEST(dns_diff, first_resolution_adds_everything_once) {
   const auto change = diff_records({}, std::vector<backend_address>{a, b, a});
   EXPECT_EQ(change.added, (std::vector<backend_address>{a, b}));
   EXPECT_TRUE(change.removed.empty());
   EXPECT_EQ(next_records({}, std::vector<backend_address>{a, b, a}), (std::vector<backend_address>{a, b}));
 }
 
-TEST(DnsDiff, FailureKeepsTheLastGoodSet) {
+TEST(dns_diff, failure_keeps_the_last_good_set) {
   EXPECT_TRUE(diff_records({a, b}, std::nullopt).added.empty());
   EXPECT_TRUE(diff_records({a, b}, std::nullopt).removed.empty());
   EXPECT_TRUE(diff_records({a, b}, std::vector<backend_address>{}).removed.empty());
@@ -41,7 +41,7 @@ TEST(DnsDiff, FailureKeepsTheLastGoodSet) {
   EXPECT_EQ(next_records({a, b}, std::vector<backend_address>{}), (std::vector<backend_address>{a, b}));
 }
 
-TEST(DnsDiff, Unchanged) {
+TEST(dns_diff, unchanged) {
   const auto change = diff_records({a, b}, std::vector<backend_address>{b, a});
   EXPECT_TRUE(change.added.empty());
   EXPECT_TRUE(change.removed.empty());

@@ -7,21 +7,21 @@
 namespace pd_proxy {
 namespace {
 
-TEST(InstanceAddress, HostPort) {
+TEST(instance_address, host_port) {
   const auto a = parse_instance_address("10.0.0.1:9000");
   ASSERT_TRUE(a.ok()) << a.error;
   EXPECT_EQ(a.address, (backend_address{"10.0.0.1", 9000}));
   EXPECT_EQ(parse_instance_address("engine-0.vllm.svc:8001").address.host, "engine-0.vllm.svc");
 }
 
-TEST(InstanceAddress, Ipv6InBrackets) {
+TEST(instance_address, ipv6_in_brackets) {
   const auto a = parse_instance_address("[::1]:9000");
   ASSERT_TRUE(a.ok()) << a.error;
   EXPECT_EQ(a.address, (backend_address{"::1", 9000}));
   EXPECT_EQ(a.address.authority(), "[::1]:9000");
 }
 
-TEST(InstanceAddress, Refused) {
+TEST(instance_address, refused) {
   for (const char* text :
        {"", "10.0.0.1", "10.0.0.1:", ":9000", "::1:9000", "[::1]", "[::1]9000", "[::1:9000", "h:0", "h:65536",
         "h:12345678", "h:-1", "h:+1", "h:8a", "[h]:1", "a b:1", "-x:1"}) {
@@ -30,7 +30,7 @@ TEST(InstanceAddress, Refused) {
   EXPECT_NE(parse_instance_address("10.0.0.1").error.find("no port"), std::string::npos);
 }
 
-TEST(InstancesRequest, ListAndSingleString) {
+TEST(instances_request, list_and_single_string) {
   auto r = parse_instances_request(R"({"type":"decode","instances":["a:1","[::1]:2","a:1"]})");
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.role, backend_role::decode);
@@ -44,7 +44,7 @@ TEST(InstancesRequest, ListAndSingleString) {
   EXPECT_EQ(r.instances[0], (backend_address{"h", 8001}));
 }
 
-TEST(InstancesRequest, Refused) {
+TEST(instances_request, refused) {
   for (const char* body :
        {"", "[]", "{", R"({"instances":["a:1"]})", R"({"type":"both","instances":["a:1"]})",
         R"({"type":1,"instances":["a:1"]})", R"({"type":"prefill"})", R"({"type":"prefill","instances":[]})",
@@ -58,13 +58,13 @@ TEST(InstancesRequest, Refused) {
             std::string::npos);
 }
 
-TEST(InstancesRequest, TooMany) {
+TEST(instances_request, too_many) {
   nlohmann::json body = {{"type", "prefill"}, {"instances", nlohmann::json::array()}};
   for (std::size_t i = 0; i <= max_instances_per_request; ++i) body["instances"].push_back("h:1");
   EXPECT_FALSE(parse_instances_request(body.dump()).ok());
 }
 
-TEST(InstancesAnswer, Shape) {
+TEST(instances_answer, shape) {
   EXPECT_EQ(format_instance_list({"a:1", "[::1]:2"}), "['a:1', '[::1]:2']");
   const auto body = nlohmann::json::parse(instances_answer_body("m", {"a:1"}, {}));
   EXPECT_EQ(body["message"], "m");

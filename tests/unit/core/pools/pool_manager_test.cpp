@@ -29,7 +29,7 @@ struct pools {
 const backend_address d1{"10.0.0.1", 9000}, d2{"10.0.0.2", 9000};
 const clock::time_point t0{};
 
-TEST(PoolManager, AddWaitsUntilTheProbePasses) {
+TEST(pool_manager, add_waits_until_the_probe_passes) {
   pools p;
   const auto added = p.manager.add(backend_role::decode, {d1}, t0);
   ASSERT_EQ(added.waiting.size(), 1u);
@@ -50,14 +50,14 @@ TEST(PoolManager, AddWaitsUntilTheProbePasses) {
   EXPECT_TRUE(p.sched.reserve_decode(1.0).has_value());
 }
 
-TEST(PoolManager, ProbedBackendIsUsableAtOnceEvenWithActiveChecks) {
+TEST(pool_manager, probed_backend_is_usable_at_once_even_with_active_checks) {
   pools p({}, /*checked=*/true);
   const auto added = p.manager.add(backend_role::prefill, {d1}, t0);
   p.manager.probe_finished(added.waiting[0].ticket, true, t0);
   EXPECT_EQ(p.sched.usable(backend_role::prefill), 1u);
 }
 
-TEST(PoolManager, AddIsIdempotent) {
+TEST(pool_manager, add_is_idempotent) {
   pools p;
   const auto first = p.manager.add(backend_role::decode, {d1}, t0);
   const auto again = p.manager.add(backend_role::decode, {d1, d2}, t0);  // d1 is waiting
@@ -71,7 +71,7 @@ TEST(PoolManager, AddIsIdempotent) {
   EXPECT_EQ(p.manager.add(backend_role::prefill, {d1}, t0).waiting.size(), 1u);
 }
 
-TEST(PoolManager, FailedProbesRetryThenDrop) {
+TEST(pool_manager, failed_probes_retry_then_drop) {
   pools p({.max_waiting_retries = 3, .retry_interval = seconds(10), .max_waiting = 10});
   const auto ticket = p.manager.add(backend_role::decode, {d1}, t0).waiting[0].ticket;
   EXPECT_TRUE(p.manager.take_due(t0, 10).empty());  // claimed by the adder
@@ -91,20 +91,20 @@ TEST(PoolManager, FailedProbesRetryThenDrop) {
   EXPECT_EQ(p.sched.size(backend_role::decode), 0u);
 }
 
-TEST(PoolManager, ZeroRetriesStillProbesOnce) {
+TEST(pool_manager, zero_retries_still_probes_once) {
   pools p({.max_waiting_retries = 0, .retry_interval = seconds(1), .max_waiting = 10});
   const auto ticket = p.manager.add(backend_role::decode, {d1}, t0).waiting[0].ticket;
   EXPECT_EQ(p.manager.probe_finished(ticket, false, t0), probe_verdict::dropped);
 }
 
-TEST(PoolManager, WaitingTableIsBounded) {
+TEST(pool_manager, waiting_table_is_bounded) {
   pools p({.max_waiting_retries = 3, .retry_interval = seconds(1), .max_waiting = 1});
   const auto added = p.manager.add(backend_role::decode, {d1, d2}, t0);
   EXPECT_EQ(added.waiting.size(), 1u);
   EXPECT_EQ(added.refused, (std::vector<std::string>{"10.0.0.2:9000"}));
 }
 
-TEST(PoolManager, RemoveWaitingForgetsIt) {
+TEST(pool_manager, remove_waiting_forgets_it) {
   pools p;
   const auto ticket = p.manager.add(backend_role::decode, {d1}, t0).waiting[0].ticket;
   const auto removed = p.manager.remove(backend_role::decode, {d1});
@@ -114,13 +114,13 @@ TEST(PoolManager, RemoveWaitingForgetsIt) {
   EXPECT_TRUE(p.manager.list().empty());
 }
 
-TEST(PoolManager, RemoveUnknown) {
+TEST(pool_manager, remove_unknown) {
   pools p;
   const auto removed = p.manager.remove(backend_role::prefill, {d1});
   EXPECT_EQ(removed.unknown, (std::vector<std::string>{"10.0.0.1:9000"}));
 }
 
-TEST(PoolManager, RemoveDrainsUntilTheLastReservationEnds) {
+TEST(pool_manager, remove_drains_until_the_last_reservation_ends) {
   pools p;
   p.manager.probe_finished(p.manager.add(backend_role::decode, {d1}, t0).waiting[0].ticket, true, t0);
   auto held = p.sched.reserve_decode(5.0);
@@ -152,7 +152,7 @@ TEST(PoolManager, RemoveDrainsUntilTheLastReservationEnds) {
   EXPECT_EQ(list[0].load.inflight, 0u);
 }
 
-TEST(PoolManager, RemoveIdleIsGoneAtOnce) {
+TEST(pool_manager, remove_idle_is_gone_at_once) {
   pools p;
   p.manager.probe_finished(p.manager.add(backend_role::prefill, {d1}, t0).waiting[0].ticket, true, t0);
   const auto removed = p.manager.remove(backend_role::prefill, {d1});
@@ -161,7 +161,7 @@ TEST(PoolManager, RemoveIdleIsGoneAtOnce) {
   EXPECT_EQ(p.manager.collect_gone().size(), 1u);
 }
 
-TEST(PoolManager, ListShowsUnhealthyAndOpen) {
+TEST(pool_manager, list_shows_unhealthy_and_open) {
   pools p({}, /*checked=*/true);
   auto b1 = p.registry.add(backend_role::decode, d1);
   p.sched.add(b1);  // checked, no check yet: unhealthy

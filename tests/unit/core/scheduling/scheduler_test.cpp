@@ -236,6 +236,45 @@ TEST(scheduler, add_and_remove_are_idempotent) {
   EXPECT_EQ(c.sched.size(backend_role::prefill), 0u);
 }
 
+// Remembers what the scheduler told it; picks the candidate added last.
+class recording_policy final : public selection_policy {
+ public:
+  std::map<backend_id, fixed_load> loads;
+  std::vector<backend*> order;
+  void add(backend& b, const fixed_load& load) override {
+    loads[b.id()] = load;
+    order.push_back(&b);
+  }
+  void remove(backend& b) override {
+    loads.erase(b.id());
+    std::erase(order, &b);
+  }
+  void load_changed(backend& b, const fixed_load& load) override { loads[b.id()] = load; }
+  backend* pick(const request_context&) override { return order.empty() ? nullptr : order.back(); }
+};
+
+TEST(scheduler, a_new_policy_gets_every_candidate_with_its_load_and_picks_from_then_on) {
+  cluster c(0, 3);
+  auto held = c.sched.reserve_decode(100);  // on decoders[0], the least loaded first
+  ASSERT_EQ(held->shared(), c.decoders[0]);
+  c.sched.remove(*c.decoders[2]);
+  auto fresh = std::make_unique<recording_policy>();
+  recording_policy& policy = *fresh;
+  c.sched.set_policy(backend_role::decode, std::move(fresh));
+  c.sched.set_policy(backend_role::decode, nullptr);  // ignored
+  ASSERT_EQ(policy.loads.size(), 2u);  // the removed one is not a candidate
+  EXPECT_EQ(policy.loads.at(c.decoders[0]->id()).inflight, 1u);
+  EXPECT_EQ(policy.loads.at(c.decoders[1]->id()).inflight, 0u);
+  auto picked = c.sched.reserve_decode(1);
+  ASSERT_TRUE(picked);
+  EXPECT_EQ(&picked->target(), policy.order.back());
+  picked->release();
+  held->release();  // a reservation made under the old policy is released through the new one
+  EXPECT_EQ(policy.loads.at(c.decoders[0]->id()).inflight, 0u);
+  EXPECT_EQ(policy.loads.at(c.decoders[1]->id()).inflight, 0u);
+  c.expect_idle();
+}
+
 TEST(scheduler, unknown_policy_name) {
   EXPECT_EQ(make_policy("nope"), nullptr);
 }
