@@ -192,7 +192,8 @@ class line_writer {
       return;
     }
     const auto micros = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count() + 500) / 1000;
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count() + 500) /
+                        1000;
     number(micros / 1000);
     const auto fraction = static_cast<unsigned>(micros % 1000);
     at_[0] = '.';

@@ -262,7 +262,7 @@ TEST(scheduler, a_new_policy_gets_every_candidate_with_its_load_and_picks_from_t
   recording_policy& policy = *fresh;
   c.sched.set_policy(backend_role::decode, std::move(fresh));
   c.sched.set_policy(backend_role::decode, nullptr);  // ignored
-  ASSERT_EQ(policy.loads.size(), 2u);  // the removed one is not a candidate
+  ASSERT_EQ(policy.loads.size(), 2u);                 // the removed one is not a candidate
   EXPECT_EQ(policy.loads.at(c.decoders[0]->id()).inflight, 1u);
   EXPECT_EQ(policy.loads.at(c.decoders[1]->id()).inflight, 0u);
   auto picked = c.sched.reserve_decode(1);
