@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 namespace pd_proxy {
 
@@ -51,10 +52,11 @@ void access_log::write(request_record&& record) {
     }
     queue_.push_back(std::move(record));
     ++queued_total_;
-    wake = queue_.size() == capacity_ / 2;
+    wake = std::exchange(writer_idle_, false) || queue_.size() == capacity_ / 2;
   }
-  // The writer wakes every write_interval by itself: a request costs no wake-up (a futex call) and no
-  // write(2) of its own; only a queue filling up faster wakes it early.
+  // While records come, the writer wakes every write_interval by itself: a request costs no wake-up (a futex
+  // call) and no write(2) of its own. Only the first record after an idle spell, or a queue filling up
+  // faster, wakes it.
   if (wake) wake_.notify_one();
 }
 
@@ -98,9 +100,15 @@ void access_log::run() {
   std::string text;
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait_for(lock, write_interval, [&] {
-      return stop_ || reopen_ || flush_ || (capacity_ > 0 && queue_.size() >= capacity_ / 2);
-    });
+    const auto urgent = [&] { return stop_ || reopen_ || flush_; };
+    if (queue_.empty() && !urgent()) {
+      // Idle: sleep until a record comes (an idle proxy's writer never wakes), then gather for a while.
+      writer_idle_ = true;
+      wake_.wait(lock, [&] { return urgent() || !queue_.empty(); });
+      writer_idle_ = false;
+    }
+    wake_.wait_for(lock, write_interval,
+                   [&] { return urgent() || (capacity_ > 0 && queue_.size() >= capacity_ / 2); });
     flush_ = false;
     const bool reopen = std::exchange(reopen_, false);
     batch.swap(queue_);

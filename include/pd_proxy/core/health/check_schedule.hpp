@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <optional>
 #include <random>
-#include <set>
 #include <span>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "pd_proxy/core/backends/backend.hpp"
 
@@ -17,7 +17,9 @@ namespace pd_proxy {
 
 /// A pure schedule (time is passed in): a backend new to it is due at once; after a check ends it is due
 /// again `interval` later, jittered by up to ±10 % so that checks spread out instead of marching in step.
-/// At most `concurrency` checks are in flight. Every operation is O(log n). Not thread-safe.
+/// At most `concurrency` checks are in flight. Every operation is O(log n) and, once the schedule has grown,
+/// allocates nothing (a binary heap in a vector; an entry left by a dropped backend is discarded when it
+/// reaches the top, and the heap is rebuilt when such entries outnumber the live ones). Not thread-safe.
 class check_schedule {
  public:
   using clock = std::chrono::steady_clock;
@@ -54,7 +56,14 @@ class check_schedule {
   std::size_t concurrency_;
   std::mt19937_64 random_;
   std::unordered_map<backend_id, entry> entries_;
-  std::set<std::pair<clock::time_point, backend_id>> waiting_;  // entries not in flight, by due time
+  using slot = std::pair<clock::time_point, backend_id>;  // (due, id)
+  /// Drops heap slots that no longer match a waiting entry, until the top is a live one.
+  void drop_stale_top();
+  bool live(const slot& s) const;
+  void rebuild();
+
+  std::vector<slot> waiting_;  // min-heap by due time: the entries not in flight, and stale slots
+  std::size_t waiting_live_ = 0;  // entries not in flight (each has exactly one live slot)
   std::size_t in_flight_ = 0;
 };
 

@@ -16,7 +16,7 @@
 namespace pd_proxy {
 
 /// `--access-log off|stdout|stderr|FILE`. Records are queued (bounded: `capacity`) and formatted and written
-/// by the writer thread in batches (every 20 ms); when the queue is full a record is dropped and counted,
+/// by the writer thread in batches (every 20 ms while records come; an idle writer sleeps until one does); when the queue is full a record is dropped and counted,
 /// never waited for. A FILE is opened for appending; reopen() (SIGUSR1, after logrotate renamed it) makes the
 /// writer close it and open the path again before its next write. Thread-safe.
 class access_log {
@@ -62,6 +62,7 @@ class access_log {
   bool reopen_ = false;
   bool flush_ = false;  // flush() waits: write now
   bool stop_ = false;
+  bool writer_idle_ = false;  // the writer sleeps until a record comes: the next write() wakes it
   std::thread writer_;
 };
 

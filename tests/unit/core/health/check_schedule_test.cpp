@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <set>
 #include <vector>
 
 namespace pd_proxy {
@@ -71,6 +73,57 @@ TEST(check_schedule, removed_backends_are_dropped_and_added_ones_are_due_at_once
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(*next, 3u);
   EXPECT_EQ(s.size(), 1u);
+}
+
+TEST(check_schedule, churn_never_checks_a_backend_twice_at_once_nor_one_that_left) {
+  check_schedule s(1s, 8, 7);
+  std::mt19937 random(3);
+  std::set<backend_id> present;
+  std::set<backend_id> in_flight;
+  backend_id next_id = 1;
+  clock::time_point now = t0;
+  for (int step = 0; step < 20000; ++step) {
+    now += 1ms;
+    switch (random() % 4) {
+      case 0: {  // a backend comes or goes (ids are never reused, as the registry's)
+        if (random() % 2 == 0 || present.empty()) {
+          present.insert(next_id++);
+        } else {
+          present.erase(std::next(present.begin(), static_cast<long>(random() % present.size())));
+        }
+        const std::vector<backend_id> ids(present.begin(), present.end());
+        s.sync(ids, now);
+        break;
+      }
+      case 1:
+      case 2:
+        while (auto id = s.take_due(now)) {
+          EXPECT_TRUE(present.contains(*id)) << *id;
+          EXPECT_TRUE(in_flight.insert(*id).second) << "checked twice at once: " << *id;
+        }
+        break;
+      default:
+        if (!in_flight.empty()) {
+          const auto it = std::next(in_flight.begin(), static_cast<long>(random() % in_flight.size()));
+          s.finished(*it, now);
+          in_flight.erase(it);
+        }
+    }
+    ASSERT_LE(s.in_flight(), 8u);
+  }
+  // Every backend still present gets its check within an interval and a bit, once the checks in flight end.
+  for (const backend_id id : in_flight) s.finished(id, now);
+  in_flight.clear();
+  std::set<backend_id> seen;
+  for (int ms = 0; ms < 1200; ++ms) {
+    now += 1ms;
+    while (auto id = s.take_due(now)) {
+      seen.insert(*id);
+      s.finished(*id, now);
+    }
+  }
+  for (const backend_id id : present) EXPECT_TRUE(seen.contains(id)) << id;
+  for (const backend_id id : seen) EXPECT_TRUE(present.contains(id)) << id;
 }
 
 }  // namespace
