@@ -183,6 +183,14 @@ class line_writer {
     literal(text);
     *at_++ = '"';
   }
+  // ".ddd" for 0 <= n < 1000.
+  void thousandths(unsigned n) {
+    at_[0] = '.';
+    at_[1] = static_cast<char>('0' + n / 100);
+    at_[2] = static_cast<char>('0' + n / 10 % 10);
+    at_[3] = static_cast<char>('0' + n % 10);
+    at_ += 4;
+  }
   void number(std::uint64_t n) { at_ = std::to_chars(at_, at_ + 20, n).ptr; }
   // The milliseconds from `from` to `to` with 3 decimals (rounded to the microsecond), or null when either
   // was not reached or `to` is before `from`.
@@ -195,12 +203,7 @@ class line_writer {
                             std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count() + 500) /
                         1000;
     number(micros / 1000);
-    const auto fraction = static_cast<unsigned>(micros % 1000);
-    at_[0] = '.';
-    at_[1] = static_cast<char>('0' + fraction / 100);
-    at_[2] = static_cast<char>('0' + fraction / 10 % 10);
-    at_[3] = static_cast<char>('0' + fraction % 10);
-    at_ += 4;
+    thousandths(static_cast<unsigned>(micros % 1000));
   }
   // "YYYY-MM-DDTHH:MM:SS.mmmZ", quoted.
   void timestamp(std::chrono::system_clock::time_point t) {
@@ -219,12 +222,7 @@ class line_writer {
     }
     *at_++ = '"';
     literal(std::string_view(text, n));
-    const auto millis = static_cast<unsigned>(ms % 1000);
-    at_[0] = '.';
-    at_[1] = static_cast<char>('0' + millis / 100);
-    at_[2] = static_cast<char>('0' + millis / 10 % 10);
-    at_[3] = static_cast<char>('0' + millis % 10);
-    at_ += 4;
+    thousandths(static_cast<unsigned>(ms % 1000));
     literal("Z\"");
   }
 
