@@ -62,7 +62,7 @@ class check_schedule {
   bool live(const slot& s) const;
   void rebuild();
 
-  std::vector<slot> waiting_;  // min-heap by due time: the entries not in flight, and stale slots
+  std::vector<slot> waiting_;     // min-heap by due time: the entries not in flight, and stale slots
   std::size_t waiting_live_ = 0;  // entries not in flight (each has exactly one live slot)
   std::size_t in_flight_ = 0;
 };

@@ -16,9 +16,10 @@
 namespace pd_proxy {
 
 /// `--access-log off|stdout|stderr|FILE`. Records are queued (bounded: `capacity`) and formatted and written
-/// by the writer thread in batches (every 20 ms while records come; an idle writer sleeps until one does); when the queue is full a record is dropped and counted,
-/// never waited for. A FILE is opened for appending; reopen() (SIGUSR1, after logrotate renamed it) makes the
-/// writer close it and open the path again before its next write. Thread-safe.
+/// by the writer thread in batches (every 20 ms while records come; an idle writer sleeps until one does);
+/// when the queue is full a record is dropped and counted, never waited for. A FILE is opened for appending;
+/// reopen() (SIGUSR1, after logrotate renamed it) makes the writer close it and open the path again before
+/// its next write. Thread-safe.
 class access_log {
  public:
   /// Throws std::runtime_error when FILE cannot be opened (at start-up, the one place that throws).
