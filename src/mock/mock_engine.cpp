@@ -161,8 +161,9 @@ class engine {
     buffer.reserve(16 * 1024);
     const request_limits limits{64 * 1024, 256 * 1024 * 1024, seconds_d{600}, seconds_d{600}, seconds_d{600}};
     operation_timer read_timer, write_timer;
+    refusal refused;  // the engine keeps no request metrics
     while (!stopping_) {
-      auto message = co_await read_client_request(socket, buffer, limits, read_timer, bodies_);
+      auto message = co_await read_client_request(socket, buffer, limits, read_timer, bodies_, refused);
       if (!message) break;
       if (!co_await handle(socket, write_timer, buffer, message->request)) break;
     }

@@ -7,6 +7,7 @@
 #include "pd_proxy/core/http/http_framing.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
 #include "pd_proxy/net/client/client_response.hpp"
+#include "pd_proxy/net/observe/refusal.hpp"
 #include "pd_proxy/net/write_all.hpp"
 
 namespace pd_proxy {
@@ -36,13 +37,25 @@ net::awaitable<void> linger(client_stream socket, operation_timer& timer) {
 }
 
 // Answers a request the reader refused, then ends the connection (see linger). The answer carries the
-// request's own X-Request-Id when its head was read and the id is sane, else a fresh one.
+// request's own X-Request-Id when its head was read and the id is sane, else a fresh one. `refused` gets
+// what the metrics and the access log need: `head` is what was read of the request (its request line, when
+// read, gives the route and method).
 net::awaitable<void> reject(client_stream socket, const request_limits& limits, operation_timer& timer,
-                            errc code, std::string_view message, std::string_view client_request_id = {},
+                            const http::request<http::string_body>& head, refusal& refused, errc code,
+                            std::string_view message, std::string_view client_request_id = {},
                             std::string_view extra_headers = {}) {
-  client_response response(socket, timer, choose_request_id(client_request_id), false, false,
-                           limits.write_timeout);
-  if (co_await response.send_error(code, message, extra_headers)) co_return;
+  refused.request_id = choose_request_id(client_request_id);
+  if (!head.target().empty()) {
+    refused.route = route_of_path(path_of(head.target()));
+    if (head.method() != http::verb::unknown) refused.method = http::to_string(head.method());
+  }
+  client_response response(socket, timer, refused.request_id, false, false, limits.write_timeout);
+  const error_code ec = co_await response.send_error(code, message, extra_headers);
+  refused.status = response.status();
+  refused.outcome = refusal_outcome(refused.status);
+  refused.bytes_sent = response.bytes_sent();
+  refused.answered = std::chrono::system_clock::now();
+  if (ec) co_return;
   co_await linger(socket, timer);
 }
 
@@ -75,6 +88,11 @@ request_framing framing_of(const http::request<http::string_body>& req) {
                          std::string_view(coding.data(), coding.size())};
 }
 
+// The 413 message for a body over the limit (built on a refusal only).
+std::string too_large(const request_limits& limits) {
+  return "request body exceeds the limit of " + std::to_string(limits.max_body_bytes) + " bytes";
+}
+
 constexpr std::string_view budget_exhausted =
     "the proxy holds too many request bodies (--max-buffered-body-bytes); retry later";
 constexpr std::string_view over_budget =
@@ -102,10 +120,8 @@ std::string_view path_of(std::string_view target) {
 net::awaitable<std::optional<client_message>> read_client_request(client_stream socket,
                                                                   beast::flat_buffer& buffer,
                                                                   const request_limits& limits,
-                                                                  operation_timer& timer,
-                                                                  body_budget& bodies) {
-  const std::string too_large =
-      "request body exceeds the limit of " + std::to_string(limits.max_body_bytes) + " bytes";
+                                                                  operation_timer& timer, body_budget& bodies,
+                                                                  refusal& refused) {
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.body_limit(limits.max_body_bytes);
@@ -117,32 +133,40 @@ net::awaitable<std::optional<client_message>> read_client_request(client_stream 
   const std::string_view client_id(client_id_field.data(), client_id_field.size());
   if (header_ec) {
     if (header_ec == http::error::body_limit) {  // a Content-Length over the limit ends the header read
-      co_await reject(socket, limits, timer, errc::payload_too_large, too_large, client_id);
+      const std::string message = too_large(limits);
+      co_await reject(socket, limits, timer, parser.get(), refused, errc::payload_too_large, message,
+                      client_id);
     } else if (header_ec == http::error::header_limit) {
-      co_await reject(socket, limits, timer, errc::bad_request, "request headers are too large", client_id);
+      co_await reject(socket, limits, timer, parser.get(), refused, errc::bad_request,
+                      "request headers are too large", client_id);
     } else if (!is_quiet_close(header_ec)) {
       const std::string message = "malformed HTTP request: " + header_ec.message();
-      co_await reject(socket, limits, timer, errc::bad_request, message, client_id);
+      co_await reject(socket, limits, timer, parser.get(), refused, errc::bad_request, message, client_id);
     }
     co_return std::nullopt;
   }
-  if (const auto refusal = refuse_framing(framing_of(parser.get()))) {
-    co_await reject(socket, limits, timer, refusal->code, refusal->message, client_id);
+  if (const auto framing_refusal = refuse_framing(framing_of(parser.get()))) {
+    co_await reject(socket, limits, timer, parser.get(), refused, framing_refusal->code,
+                    framing_refusal->message, client_id);
     co_return std::nullopt;
   }
   const auto length = parser.content_length();
   if (length && *length > limits.max_body_bytes) {
-    co_await reject(socket, limits, timer, errc::payload_too_large, too_large, client_id);
+    const std::string message = too_large(limits);
+    co_await reject(socket, limits, timer, parser.get(), refused, errc::payload_too_large, message,
+                    client_id);
     co_return std::nullopt;
   }
   if (length && *length > bodies.limit()) {  // no wait would make room for it: not a 503
-    co_await reject(socket, limits, timer, errc::payload_too_large, over_budget, client_id);
+    co_await reject(socket, limits, timer, parser.get(), refused, errc::payload_too_large, over_budget,
+                    client_id);
     co_return std::nullopt;
   }
   // The body is reserved as it arrives (a client announcing a large body and sending nothing holds nothing).
   auto body_hold = bodies.try_reserve(0);
   if (!body_hold) {
-    co_await reject(socket, limits, timer, errc::overloaded, budget_exhausted, client_id, retry_after_header);
+    co_await reject(socket, limits, timer, parser.get(), refused, errc::overloaded, budget_exhausted,
+                    client_id, retry_after_header);
     co_return std::nullopt;
   }
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
@@ -158,19 +182,22 @@ net::awaitable<std::optional<client_message>> read_client_request(client_stream 
     auto [body_ec, body_bytes] = co_await timer.run_until(
         [&](auto token) { return http::async_read_some(socket, buffer, parser, token); }, body_deadline);
     if (body_ec == http::error::body_limit) {
-      co_await reject(socket, limits, timer, errc::payload_too_large, too_large, client_id);
+      const std::string message = too_large(limits);
+      co_await reject(socket, limits, timer, parser.get(), refused, errc::payload_too_large, message,
+                      client_id);
       co_return std::nullopt;
     }
     if (body_ec) {
       if (!is_quiet_close(body_ec)) {
         const std::string message = "malformed HTTP request body: " + body_ec.message();
-        co_await reject(socket, limits, timer, errc::bad_request, message, client_id);
+        co_await reject(socket, limits, timer, parser.get(), refused, errc::bad_request, message, client_id);
       }
       co_return std::nullopt;
     }
     if (!body_hold->try_grow_to(parser.get().body().size())) {
       const bool never_fits = parser.get().body().size() > bodies.limit();
-      co_await reject(socket, limits, timer, never_fits ? errc::payload_too_large : errc::overloaded,
+      co_await reject(socket, limits, timer, parser.get(), refused,
+                      never_fits ? errc::payload_too_large : errc::overloaded,
                       never_fits ? over_budget : budget_exhausted, client_id,
                       never_fits ? std::string_view() : retry_after_header);
       co_return std::nullopt;

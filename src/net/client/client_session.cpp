@@ -17,6 +17,7 @@
 #include "pd_proxy/net/flow/models_route.hpp"
 #include "pd_proxy/net/flow/pd_driver.hpp"
 #include "pd_proxy/net/observe/metrics_exposition.hpp"
+#include "pd_proxy/net/observe/refusal.hpp"
 #include "pd_proxy/net/observe/request_observer.hpp"
 #include "pd_proxy/net/pools/admin_routes.hpp"
 
@@ -259,10 +260,14 @@ net::awaitable<void> serve_requests(client_stream socket, proxy_state& state, ba
     const auto peer = socket.socket().remote_endpoint(ignored);
     if (!ignored) client_address = peer.address().to_string() + ":" + std::to_string(peer.port());
   }
+  refusal refused;
   while (true) {
     buffer.reserve(8 * 1024);
-    auto message = co_await read_client_request(socket, buffer, limits, read_timer, state.bodies);
-    if (!message) break;
+    auto message = co_await read_client_request(socket, buffer, limits, read_timer, state.bodies, refused);
+    if (!message) {
+      record_refusal(state, std::move(refused), client_address);
+      break;
+    }
     if (buffer.size() == 0) buffer.shrink_to_fit();  // nothing pipelined: hold no read buffer while streaming
     if (!co_await handle_request(state, pool, stoppable, socket, write_timer, buffer, *message,
                                  client_address))

@@ -12,6 +12,7 @@
 #include "pd_proxy/net/client/client_session.hpp"
 #include "pd_proxy/net/client/task_group.hpp"
 #include "pd_proxy/net/client/tls_context.hpp"
+#include "pd_proxy/net/observe/refusal.hpp"
 #include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
@@ -62,11 +63,27 @@ net::awaitable<void> serve_connection(tcp::socket socket, [[maybe_unused]] conne
   co_await run_client_session(std::move(socket), state, pool, stoppable);
 }
 
-net::awaitable<void> refuse_connection(tcp::socket socket, [[maybe_unused]] connection_slot slot) {
+// Answers 503 on a connection over --max-connections (without reading its request) and ends it. The
+// refusal is counted with route `other` and outcome `rejected`.
+net::awaitable<void> refuse_connection(tcp::socket socket, [[maybe_unused]] connection_slot slot,
+                                       proxy_state& state) {
   co_await net::this_coro::throw_if_cancelled(false);
+  refusal refused;
+  refused.request_id = new_request_id();
+  std::string client_address;  // "ip:port", for the access log only
+  if (state.access->enabled()) {
+    error_code ignored;
+    const auto peer = socket.remote_endpoint(ignored);
+    if (!ignored) client_address = peer.address().to_string() + ":" + std::to_string(peer.port());
+  }
   operation_timer write_timer;
-  client_response response(socket, write_timer, new_request_id(), false, false, seconds_d{5});
+  client_response response(socket, write_timer, refused.request_id, false, false, seconds_d{5});
   co_await response.send_error(errc::overloaded, "too many client connections (--max-connections)");
+  refused.status = response.status();
+  refused.outcome = request_outcome::rejected;
+  refused.bytes_sent = response.bytes_sent();
+  refused.answered = std::chrono::system_clock::now();
+  record_refusal(state, std::move(refused), client_address);
   error_code ignored;
   socket.shutdown(tcp::socket::shutdown_send, ignored);
   socket.close(ignored);
@@ -200,7 +217,7 @@ net::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
     net::post(target.io, [&target, &state = *state_, refuse, socket = std::move(socket),
                           slot = std::move(slot)]() mutable {
       if (refuse) {
-        net::co_spawn(target.io, refuse_connection(std::move(socket), std::move(slot)),
+        net::co_spawn(target.io, refuse_connection(std::move(socket), std::move(slot), state),
                       target.clients.adapt(log_exception));
       } else {
         net::co_spawn(

@@ -7,6 +7,7 @@
 #include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/net/client/client_stream.hpp"
 #include "pd_proxy/net/net.hpp"
+#include "pd_proxy/net/observe/refusal.hpp"
 #include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
@@ -33,11 +34,13 @@ struct client_message {
 /// writes are bounded on `timer`, the connection's, shared by its requests one after another.
 /// The body is reserved on `bodies` before it is read when its length is known (after, for a chunked body);
 /// a body the budget cannot take is answered 503 with Retry-After and the connection closes.
+/// When it answered the request itself, it fills `refused` (with a non-zero status) for the caller to record
+/// (record_refusal); otherwise `refused` is left untouched.
 net::awaitable<std::optional<client_message>> read_client_request(client_stream socket,
                                                                   beast::flat_buffer& buffer,
                                                                   const request_limits& limits,
-                                                                  operation_timer& timer,
-                                                                  body_budget& bodies);
+                                                                  operation_timer& timer, body_budget& bodies,
+                                                                  refusal& refused);
 
 /// What watch_client saw besides a disconnect; either means the connection ends after the current response.
 struct client_watch {
