@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proxy_fixture.hpp"
+#include "text_formats.hpp"
 
 namespace pd_proxy::test {
 namespace {
@@ -26,18 +27,6 @@ std::string temp_path(std::string_view name) {
   static int n = 0;
   return testing::TempDir() + "pd-proxy-access-" + std::to_string(::getpid()) + "-" + std::to_string(++n) +
          "-" + std::string(name);
-}
-
-// Every line of `path`, each parsed as JSON (a line that does not parse fails the test).
-std::vector<json> lines_of(const std::string& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    EXPECT_FALSE(j.is_discarded()) << line;
-    out.push_back(std::move(j));
-  }
-  return out;
 }
 
 request_record record_with_id(std::string id) {
@@ -64,11 +53,11 @@ TEST(access_log, lines_are_json_and_a_renamed_file_is_reopened) {
     log.write(record_with_id("after"));
     ASSERT_TRUE(log.flush());
   }
-  const auto old_lines = lines_of(path + ".1");
+  const auto old_lines = json_lines_of(path + ".1");
   ASSERT_EQ(old_lines.size(), 3u);
   EXPECT_EQ(old_lines[0]["request_id"], "before-1");
   EXPECT_EQ(old_lines[2]["request_id"], "still-old");
-  const auto new_lines = lines_of(path);
+  const auto new_lines = json_lines_of(path);
   ASSERT_EQ(new_lines.size(), 1u);
   EXPECT_EQ(new_lines[0]["request_id"], "after");
   EXPECT_EQ(new_lines[0]["route"], "/health");
@@ -100,7 +89,7 @@ TEST(access_log, an_unopenable_file_fails_at_start) {
 // The lines a cluster wrote, once its access log is flushed.
 std::vector<json> flushed_lines(cluster& c, const std::string& path) {
   EXPECT_TRUE(c.state().access->flush());
-  return lines_of(path);
+  return json_lines_of(path);
 }
 
 TEST(access_log, a_completed_request_has_every_field) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "proxy_fixture.hpp"
+#include "text_formats.hpp"
 
 namespace pd_proxy::test {
 namespace {
@@ -39,25 +40,13 @@ http_reply scrape(std::uint16_t port) {
   return request(port, spec);
 }
 
-// The samples of an exposition: "name{labels}" -> value (labels as written, sorted by the serialiser).
-std::map<std::string, double> samples_of(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto space = line.rfind(' ');
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
-
 // A scrape once at least `requests` requests were recorded: a request is recorded when its handler ends,
 // which may be just after its client read the response.
 http_reply scrape_after(std::uint16_t port, double requests) {
   http_reply reply;
   eventually([&] {
     reply = scrape(port);
-    const auto s = samples_of(reply.body);
+    const auto s = prometheus_samples(reply.body);
     const auto it = s.find("pd_proxy_request_duration_seconds_count");
     return it != s.end() && it->second >= requests;
   });
@@ -109,7 +98,7 @@ TEST(proxy_metrics, a_scrape_after_known_traffic_counts_it) {
   EXPECT_EQ(reply.headers[http::field::content_type], "text/plain; version=0.0.4");
   ASSERT_FALSE(reply.body.empty());
   EXPECT_EQ(reply.body.back(), '\n');
-  const auto s = samples_of(reply.body);
+  const auto s = prometheus_samples(reply.body);
   EXPECT_EQ(s.at(R"(pd_proxy_requests_total{code="200",route="/v1/completions"})"), total);
   EXPECT_EQ(s.at(R"(pd_proxy_requests_total{code="404",route="other"})"), 1);
   EXPECT_EQ(s.at("pd_proxy_inflight_requests"), 0);
@@ -155,7 +144,7 @@ TEST(proxy_metrics, a_scrape_after_known_traffic_counts_it) {
 
   // The scrapes are counted too, once they ended.
   EXPECT_TRUE(eventually([&] {
-    const auto again = samples_of(scrape(c.port()).body);
+    const auto again = prometheus_samples(scrape(c.port()).body);
     const auto it = again.find(R"(pd_proxy_requests_total{code="200",route="/metrics"})");
     return it != again.end() && it->second >= 1;
   }));
@@ -170,7 +159,7 @@ TEST(proxy_metrics, failures_are_counted_by_role_backend_and_kind) {
     EXPECT_EQ(reply.status, 200);
   }
   ASSERT_TRUE(eventually([&] { return c.idle(); }));
-  const auto s = samples_of(scrape_after(c.port(), 4).body);
+  const auto s = prometheus_samples(scrape_after(c.port(), 4).body);
   double connect_errors = 0;
   for (const auto& [name, value] : s) {
     if (name.rfind("pd_proxy_backend_errors_total{", 0) == 0) {

@@ -10,6 +10,7 @@
 
 #include "proxy_fixture.hpp"
 #include "scripted_backend.hpp"
+#include "text_formats.hpp"
 
 namespace pd_proxy::test {
 namespace {
@@ -22,21 +23,9 @@ constexpr std::string_view ambiguous_framing =
     "POST /v1/completions HTTP/1.1\r\nHost: x\r\nX-Request-Id: refused-framing-1\r\nContent-Length: 5\r\n"
     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
 
-// The samples of an exposition: "name{labels}" -> value.
-std::map<std::string, double> samples_of(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto space = line.rfind(' ');
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
-
 // The value of `sample` in `text`; -1 when absent.
 double sample_value(const std::string& text, const std::string& sample) {
-  const auto s = samples_of(text);
+  const auto s = prometheus_samples(text);
   const auto it = s.find(sample);
   return it == s.end() ? -1 : it->second;
 }
@@ -78,14 +67,7 @@ std::string temp_path(std::string_view name) {
 // Every line of the cluster's access log file, once flushed, each parsed as JSON.
 std::vector<json> flushed_lines(cluster& c, const std::string& path) {
   EXPECT_TRUE(c.state().access->flush());
-  std::vector<json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    EXPECT_FALSE(j.is_discarded()) << line;
-    out.push_back(std::move(j));
-  }
-  return out;
+  return json_lines_of(path);
 }
 
 TEST(proxy_refusals, a_framing_refusal_is_counted_with_its_route) {
