@@ -140,6 +140,7 @@ class line_writer {
   char* end() const { return at_; }
 
   void literal(std::string_view text) {
+    if (text.empty()) return;  // an empty view's data() may be null, which memcpy must not get
     std::memcpy(at_, text.data(), text.size());
     at_ += text.size();
   }
