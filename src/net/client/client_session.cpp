@@ -254,12 +254,7 @@ net::awaitable<void> serve_requests(client_stream socket, proxy_state& state, ba
   request_limits limits{64 * 1024, config->max_body_size, config->client_header_timeout,
                         config->client_header_timeout, config->stream_idle_timeout};
   operation_timer read_timer, write_timer;  // the connection's, for its requests one after another
-  std::string client_address;               // "ip:port", for the access log only
-  if (state.access->enabled()) {
-    error_code ignored;
-    const auto peer = socket.socket().remote_endpoint(ignored);
-    if (!ignored) client_address = peer.address().to_string() + ":" + std::to_string(peer.port());
-  }
+  const std::string client_address = client_address_for_log(state, socket.socket());
   refusal refused;
   while (true) {
     buffer.reserve(8 * 1024);

@@ -13,6 +13,7 @@
 #include "pd_proxy/net/client/task_group.hpp"
 #include "pd_proxy/net/client/tls_context.hpp"
 #include "pd_proxy/net/observe/refusal.hpp"
+#include "pd_proxy/net/observe/request_observer.hpp"
 #include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
@@ -70,12 +71,7 @@ net::awaitable<void> refuse_connection(tcp::socket socket, [[maybe_unused]] conn
   co_await net::this_coro::throw_if_cancelled(false);
   refusal refused;
   refused.request_id = new_request_id();
-  std::string client_address;  // "ip:port", for the access log only
-  if (state.access->enabled()) {
-    error_code ignored;
-    const auto peer = socket.remote_endpoint(ignored);
-    if (!ignored) client_address = peer.address().to_string() + ":" + std::to_string(peer.port());
-  }
+  const std::string client_address = client_address_for_log(state, socket);
   operation_timer write_timer;
   client_response response(socket, write_timer, refused.request_id, false, false, seconds_d{5});
   co_await response.send_error(errc::overloaded, "too many client connections (--max-connections)");

@@ -2,6 +2,14 @@
 
 namespace pd_proxy {
 
+std::string client_address_for_log(const proxy_state& state, const tcp::socket& socket) {
+  if (!state.access->enabled()) return {};
+  error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) return {};
+  return peer.address().to_string() + ":" + std::to_string(peer.port());
+}
+
 request_observer::request_observer(proxy_state& state, const client_response& response,
                                    std::string_view method, std::string_view path,
                                    std::string_view request_id, std::string_view client_address,

@@ -13,6 +13,10 @@
 
 namespace pd_proxy {
 
+/// The client's "ip:port" as the access log writes it; empty when the access log is off (nothing is
+/// formatted then) or the peer is not known.
+std::string client_address_for_log(const proxy_state& state, const tcp::socket& socket);
+
 class request_observer {
  public:
   /// `client_address` is copied (with the request id) only when the access log is on.
