@@ -203,7 +203,9 @@ TEST(proxy_failure, three_hundred_concurrent_streams_all_complete) {
   int good = 0;
   for (int i = 0; i < streams; ++i) {
     request_spec spec = post(R"({"prompt":"p)" + std::to_string(i) + R"(","max_tokens":8,"stream":true})");
-    spec.headers.push_back({"X-Request-Id", "r" + std::to_string(i)});
+    std::string id = std::to_string(i);
+    id.insert(id.begin(), 'r');
+    spec.headers.push_back({"X-Request-Id", std::move(id)});
     net::co_spawn(io, async_request(c.port(), spec), [&good, i](std::exception_ptr, http_reply reply) {
       const auto events = sse_data(reply.body);
       if (reply.complete && reply.status == 200 && events.size() == 9 && events.back() == "[DONE]" &&

@@ -190,10 +190,17 @@ bool is_zero(std::string_view integer) {
 }
 
 std::string quoted(std::string_view name) {
-  if (name.size() <= max_quoted_name) return "`" + std::string(name) + "`";
-  std::size_t cut = max_quoted_name;
-  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
-  return "`" + std::string(name.substr(0, cut)) + "...`";
+  std::size_t cut = name.size();
+  if (cut > max_quoted_name) {
+    cut = max_quoted_name;
+    while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+  }
+  std::string out;
+  out.reserve(cut + 5);
+  out += '`';
+  out += name.substr(0, cut);
+  out += cut < name.size() ? "...`" : "`";
+  return out;
 }
 
 // The message for invalid UTF-8 at `offset` of the body: it names the member whose value holds it.

@@ -20,13 +20,19 @@ std::string first_line(const std::string& text) {
 
 std::string joined(const std::vector<std::string>& names) {
   std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  for (const auto& n : names) {
+    if (!out.empty()) out += ", ";
+    out += n;
+  }
   return out;
 }
 
 std::string authorities(const std::vector<backend_address>& pool) {
   std::string out;
-  for (const auto& a : pool) out += (out.empty() ? "" : " ") + a.authority();
+  for (const auto& a : pool) {
+    if (!out.empty()) out += ' ';
+    out += a.authority();
+  }
   return out;
 }
 

@@ -358,10 +358,19 @@ TEST(spliced_body, agrees_with_the_old_rewrites_on_random_bodies) {
     const int members = static_cast<int>(rng() % 9);
     for (int i = 0; i < members; ++i) {
       const auto& [key, value] = keys[rng() % keys.size()];
-      if (i > 0) body += "," + random_space(rng);
-      body += key + random_space(rng) + ":" + random_space(rng) + value + random_space(rng);
+      if (i > 0) {
+        body += ',';
+        body += random_space(rng);
+      }
+      body += key;
+      body += random_space(rng);
+      body += ':';
+      body += random_space(rng);
+      body += value;
+      body += random_space(rng);
     }
-    body += "}" + random_space(rng);
+    body += '}';
+    body += random_space(rng);
     const json parsed = json::parse(body);
     const auto c = client_request::parse(body);
     if (parsed.size() < static_cast<std::size_t>(members)) {  // a name written twice (a later one won)
