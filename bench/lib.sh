@@ -6,6 +6,10 @@ wait_for() { for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; sle
 ticks=$(getconf CLK_TCK)
 # CPU (user + system) of the given processes, in clock ticks.
 cpu_ticks() { local sum=0; for p in "$@"; do [ -r "/proc/$p/stat" ] && sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $sum; }
+# CPU time of the given processes (all their threads), in nanoseconds, from the scheduler's own runtime
+# (/proc/PID/task/*/schedstat). Exact, unlike cpu_ticks: the kernel samples utime/stime at each tick, so a
+# process that runs in bursts shorter than a tick is charged ±sqrt(ticks) at random.
+cpu_ns() { local sum=0 t; for p in "$@"; do for t in /proc/"$p"/task/*/schedstat; do [ -r "$t" ] && sum=$((sum + $(cut -d' ' -f1 "$t" 2>/dev/null || echo 0))); done; done; echo $sum; }
 # Peak resident memory of the given processes, in KiB.
 peak_rss_kb() { local sum=0; for p in "$@"; do [ -r "/proc/$p/status" ] && sum=$((sum + $(awk '/VmHWM/ {print $2}' "/proc/$p/status"))); done; echo $sum; }
 

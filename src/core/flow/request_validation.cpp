@@ -193,7 +193,8 @@ std::string quoted(std::string_view name) {
   std::size_t cut = name.size();
   if (cut > max_quoted_name) {
     cut = max_quoted_name;
-    while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+    while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80)
+      --cut;  // not inside a character
   }
   std::string out;
   out.reserve(cut + 5);

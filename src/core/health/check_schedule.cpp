@@ -11,61 +11,95 @@ check_schedule::check_schedule(clock::duration interval, std::size_t concurrency
 namespace {
 
 // std::push_heap and std::pop_heap build a max-heap: this order puts the earliest due time on top.
-constexpr auto later = [](const auto& a, const auto& b) { return a > b; };
+constexpr auto later = [](const auto& a, const auto& b) { return a.due > b.due; };
 
 }  // namespace
 
 void check_schedule::sync(std::span<const backend_id> current, clock::time_point now) {
   const std::unordered_set<backend_id> wanted(current.begin(), current.end());
-  for (auto it = entries_.begin(); it != entries_.end();) {
+  for (auto it = slot_by_id_.begin(); it != slot_by_id_.end();) {
     if (wanted.contains(it->first)) {
       ++it;
       continue;
     }
-    if (!it->second.in_flight) --waiting_live_;  // its slot turns stale
-    it = entries_.erase(it);  // an in-flight check of it still counts in in_flight_ until finished()
+    slot_state& s = slots_[it->second];
+    s.held = false;
+    if (s.in_flight) {
+      // its check still counts in in_flight_ and keeps the slot until finished()
+    } else {
+      --waiting_live_;  // its heap entry turns stale
+      release(it->second);
+    }
+    it = slot_by_id_.erase(it);
   }
   for (const backend_id id : current) {
-    if (entries_.try_emplace(id, entry{now, false}).second) {
-      waiting_.emplace_back(now, id);
-      std::push_heap(waiting_.begin(), waiting_.end(), later);
-      ++waiting_live_;
+    if (slot_by_id_.contains(id)) continue;
+    std::uint32_t slot = 0;
+    if (free_slots_.empty()) {
+      slot = static_cast<std::uint32_t>(slots_.size());
+      slots_.emplace_back();
+    } else {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
     }
+    slot_state& s = slots_[slot];
+    s.id = id;
+    ++s.generation;
+    s.held = true;
+    s.in_flight = false;
+    slot_by_id_.emplace(id, slot);
+    push_waiting(slot, now);
   }
   if (waiting_.size() > 2 * waiting_live_ + 64) rebuild();
   drop_stale_top();
 }
 
-std::optional<backend_id> check_schedule::take_due(clock::time_point now) {
-  if (in_flight_ >= concurrency_ || waiting_.empty() || waiting_.front().first > now) return std::nullopt;
-  const backend_id id = waiting_.front().second;
+std::optional<check_schedule::due_check> check_schedule::take_due(clock::time_point now) {
+  if (in_flight_ >= concurrency_ || waiting_.empty() || waiting_.front().due > now) return std::nullopt;
+  const waiting_entry top = waiting_.front();  // always live (drop_stale_top)
   std::pop_heap(waiting_.begin(), waiting_.end(), later);
   waiting_.pop_back();
   --waiting_live_;
-  entries_.find(id)->second.in_flight = true;  // the top is always live: its entry exists
+  slot_state& s = slots_[top.slot];
+  s.in_flight = true;
   ++in_flight_;
   drop_stale_top();
-  return id;
+  return due_check{.id = s.id, .slot = top.slot, .generation = top.generation};
 }
 
-void check_schedule::finished(backend_id id, clock::time_point now) {
+void check_schedule::finished(const due_check& check, clock::time_point now) {
+  if (check.slot >= slots_.size()) return;
+  slot_state& s = slots_[check.slot];
+  if (s.generation != check.generation || !s.in_flight) return;  // not a check this schedule has in flight
+  s.in_flight = false;
   if (in_flight_ > 0) --in_flight_;
-  const auto found = entries_.find(id);
-  if (found == entries_.end() || !found->second.in_flight) return;  // dropped meanwhile
-  found->second.in_flight = false;
-  found->second.due = now + jittered();
-  waiting_.emplace_back(found->second.due, id);
+  if (!s.held) {
+    release(check.slot);  // dropped while its check ran
+    return;
+  }
+  push_waiting(check.slot, now + jittered());
+}
+
+check_schedule::clock::time_point check_schedule::next_due() const {
+  return waiting_.empty() ? clock::time_point::max() : waiting_.front().due;
+}
+
+std::optional<std::uint32_t> check_schedule::slot_of(backend_id id) const {
+  const auto found = slot_by_id_.find(id);
+  if (found == slot_by_id_.end()) return std::nullopt;
+  return found->second;
+}
+
+void check_schedule::push_waiting(std::uint32_t slot, clock::time_point due) {
+  slots_[slot].due = due;
+  waiting_.push_back({.due = due, .slot = slot, .generation = slots_[slot].generation});
   std::push_heap(waiting_.begin(), waiting_.end(), later);
   ++waiting_live_;
 }
 
-check_schedule::clock::time_point check_schedule::next_due() const {
-  return waiting_.empty() ? clock::time_point::max() : waiting_.front().first;
-}
-
-bool check_schedule::live(const slot& s) const {
-  const auto found = entries_.find(s.second);
-  return found != entries_.end() && !found->second.in_flight && found->second.due == s.first;
+bool check_schedule::live(const waiting_entry& w) const {
+  const slot_state& s = slots_[w.slot];
+  return s.held && !s.in_flight && s.generation == w.generation && s.due == w.due;
 }
 
 void check_schedule::drop_stale_top() {
@@ -75,10 +109,16 @@ void check_schedule::drop_stale_top() {
   }
 }
 
+void check_schedule::release(std::uint32_t slot) {
+  ++slots_[slot].generation;  // entries and checks of its last backend no longer match it
+  free_slots_.push_back(slot);
+}
+
 void check_schedule::rebuild() {
   waiting_.clear();
-  for (const auto& [id, e] : entries_) {
-    if (!e.in_flight) waiting_.emplace_back(e.due, id);
+  for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
+    const slot_state& s = slots_[slot];
+    if (s.held && !s.in_flight) waiting_.push_back({.due = s.due, .slot = slot, .generation = s.generation});
   }
   std::make_heap(waiting_.begin(), waiting_.end(), later);
   waiting_live_ = waiting_.size();

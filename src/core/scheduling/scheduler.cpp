@@ -104,6 +104,7 @@ void scheduler::add(std::shared_ptr<backend> b, bool probed) {
   backend& target = *b;
   const auto [it, inserted] = p.candidates.try_emplace(target.id(), std::move(b));
   if (!inserted) return;
+  target.candidate_ = true;
   target.health_state_ = backend_health_state(health_, checked_ && !probed);
   target.routed_ = false;
   refresh_locked(p, target, now_());
@@ -120,6 +121,7 @@ void scheduler::remove(const backend& b) {
     p.routed.fetch_sub(1, std::memory_order_relaxed);
   }
   found->second->routed_ = false;
+  found->second->candidate_ = false;
   removed = std::move(found->second);
   p.candidates.erase(found);
 }
@@ -134,9 +136,8 @@ void scheduler::set_policy(backend_role role, std::unique_ptr<selection_policy> 
   std::swap(p.policy, policy);  // the old one is destroyed after the unlock
 }
 
-bool scheduler::is_candidate_locked(const pool& p, const backend& b) const {
-  const auto found = p.candidates.find(b.id());
-  return found != p.candidates.end() && found->second.get() == &b;
+bool scheduler::is_candidate_locked(const backend& b) {
+  return b.candidate_;
 }
 
 void scheduler::refresh_locked(pool& p, backend& b, clock::time_point now) {
@@ -170,15 +171,13 @@ std::shared_ptr<backend> scheduler::reserve_locked(pool& p, const request_contex
   if (now >= p.next_wake) wake_locked(p, now);
   backend* picked = p.policy->pick(request);
   if (picked == nullptr) return nullptr;
-  const auto found = p.candidates.find(picked->id());
-  if (found == p.candidates.end()) return nullptr;  // unreachable: the policy returns candidates only
-  picked->health_state_.admit(now);                 // true: only usable ones are routed
+  picked->health_state_.admit(now);  // true: only usable ones are routed
   if (!picked->health_state_.usable(now)) refresh_locked(p, *picked, now);  // it took the half-open trial
   picked->load_.tokens += tokens;
   picked->load_.kv += kv;
   ++picked->load_.inflight;
   p.policy->load_changed(*picked, picked->load_);
-  return found->second;
+  return picked->shared_from_this();  // a candidate: owned by p.candidates
 }
 
 std::optional<prefill_reservation> scheduler::reserve_prefill(double score, const request_context& request) {
@@ -209,8 +208,7 @@ void scheduler::adjust(backend& b, std::int64_t tokens, std::int64_t kv, int inf
   b.load_.tokens += tokens;
   b.load_.kv += kv;
   b.load_.inflight = static_cast<std::uint32_t>(static_cast<std::int64_t>(b.load_.inflight) + inflight);
-  const auto found = p.candidates.find(b.id());
-  if (found != p.candidates.end() && found->second.get() == &b) p.policy->load_changed(b, b.load_);
+  if (is_candidate_locked(b)) p.policy->load_changed(b, b.load_);
 }
 
 void scheduler::report(backend& b, leg_result result) {
@@ -228,25 +226,23 @@ void scheduler::report(backend& b, leg_result result) {
       b.health_state_.request_abandoned();
       break;
   }
-  if (is_candidate_locked(p, b)) refresh_locked(p, b, now);
+  if (is_candidate_locked(b)) refresh_locked(p, b, now);
 }
 
-check_effect scheduler::check_result(const backend& b, bool passed) {
+check_effect scheduler::check_result(backend& b, bool passed) {
   pool& p = pool_of(b.role());
   std::lock_guard lock(p.mutex);
-  const auto found = p.candidates.find(b.id());
-  if (found == p.candidates.end() || found->second.get() != &b) return {};
-  backend& target = *found->second;
+  if (!is_candidate_locked(b)) return {};
   const clock::time_point now = now_();
-  check_effect effect{.candidate = true, .was_usable = target.health_state_.usable(now)};
+  check_effect effect{.candidate = true, .was_usable = b.health_state_.usable(now)};
   if (passed) {
-    target.health_state_.check_passed();
+    b.health_state_.check_passed();
   } else {
-    target.health_state_.check_failed();
+    b.health_state_.check_failed();
   }
-  refresh_locked(p, target, now);
-  effect.usable = target.health_state_.usable(now);
-  effect.healthy = target.health_state_.healthy();
+  refresh_locked(p, b, now);
+  effect.usable = b.health_state_.usable(now);
+  effect.healthy = b.health_state_.healthy();
   return effect;
 }
 
@@ -256,10 +252,10 @@ backend_status scheduler::status(const backend& b) const {
   const clock::time_point now = now_();
   return backend_status{
       .load = {fixed_load::tokens_of(b.load_.tokens), fixed_load::tokens_of(b.load_.kv), b.load_.inflight},
-      .candidate = is_candidate_locked(p, b),
+      .candidate = is_candidate_locked(b),
       .healthy = b.health_state_.healthy(),
       .breaker = b.health_state_.breaker(now),
-      .usable = is_candidate_locked(p, b) && b.health_state_.usable(now)};
+      .usable = is_candidate_locked(b) && b.health_state_.usable(now)};
 }
 
 bool scheduler::any_usable(backend_role role) {

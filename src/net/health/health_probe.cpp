@@ -72,7 +72,10 @@ void health_probe::send() {
     const std::size_t done = ec ? 0 : sent;
     net::async_write(
         socket_, net::buffer(request_) + done,
-        [self = shared_from_this()](const error_code& write_ec, std::size_t) { self->on_sent(write_ec); });
+        net::bind_allocator(handler_allocator<void>(handler_memory_),
+                            [self = shared_from_this()](const error_code& write_ec, std::size_t) {
+                              self->on_sent(write_ec);
+                            }));
     return;
   }
   on_sent(ec);
@@ -93,7 +96,9 @@ void health_probe::on_sent(const error_code& ec) {
 void health_probe::read() {
   socket_.async_read_some(
       net::buffer(buffer_.data() + received_, capacity - received_),
-      [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
+      net::bind_allocator(
+          handler_allocator<void>(handler_memory_),
+          [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); }));
 }
 
 void health_probe::on_read(const error_code& ec, std::size_t n) {

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "pd_proxy/core/backends/backend_address.hpp"
@@ -29,7 +30,7 @@ enum class backend_health : std::uint8_t { usable, unhealthy, draining };
 /// One backend. Created by the registry and shared (std::shared_ptr) by every snapshot and reservation that
 /// refers to it, so a removed backend lives until its last request released its load. Its identity, role and
 /// address never change; its load is owned by the scheduler (read it through scheduler::load).
-class backend {
+class backend : public std::enable_shared_from_this<backend> {
  public:
   backend(backend_id id, backend_role role, backend_address address)
       : id_(id), role_(role), address_(std::move(address)), authority_(address_.authority()) {}
@@ -55,7 +56,8 @@ class backend {
   // Guarded by the lock of the scheduler's pool for this role (a backend belongs to one scheduler).
   fixed_load load_;
   backend_health_state health_state_;
-  bool routed_ = false;  // in the policy's index: a candidate that is usable now
+  bool candidate_ = false;  // in the scheduler's candidates (so no lookup by id says whether it is)
+  bool routed_ = false;     // in the policy's index: a candidate that is usable now
 };
 
 }  // namespace pd_proxy

@@ -153,7 +153,7 @@ class scheduler {
   void set_policy(backend_role role, std::unique_ptr<selection_policy> policy);
 
   /// An active health check's result for candidate `b` (ignored if `b` is not a candidate), and what it did.
-  check_effect check_result(const backend& b, bool passed);
+  check_effect check_result(backend& b, bool passed);
 
   /// A consistent copy of `b`'s load, in tokens.
   backend_load load(const backend& b) const;
@@ -188,7 +188,8 @@ class scheduler {
   void adjust(backend& b, std::int64_t tokens, std::int64_t kv, int inflight);
   /// A request's result on `b` (a candidate or not) reaches its health state.
   void report(backend& b, leg_result result);
-  bool is_candidate_locked(const pool& p, const backend& b) const;
+  /// Under the mutex of b's pool: whether b is one of its candidates.
+  static bool is_candidate_locked(const backend& b);
   /// Under p.mutex: puts candidate `b` in the policy's index or takes it out, as its health says now.
   void refresh_locked(pool& p, backend& b, clock::time_point now);
   /// Under p.mutex: brings back the candidates whose open period ended (called when now >= next_wake).

@@ -46,8 +46,11 @@ class health_checker {
 
  private:
   net::awaitable<void> run();
-  /// A probe's check ended: report it to the scheduler and let the loop start the next.
+  /// A probe's check ended: report it to the scheduler and start the checks due that the freed slot allows.
   void finished(health_probe& probe, const check_outcome& outcome);
+  /// Starts the checks due by now + slack_ that the concurrency bound allows, each to end within
+  /// check_timeout_; returns their deadline (max() when none started). Only while the loop runs.
+  check_schedule::clock::time_point start_due(check_schedule::clock::time_point now);
   /// Keeps one probe per backend of `set`: new backends get one, those that left are closed and dropped.
   void sync_probes(const backend_set& set, const proxy_config& config,
                    std::unordered_map<backend_id, std::shared_ptr<health_probe>>& probes);
@@ -59,10 +62,19 @@ class health_checker {
   proxy_state& state_;
   net::any_io_executor executor_;
   check_schedule schedule_;
-  std::vector<health_probe*> in_flight_;  // probes with a check running (each held by its handlers)
-  // The loop's timer lives in the loop's coroutine frame, not here: I/O objects must go with the io_context
-  // (whose destruction destroys the frame), and the checker outlives it. Null while the loop is not running.
+  struct running_check {
+    health_probe* probe;  // held by its handlers while the check runs
+    check_schedule::due_check check;
+  };
+  std::vector<running_check> in_flight_;
+  // The probe of each slot of schedule_ (null for a slot no backend holds), rebuilt on every sync; the probes
+  // themselves are owned by the loop's frame.
+  std::vector<health_probe*> probe_at_slot_;
+  // The loop's timer and the probes live in the loop's coroutine frame, not here: I/O objects must go with
+  // the io_context (whose destruction destroys the frame), and the checker outlives it. Null while the loop
+  // is not running.
   net::steady_timer* wake_ = nullptr;
+  seconds_d check_timeout_{};                    // --health-check-timeout as the loop last read it
   bool wake_pending_ = false;                    // a check ended while the loop was not waiting
   check_schedule::clock::time_point wake_at_{};  // when the waiting loop wakes by itself
   const check_schedule::clock::duration slack_;  // checks due this close together start together

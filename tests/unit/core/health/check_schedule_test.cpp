@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 #include <vector>
@@ -32,11 +34,11 @@ TEST(check_schedule, a_finished_check_is_due_again_one_jittered_interval_later) 
   s.sync(ids, t0);
   for (int round = 0; round < 50; ++round) {
     const auto now = s.next_due();
-    const auto id = s.take_due(now);
-    ASSERT_TRUE(id.has_value());
-    EXPECT_EQ(*id, 7u);
+    const auto check = s.take_due(now);
+    ASSERT_TRUE(check.has_value());
+    EXPECT_EQ(check->id, 7u);
     EXPECT_FALSE(s.take_due(now).has_value());
-    s.finished(7, now);
+    s.finished(*check, now);
     const auto gap = s.next_due() - now;
     EXPECT_GE(gap, 9s);
     EXPECT_LE(gap, 11s);
@@ -48,7 +50,7 @@ TEST(check_schedule, jitter_spreads_checks_that_started_together) {
   std::vector<backend_id> ids;
   for (backend_id id = 1; id <= 50; ++id) ids.push_back(id);
   s.sync(ids, t0);
-  while (auto id = s.take_due(t0)) s.finished(*id, t0);
+  while (auto check = s.take_due(t0)) s.finished(*check, t0);
   std::vector<clock::time_point> dues;
   while (s.next_due() != clock::time_point::max()) {
     const auto due = s.next_due();
@@ -71,7 +73,7 @@ TEST(check_schedule, removed_backends_are_dropped_and_added_ones_are_due_at_once
   s.finished(*first, t0 + 2s);
   const auto next = s.take_due(t0 + 2s);
   ASSERT_TRUE(next.has_value());
-  EXPECT_EQ(*next, 3u);
+  EXPECT_EQ(next->id, 3u);
   EXPECT_EQ(s.size(), 1u);
 }
 
@@ -79,7 +81,8 @@ TEST(check_schedule, churn_never_checks_a_backend_twice_at_once_nor_one_that_lef
   check_schedule s(1s, 8, 7);
   std::mt19937 random(3);
   std::set<backend_id> present;
-  std::set<backend_id> in_flight;
+  std::map<backend_id, check_schedule::due_check> in_flight;
+  std::size_t most_present = 0;
   backend_id next_id = 1;
   clock::time_point now = t0;
   for (int step = 0; step < 20000; ++step) {
@@ -97,33 +100,61 @@ TEST(check_schedule, churn_never_checks_a_backend_twice_at_once_nor_one_that_lef
       }
       case 1:
       case 2:
-        while (auto id = s.take_due(now)) {
-          EXPECT_TRUE(present.contains(*id)) << *id;
-          EXPECT_TRUE(in_flight.insert(*id).second) << "checked twice at once: " << *id;
+        while (auto check = s.take_due(now)) {
+          EXPECT_TRUE(present.contains(check->id)) << check->id;
+          EXPECT_TRUE(in_flight.emplace(check->id, *check).second) << "checked twice at once: " << check->id;
+          EXPECT_EQ(s.slot_of(check->id), check->slot);
         }
         break;
       default:
         if (!in_flight.empty()) {
           const auto it = std::next(in_flight.begin(), static_cast<long>(random() % in_flight.size()));
-          s.finished(*it, now);
+          s.finished(it->second, now);
           in_flight.erase(it);
         }
     }
     ASSERT_LE(s.in_flight(), 8u);
+    most_present = std::max(most_present, present.size());
+    ASSERT_LE(s.slot_count(), most_present + 8);  // slots are reused, not grown per backend ever seen
   }
   // Every backend still present gets its check within an interval and a bit, once the checks in flight end.
-  for (const backend_id id : in_flight) s.finished(id, now);
+  for (const auto& [id, check] : in_flight) s.finished(check, now);
   in_flight.clear();
   std::set<backend_id> seen;
   for (int ms = 0; ms < 1200; ++ms) {
     now += 1ms;
-    while (auto id = s.take_due(now)) {
-      seen.insert(*id);
-      s.finished(*id, now);
+    while (auto check = s.take_due(now)) {
+      seen.insert(check->id);
+      s.finished(*check, now);
     }
   }
   for (const backend_id id : present) EXPECT_TRUE(seen.contains(id)) << id;
   for (const backend_id id : seen) EXPECT_TRUE(present.contains(id)) << id;
+}
+
+TEST(check_schedule, a_slot_is_its_backends_until_dropped_then_another_backends) {
+  check_schedule s(5s, 4);
+  std::vector<backend_id> ids{1, 2};
+  s.sync(ids, t0);
+  const auto slot_of_2 = s.slot_of(2);
+  ASSERT_TRUE(slot_of_2.has_value());
+  EXPECT_LT(*slot_of_2, s.slot_count());
+  const auto check = s.take_due(t0);
+  ASSERT_TRUE(check.has_value());
+  ids = {2, 3};  // 1 leaves (with its check in flight, if it was taken first) and 3 comes
+  s.sync(ids, t0 + 1s);
+  EXPECT_EQ(s.slot_of(2), slot_of_2);
+  EXPECT_FALSE(s.slot_of(1).has_value());
+  EXPECT_NE(s.slot_of(3), slot_of_2);
+  s.finished(*check, t0 + 1s);
+  s.finished(*check, t0 + 1s);  // a second report of one check changes nothing
+  EXPECT_EQ(s.in_flight(), 0u);
+  ids = {2, 3, 4};  // 4 may take 1's slot now that its check ended
+  s.sync(ids, t0 + 2s);
+  EXPECT_LE(s.slot_count(), 3u);
+  std::set<std::uint32_t> slots;
+  for (const backend_id id : ids) slots.insert(*s.slot_of(id));
+  EXPECT_EQ(slots.size(), 3u);
 }
 
 }  // namespace
