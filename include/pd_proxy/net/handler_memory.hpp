@@ -56,7 +56,10 @@ class handler_allocator {
   template <typename U>
   handler_allocator(const handler_allocator<U>& other) noexcept : memory_(other.memory_) {}
 
-  T* allocate(std::size_t n) { return static_cast<T*>(memory_->allocate(sizeof(T) * n)); }
+  T* allocate(std::size_t n) {
+    static_assert(alignof(T) <= alignof(std::max_align_t), "the block and operator new align to max_align_t");
+    return static_cast<T*>(memory_->allocate(sizeof(T) * n));
+  }
   void deallocate(T* p, std::size_t) noexcept { memory_->deallocate(p); }
 
   template <typename U>

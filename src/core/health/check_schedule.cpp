@@ -24,10 +24,8 @@ void check_schedule::sync(std::span<const backend_id> current, clock::time_point
     }
     slot_state& s = slots_[it->second];
     s.held = false;
-    if (s.in_flight) {
-      // its check still counts in in_flight_ and keeps the slot until finished()
-    } else {
-      --waiting_live_;  // its heap entry turns stale
+    if (!s.in_flight) {  // else its check still counts in in_flight_ and keeps the slot until finished()
+      --waiting_live_;   // its heap entry turns stale
       release(it->second);
     }
     it = slot_by_id_.erase(it);
@@ -62,9 +60,10 @@ std::optional<check_schedule::due_check> check_schedule::take_due(clock::time_po
   --waiting_live_;
   slot_state& s = slots_[top.slot];
   s.in_flight = true;
+  ++s.generation;  // this check's own ticket: a stale report of an earlier one no longer matches
   ++in_flight_;
   drop_stale_top();
-  return due_check{.id = s.id, .slot = top.slot, .generation = top.generation};
+  return due_check{.id = s.id, .slot = top.slot, .generation = s.generation};
 }
 
 void check_schedule::finished(const due_check& check, clock::time_point now) {

@@ -92,7 +92,9 @@ net::awaitable<void> health_checker::run() {
       sync_probes(*set, *config, probes);
       schedule_.sync(ids_of(*set), now);
       probe_at_slot_.assign(schedule_.slot_count(), nullptr);
-      for (const auto& [id, probe] : probes) probe_at_slot_[*schedule_.slot_of(id)] = probe.get();
+      for (const auto& [id, probe] : probes) {
+        if (const auto slot = schedule_.slot_of(id)) probe_at_slot_[*slot] = probe.get();  // always: same ids
+      }
     }
     for (const running_check& r : in_flight_) {
       if (r.probe->deadline() <= now) r.probe->expire();
@@ -103,7 +105,7 @@ net::awaitable<void> health_checker::run() {
       wake_pending_ = false;
       continue;
     }
-    // With every slot taken, a due check waits for finished() to free one, not for the timer.
+    // With the concurrency bound reached, a due check waits for finished() to make room, not for the timer.
     const bool full = schedule_.in_flight() >= max_concurrent_checks;
     wake_at_ = std::min(full ? clock::time_point::max() : schedule_.next_due(), now + resync_period);
     for (const running_check& r : in_flight_) wake_at_ = std::min(wake_at_, r.probe->deadline());
@@ -174,8 +176,8 @@ void health_checker::finished(health_probe& probe, const check_outcome& outcome)
   first_result(target.id());
   const auto now = clock::now();
   schedule_.finished(check, now);
-  // A check held back by the concurrency bound takes the freed slot here, not in the loop: a batch larger
-  // than the bound costs no wake-up of the loop per check.
+  // A check held back by the concurrency bound starts here, in the room this one made, not in the loop: a
+  // batch larger than the bound costs no wake-up of the loop per check.
   const auto started_deadline = wake_ != nullptr ? start_due(now) : clock::time_point::max();
   const bool full = schedule_.in_flight() >= max_concurrent_checks;
   if (started_deadline < wake_at_ || (!full && schedule_.next_due() < wake_at_))

@@ -36,6 +36,8 @@ void health_probe::start(clock::time_point deadline) {
 
 void health_probe::expire() {
   expired_ = true;
+  deadline_ = clock::time_point::max();  // enforced: the loop need not wake for it again (a DNS lookup
+                                         // ignores close())
   close();
 }
 

@@ -6,6 +6,8 @@
 
 namespace pd_proxy {
 
+// Not inline in the header: GCC 12 at -O3 discards an inline coroutine's frame functions that another
+// translation unit's copy still refers to, and the link fails.
 net::awaitable<void> for_each_concurrently(std::size_t n, std::size_t width,
                                            std::function<net::awaitable<void>(std::size_t)> task) {
   struct shared {

@@ -17,10 +17,10 @@ namespace pd_proxy {
 
 /// A pure schedule (time is passed in): a backend new to it is due at once; after a check ends it is due
 /// again `interval` later, jittered by up to ±10 % so that checks spread out instead of marching in step.
-/// At most `concurrency` checks are in flight. Every operation but sync() is O(log n), looks nothing up by id
-/// and, once the schedule has grown, allocates nothing: the backends live in a vector of slots, and the due
-/// ones in a binary heap of slots (an entry left by a dropped backend is discarded when it reaches the top,
-/// and the heap is rebuilt when such entries outnumber the live ones). Not thread-safe.
+/// At most `concurrency` checks are in flight. Every operation but sync() and slot_of() is O(log n), looks
+/// nothing up by id and, once the schedule has grown, allocates nothing: the backends live in a vector of
+/// slots, and the due ones in a binary heap of slots (an entry left by a dropped backend is discarded when it
+/// reaches the top, and the heap is rebuilt when such entries outnumber the live ones). Not thread-safe.
 class check_schedule {
  public:
   using clock = std::chrono::steady_clock;
@@ -31,7 +31,7 @@ class check_schedule {
   struct due_check {
     backend_id id = 0;
     std::uint32_t slot = 0;
-    std::uint32_t generation = 0;  // the slot's use this check belongs to
+    std::uint32_t generation = 0;  // which check of the slot this is
   };
 
   check_schedule(clock::duration interval, std::size_t concurrency, std::uint64_t seed = 1);
@@ -45,6 +45,7 @@ class check_schedule {
   std::optional<due_check> take_due(clock::time_point now);
 
   /// `check` ended at `now`: its backend is due again one jittered interval later (unless it was dropped).
+  /// A check that is not in flight (reported before) changes nothing.
   void finished(const due_check& check, clock::time_point now);
 
   /// When the next backend becomes due (max() when none waits); a check may be due while the concurrency
@@ -62,7 +63,7 @@ class check_schedule {
   struct slot_state {
     backend_id id = 0;
     clock::time_point due{};
-    std::uint32_t generation = 0;  // bumped each time the slot is given to a backend
+    std::uint32_t generation = 0;  // bumped when the slot is given out, taken for a check or released
     bool held = false;             // a backend of the schedule has it
     bool in_flight = false;        // its check runs (a dropped backend's check keeps the slot until it ends)
   };

@@ -46,7 +46,7 @@ class health_checker {
 
  private:
   net::awaitable<void> run();
-  /// A probe's check ended: report it to the scheduler and start the checks due that the freed slot allows.
+  /// A probe's check ended: report it to the scheduler and start the due checks the concurrency bound allows.
   void finished(health_probe& probe, const check_outcome& outcome);
   /// Starts the checks due by now + slack_ that the concurrency bound allows, each to end within
   /// check_timeout_; returns their deadline (max() when none started). Only while the loop runs.

@@ -22,7 +22,8 @@ struct check_outcome {
 
 /// Sends one prebuilt GET to its backend and judges the answer on its head (core/health/check_response),
 /// reading into a small fixed buffer. On a kept connection a check costs one write and one read system call,
-/// no parser, no coroutine frame and no allocation (the read's handler lives in the probe's handler_memory):
+/// no parser, no coroutine frame and no allocation (the write's and read's handlers live in the probe's
+/// handler_memory):
 /// with 1,024 backends checked every second, the checks' CPU is mostly those two calls. That is why this one
 /// class uses completion handlers, not coroutines (connecting, which is rare, is a coroutine). The connection
 /// is kept when the answer allows it; a kept connection found closed by the backend is replaced once within
@@ -42,7 +43,7 @@ class health_probe : public std::enable_shared_from_this<health_probe> {
   health_probe& operator=(const health_probe&) = delete;
 
   const std::shared_ptr<backend>& target() const { return target_; }
-  /// The deadline of the check in flight (time_point::max() when none).
+  /// The deadline of the check in flight (time_point::max() when none, or once it expired).
   std::chrono::steady_clock::time_point deadline() const { return deadline_; }
 
   /// Starts one check, to end by `deadline` (the connect is bounded by it too). Precondition: no check in

@@ -11,7 +11,6 @@ namespace pd_proxy {
 /// Awaits `task(i)` for every i in [0, n), at most `width` at once, on the calling coroutine's executor;
 /// returns when every one has ended. Each task must bound its own time (every I/O has a timeout). If the
 /// io_context is destroyed meanwhile the frames go with it; `task` is kept alive by the running tasks.
-/// (Out of line: GCC 12 at -O3 discards an inline coroutine's frame functions that another section needs.)
 net::awaitable<void> for_each_concurrently(std::size_t n, std::size_t width,
                                            std::function<net::awaitable<void>(std::size_t)> task);
 

@@ -157,5 +157,22 @@ TEST(check_schedule, a_slot_is_its_backends_until_dropped_then_another_backends)
   EXPECT_EQ(slots.size(), 3u);
 }
 
+TEST(check_schedule, a_late_second_report_of_a_check_does_not_end_the_next_one) {
+  check_schedule s(1s, 4);
+  const std::vector<backend_id> ids{1};
+  s.sync(ids, t0);
+  const auto first = s.take_due(t0);
+  ASSERT_TRUE(first.has_value());
+  s.finished(*first, t0);
+  const auto due = s.next_due();
+  const auto second = s.take_due(due);
+  ASSERT_TRUE(second.has_value());
+  s.finished(*first, due);  // the first check reported again while the second runs
+  EXPECT_EQ(s.in_flight(), 1u);
+  EXPECT_EQ(s.next_due(), clock::time_point::max());  // not queued again: its check still runs
+  s.finished(*second, due);
+  EXPECT_EQ(s.in_flight(), 0u);
+}
+
 }  // namespace
 }  // namespace pd_proxy
