@@ -127,7 +127,8 @@ std::string make_decode_body(const client_request& request,
 /// validated (strictly, by is_valid_json); the rest of the answer is skipped. No allocation.
 std::optional<std::string_view> find_kv_transfer_params(std::string_view prefill_response_body);
 
-/// The same object, parsed (for tests and tools).
+/// The same object, parsed by nlohmann (for tests and tools); nullopt also when nlohmann refuses the text
+/// that find_kv_transfer_params accepts: a number beyond a double's range (5e600).
 std::optional<json> extract_kv_transfer_params(std::string_view prefill_response_body);
 
 /// Serialises without throwing: invalid UTF-8 in strings is replaced, not an error.

@@ -88,6 +88,18 @@ TEST(request_rewrite, escaped_keys_cannot_smuggle_members) {
   EXPECT_EQ(make_prefill_body(c).find("evil"), std::string::npos);
 }
 
+TEST(request_rewrite, kv_params_with_a_number_beyond_a_double_are_forwarded_as_written) {
+  // RFC 8259 allows 5e600 and a Python decoder reads it (as inf); nlohmann refuses it, so only the raw text
+  // reaches the decoder and extract_kv_transfer_params (nlohmann) has nothing to give.
+  const std::string answer = R"({"kv_transfer_params":{"remote_port":5e600,"a":1}})";
+  const auto kv = find_kv_transfer_params(answer);
+  ASSERT_TRUE(kv);
+  EXPECT_EQ(*kv, R"({"remote_port":5e600,"a":1})");
+  EXPECT_EQ(make_decode_body(client(R"({"prompt":"p"})"), kv),
+            R"({"prompt":"p","kv_transfer_params":{"remote_port":5e600,"a":1}})");
+  EXPECT_FALSE(extract_kv_transfer_params(answer));
+}
+
 TEST(request_rewrite, kv_params_missing_null_empty_or_invalid) {
   EXPECT_FALSE(find_kv_transfer_params(R"({"choices":[]})"));
   EXPECT_FALSE(find_kv_transfer_params(R"({"kv_transfer_params":null})"));
