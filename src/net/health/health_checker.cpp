@@ -93,7 +93,8 @@ net::awaitable<void> health_checker::run() {
       schedule_.sync(ids_of(*set), now);
       probe_at_slot_.assign(schedule_.slot_count(), nullptr);
       for (const auto& [id, probe] : probes) {
-        if (const auto slot = schedule_.slot_of(id)) probe_at_slot_[*slot] = probe.get();  // always: same ids
+        // sync_probes and schedule_.sync were given the same ids, so every probe has a slot.
+        if (const auto slot = schedule_.slot_of(id)) probe_at_slot_[*slot] = probe.get();
       }
     }
     for (const running_check& r : in_flight_) {

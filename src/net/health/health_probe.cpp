@@ -36,8 +36,8 @@ void health_probe::start(clock::time_point deadline) {
 
 void health_probe::expire() {
   expired_ = true;
-  deadline_ = clock::time_point::max();  // enforced: the loop need not wake for it again (a DNS lookup
-                                         // ignores close())
+  // Enforced: the loop need not wake for it again, even while a DNS lookup that close() cannot cancel runs.
+  deadline_ = clock::time_point::max();
   close();
 }
 
