@@ -93,5 +93,43 @@ TEST(proxy_overload, a_client_that_leaves_the_queue_leaves_it_at_once_and_costs_
   EXPECT_TRUE(eventually([&] { return c.idle() && c.state().admission.inflight() == 0; }));
 }
 
+TEST(proxy_overload, a_drain_answers_queued_requests_503_at_once_and_never_admits_them) {
+  auto slow = fast_engines(1);
+  slow.timing.decode_ms_per_token =
+      40;  // 12 tokens: the running streams outlive the queued requests' answers
+  cluster c({{fast_engines(1)}}, {{slow}}, [](proxy_config& config) {
+    config.max_inflight = 2;
+    config.max_queue = 8;
+    config.queue_timeout = seconds_d{60};
+  });
+  const std::string stream_body = R"({"model":"m","prompt":"hello","max_tokens":12,"stream":true})";
+  std::vector<std::future<http_reply>> running;
+  for (int i = 0; i < 2; ++i)
+    running.push_back(std::async(std::launch::async, [&] { return request(c.port(), post(stream_body)); }));
+  ASSERT_TRUE(eventually([&] { return c.state().request_num.load() == 2; }));
+  std::vector<std::future<http_reply>> queued;
+  for (int i = 0; i < 4; ++i)
+    queued.push_back(std::async(std::launch::async, [&] { return request(c.port(), post(stream_body)); }));
+  ASSERT_TRUE(eventually([&] { return c.state().admission.queued() == 4; }));
+
+  auto stopped = std::async(std::launch::async, [&] { c.proxy().stop(seconds_d{0}); });  // no deadline
+  for (auto& q : queued) {
+    const auto answer = q.get();
+    EXPECT_EQ(answer.status, 503) << answer.body;
+    EXPECT_EQ(answer.headers["Retry-After"], "1");
+    EXPECT_NE(answer.body.find("proxy shutting down"), std::string::npos) << answer.body;
+    EXPECT_NE(answer.body.find("\"code\":503"), std::string::npos) << answer.body;
+  }
+  for (auto& r : running) {
+    const auto answer = r.get();
+    EXPECT_EQ(answer.status, 200);
+    ASSERT_TRUE(answer.complete) << answer.ec.message();
+    EXPECT_EQ(sse_data(answer.body).back(), "[DONE]");  // the running ones finished undisturbed
+  }
+  stopped.get();
+  EXPECT_EQ(c.total(false, &mock::engine_stats::decode_requests), 2u);  // the queued ones reached no backend
+  EXPECT_EQ(c.state().counters.pd_requests.load(), 2u);
+}
+
 }  // namespace
 }  // namespace pd_proxy::test

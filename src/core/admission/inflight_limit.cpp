@@ -11,6 +11,7 @@ inflight_limit::verdict inflight_limit::enter(const std::shared_ptr<admission_wa
     ++inflight_;
     return verdict::admitted;
   }
+  if (closed_) return verdict::closed;
   if (queue_.size() >= max_queue_) return verdict::rejected;
   waiter->granted_ = false;
   queue_.push_back(waiter);
@@ -31,6 +32,21 @@ void inflight_limit::leave() {
     next->granted_ = true;
   }
   next->granted();
+}
+
+void inflight_limit::close() {
+  std::deque<std::shared_ptr<admission_waiter>> refused;
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    refused.swap(queue_);  // granted_ stays false: each holds nothing
+  }
+  for (const auto& waiter : refused) waiter->granted();
+}
+
+bool inflight_limit::closed() const {
+  std::lock_guard lock(mutex_);
+  return closed_;
 }
 
 bool inflight_limit::withdraw(const admission_waiter& waiter) {

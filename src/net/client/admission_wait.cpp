@@ -64,6 +64,9 @@ net::awaitable<admission> wait_for_slot(inflight_limit& limit, seconds_d timeout
     case inflight_limit::verdict::rejected:
       result.outcome = admission::result::queue_full;
       co_return result;
+    case inflight_limit::verdict::closed:
+      result.outcome = admission::result::shutting_down;
+      co_return result;
     case inflight_limit::verdict::queued:
       break;
   }
@@ -84,7 +87,11 @@ net::awaitable<admission> wait_for_slot(inflight_limit& limit, seconds_d timeout
     result.outcome = gone ? admission::result::cancelled : admission::result::admitted;
     co_return result;
   }
-  result.outcome = gone ? admission::result::cancelled : admission::result::timed_out;
+  if (gone) {
+    result.outcome = admission::result::cancelled;
+  } else {
+    result.outcome = limit.closed() ? admission::result::shutting_down : admission::result::timed_out;
+  }
   co_return result;
 }
 

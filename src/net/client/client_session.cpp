@@ -129,6 +129,10 @@ net::awaitable<pd_outcome> admit_and_run(proxy_state& state, backend_pool& pool,
       co_await response.send_error(errc::too_many_requests,
                                    "too many requests in flight: timed out in the queue", retry_after_header);
       co_return pd_outcome::rejected;
+    case admission::result::shutting_down:  // the drain began while it waited: it never gets a slot
+      response.close_after_response();
+      co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
+      co_return pd_outcome::shutting_down;
     case admission::result::cancelled:
       break;
   }

@@ -250,6 +250,7 @@ void server::shutdown(bool drain_requests, seconds_d drain) {
   if (discovery_ != nullptr) discovery_->stop();
   if (started_ && drain_requests) {
     state_->draining.store(true);
+    state_->admission.close();  // queued requests get 503 now, and none is admitted during the drain
     close_acceptors();
     finish_requests(drain);
     end_connections();

@@ -8,8 +8,9 @@
 
 namespace pd_proxy {
 
-/// A request waiting for a slot. granted() is called once, outside any lock, from the thread of the request
-/// that gave the slot up: implementations hand the news to their own thread (the I/O shell posts to the
+/// A request waiting for a slot. granted() is called at most once, outside any lock, from the thread of the
+/// request that gave the slot up, or of the drain that closed the queue (the waiter then holds nothing and
+/// finds closed() true): implementations hand the news to their own thread (the I/O shell posts to the
 /// waiter's executor).
 class admission_waiter {
  public:
@@ -26,7 +27,7 @@ class admission_waiter {
 /// queue). Thread-safe; every method is O(1) except withdraw(), O(queue length).
 class inflight_limit {
  public:
-  enum class verdict { admitted, queued, rejected };
+  enum class verdict { admitted, queued, rejected, closed };
 
   /// max_inflight 0: no limit (enter always admits and nothing is counted).
   inflight_limit(std::size_t max_inflight, std::size_t max_queue)
@@ -36,8 +37,14 @@ class inflight_limit {
 
   /// admitted: the caller holds a slot (give it up with leave()). queued: `waiter` is in the queue and gets
   /// granted() when a slot is handed to it (it then holds it), unless it withdraws first. rejected: the queue
-  /// is full.
+  /// is full. closed: the queue was closed by a drain and no slot is free.
   verdict enter(const std::shared_ptr<admission_waiter>& waiter);
+
+  /// Closes the queue (the drain began): every waiter leaves it holding nothing and is woken (granted() is
+  /// called; withdraw() then returns true), and from now on a request that finds no free slot gets `closed`
+  /// instead of a place, so no queued request is ever admitted during the drain. Slots in use are kept.
+  void close();
+  bool closed() const;
 
   /// Gives a slot up: to the first waiter if any, else back to the pool.
   void leave();
@@ -54,6 +61,7 @@ class inflight_limit {
   const std::size_t max_queue_;
   mutable std::mutex mutex_;
   std::size_t inflight_ = 0;
+  bool closed_ = false;
   std::deque<std::shared_ptr<admission_waiter>> queue_;
 };
 

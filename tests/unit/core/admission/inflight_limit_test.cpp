@@ -80,5 +80,30 @@ TEST(inflight_limit, a_slot_leaves_on_destruction) {
   EXPECT_EQ(limit.inflight(), 0u);
 }
 
+TEST(inflight_limit, closing_wakes_every_waiter_holding_nothing_and_no_queued_request_is_admitted) {
+  inflight_limit limit(2, 10);
+  ASSERT_EQ(limit.enter(waiter()), inflight_limit::verdict::admitted);
+  ASSERT_EQ(limit.enter(waiter()), inflight_limit::verdict::admitted);
+  std::vector<std::shared_ptr<recording_waiter>> queue;
+  for (int i = 0; i < 4; ++i) {
+    queue.push_back(waiter());
+    ASSERT_EQ(limit.enter(queue.back()), inflight_limit::verdict::queued);
+  }
+  limit.close();
+  EXPECT_TRUE(limit.closed());
+  EXPECT_EQ(limit.queued(), 0u);
+  for (const auto& w : queue) {
+    EXPECT_EQ(w->grants, 1);          // woken once
+    EXPECT_TRUE(limit.withdraw(*w));  // holding nothing
+  }
+  EXPECT_EQ(limit.inflight(), 2u);  // the running requests keep their slots
+  EXPECT_EQ(limit.enter(waiter()), inflight_limit::verdict::closed);
+  limit.leave();  // a running request ends: its slot goes back, to nobody in particular
+  for (const auto& w : queue) EXPECT_EQ(w->grants, 1);
+  EXPECT_EQ(limit.inflight(), 1u);
+  // A request that raced past the drain check still runs when a slot is free (the drain waits for it).
+  EXPECT_EQ(limit.enter(waiter()), inflight_limit::verdict::admitted);
+}
+
 }  // namespace
 }  // namespace pd_proxy
