@@ -121,6 +121,7 @@ pd_action pd_flow::send(pd_leg leg, bool first_attempt) {
       .what = leg == pd_leg::prefill ? pd_action::kind::send_prefill : pd_action::kind::send_decode,
       .leg = leg};
   action.first_attempt = first_attempt;
+  action.check_decode_role = leg == pd_leg::prefill && first_attempt;
   return action;
 }
 

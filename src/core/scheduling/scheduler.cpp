@@ -131,7 +131,9 @@ void scheduler::set_policy(backend_role role, std::unique_ptr<selection_policy> 
   pool& p = pool_of(role);
   std::lock_guard lock(p.mutex);
   for (auto& [id, b] : p.candidates) {
-    if (b->routed_) policy->add(*b, b->load_);
+    if (!b->routed_) continue;
+    policy->add(*b, b->load_);
+    if (b->load_reported_) policy->load_reported(*b, b->engine_load_);
   }
   std::swap(p.policy, policy);  // the old one is destroyed after the unlock
 }
@@ -145,6 +147,7 @@ void scheduler::refresh_locked(pool& p, backend& b, clock::time_point now) {
   if (usable != b.routed_) {
     if (usable) {
       p.policy->add(b, b.load_);
+      if (b.load_reported_) p.policy->load_reported(b, b.engine_load_);
       p.routed.fetch_add(1, std::memory_order_relaxed);
     } else {
       p.policy->remove(b);
@@ -227,6 +230,20 @@ void scheduler::report(backend& b, leg_result result) {
       break;
   }
   if (is_candidate_locked(b)) refresh_locked(p, b, now);
+}
+
+bool scheduler::report_load(backend_id id, const engine_load& load) {
+  for (pool* p : {&prefill_, &decode_}) {
+    std::lock_guard lock(p->mutex);
+    const auto found = p->candidates.find(id);
+    if (found == p->candidates.end()) continue;
+    backend& b = *found->second;
+    b.engine_load_ = load;
+    b.load_reported_ = true;
+    if (b.routed_) p->policy->load_reported(b, load);
+    return true;
+  }
+  return false;
 }
 
 check_effect scheduler::check_result(backend& b, bool passed) {

@@ -10,6 +10,7 @@
 #include "pd_proxy/core/http/forwarded_headers.hpp"
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
+#include "pd_proxy/core/scheduling/request_context_of.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/client/admission_wait.hpp"
 #include "pd_proxy/net/client/client_request_reader.hpp"
@@ -227,7 +228,8 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
                              message.body_hold,
                              request_id,
                              observed.record(),
-                             backend_headers};
+                             backend_headers,
+                             std::string_view(req[session_header])};
     std::variant<pd_outcome, std::monostate> finished;
     if (state.admission.limited()) {
       finished = co_await (admit_and_run(state, pool, stoppable, request, response) ||

@@ -8,7 +8,7 @@
 
 #include "pd_proxy/core/flow/retry.hpp"
 #include "pd_proxy/core/http/http_wire.hpp"
-#include "pd_proxy/core/scheduling/request_context.hpp"
+#include "pd_proxy/core/scheduling/request_context_of.hpp"
 #include "pd_proxy/core/sse/relay_framer.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
@@ -21,18 +21,6 @@ using clock = std::chrono::steady_clock;
 
 // Relay read size: one read takes what the decoder sent since the last one, up to this.
 constexpr std::size_t relay_buffer_bytes = 8 * 1024;
-
-// The model the client named (its raw JSON string without quotes), for the scheduling context.
-std::string_view model_of(const client_request& request) {
-  for (const auto& member : request.members()) {
-    if (request.name(member) != "model") continue;
-    const std::string_view value = request.value(member);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      return value.substr(1, value.size() - 2);
-    return value;
-  }
-  return {};
-}
 
 // Executes one request's pd_flow actions. Lives in the coroutine frame of run_pd_flow.
 class pd_driver {
@@ -49,8 +37,7 @@ class pd_driver {
         record_(request.record),
         shard_(state.metrics.local()),
         flow_(pd_flow_settings::from(config_)),
-        model_(model_of(request.body)),
-        prompt_tokens_(request.body.size() / 4) {}
+        context_(request_context_of(request.body, request.session_id)) {}
 
   net::awaitable<pd_outcome> run() {
     pd_action action = flow_.resume({.what = pd_event::kind::start});
@@ -101,22 +88,14 @@ class pd_driver {
   }
 
   request_context context(const std::vector<backend_id>& tried) const {
-    request_context context;
+    request_context context = context_;
     context.tried = tried;
-    context.estimated_prompt_tokens = prompt_tokens_;
-    context.model = model_;
     return context;
   }
 
   // The role had no backend to reserve: none at all, or none usable (unhealthy or breaker open).
   pd_event no_backend(backend_role role) const {
     return {.what = pd_event::kind::no_backend, .none_usable = state_.sched.size(role) > 0};
-  }
-
-  // A backend's answer, for its circuit breaker: 5xx and 429 are failures; any other status means the
-  // backend is alive and judged the request.
-  static leg_result health_result(int status) {
-    return is_retryable_status(status) ? leg_result::failed : leg_result::succeeded;
   }
 
   pd_event failed(pd_leg leg, const backend& target, backend_failure failure, bool request_sent) {
@@ -142,10 +121,10 @@ class pd_driver {
   net::awaitable<pd_event> send_prefill(const pd_action& action) {
     if (action.release_kv_hold) {
       kv_hold_.release_all();  // the old KV is given up: a new prefill makes its own
-      reprefill_id_ = std::string(request_.request_id) + "-reprefill" + std::to_string(action.reprefill);
+      reprefill_id_ = reprefill_request_id(request_.request_id, action.reprefill);
     }
     if (action.first_attempt) tried_prefill_.clear();
-    if (action.first_attempt && !state_.sched.any_usable(backend_role::decode)) {
+    if (action.check_decode_role && !state_.sched.any_usable(backend_role::decode)) {
       pd_event none = no_backend(backend_role::decode);
       none.no_decoder = true;
       co_return none;
@@ -177,7 +156,7 @@ class pd_driver {
       reservation->report(leg_result::failed);
       co_return failed(pd_leg::prefill, target, failure, leg.request_sent());
     }
-    reservation->report(health_result(leg.status()));
+    reservation->report(leg_result_of_answer(leg.status()));
     if (is_success_status(leg.status())) {
       pending_hold_ = std::move(*reservation);
       record_.prefill_done = clock::now();
@@ -231,7 +210,7 @@ class pd_driver {
       if (failure == backend_failure::cancelled) co_return pd_event{.what = pd_event::kind::client_gone};
       if (failure == backend_failure::none && !stop_.stopping()) {
         const pd_event event = answered(pd_leg::decode, target, leg.status(), leg.content_type());
-        decoder_.report(health_result(leg.status()));
+        decoder_.report(leg_result_of_answer(leg.status()));
         end_decode_attempt();
         co_return event;
       }
@@ -242,7 +221,7 @@ class pd_driver {
       auto [read_failure, n] = co_await leg.read_some(buffer_.data(), buffer_.size(), left);
       failure = read_failure;
       first_ = n;
-      if (failure == backend_failure::none && n == 0) failure = backend_failure::transport;  // empty 200 body
+      failure = first_read_failure(failure, n);
     }
     if (failure == backend_failure::cancelled) co_return pd_event{.what = pd_event::kind::client_gone};
     if (stop_.stopping()) {
@@ -281,7 +260,7 @@ class pd_driver {
   net::awaitable<pd_event> relay() {
     kv_hold_.release_kv();  // the decoder answered, so it has pulled the KV
     decode_body_ = {};      // no retry can need the prompt any more
-    model_ = {};            // a view of it
+    context_.model = {};    // a view of it
     answer_ = {};           // nor the prefill's answer
     request_.body.release();
     request_.body_hold.release();
@@ -366,9 +345,9 @@ class pd_driver {
   request_record& record_;  // the request's record: backends, retries and times
   metrics_shard& shard_;    // this worker's metrics (the request stays on its worker)
   pd_flow flow_;
-  std::string_view model_;     // the client's "model", a view of its body (until the relay frees it)
-  std::size_t prompt_tokens_;  // estimated as the reference's scores do: 4 bytes of body per token
-  std::string reprefill_id_;   // empty before the first re-prefill: no allocation on the common path
+  request_context
+      context_;  // the request's scheduling inputs; `model` is a view of its body (until the relay)
+  std::string reprefill_id_;  // empty before the first re-prefill: no allocation on the common path
   std::vector<backend_id> tried_prefill_;
   std::vector<backend_id> tried_decode_;
   prefill_reservation pending_hold_;  // a prefill that answered 2xx, until the flow makes it the KV hold

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "pd_proxy/core/backends/backend_address.hpp"
+#include "pd_proxy/core/backends/engine_load.hpp"
 #include "pd_proxy/core/backends/fixed_load.hpp"
 #include "pd_proxy/core/health/backend_health_state.hpp"
 
@@ -56,8 +57,10 @@ class backend : public std::enable_shared_from_this<backend> {
   // Guarded by the lock of the scheduler's pool for this role (a backend belongs to one scheduler).
   fixed_load load_;
   backend_health_state health_state_;
-  bool candidate_ = false;  // in the scheduler's candidates (so no lookup by id says whether it is)
-  bool routed_ = false;     // in the policy's index: a candidate that is usable now
+  bool candidate_ = false;      // in the scheduler's candidates (so no lookup by id says whether it is)
+  bool routed_ = false;         // in the policy's index: a candidate that is usable now
+  bool load_reported_ = false;  // engine_load_ holds the engine's last report (scheduler::report_load)
+  engine_load engine_load_{};
 };
 
 }  // namespace pd_proxy

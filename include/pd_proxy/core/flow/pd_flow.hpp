@@ -58,8 +58,7 @@ struct pd_event {
   bool request_sent = false;  // leg_failed: the backend received the whole request (it may have acted on it)
   bool stopping = false;      // relay_ended
   bool none_usable = false;   // no_backend
-  bool no_decoder = false;    // no_backend during the first prefill: it is the decode role that has none
-                              // (checked first, so no prefill is spent on KV that no decoder could pull)
+  bool no_decoder = false;  // no_backend: it is the decode role that has none (pd_action::check_decode_role)
   int status = 0;
   std::string_view content_type{};
   std::string_view body{};
@@ -81,10 +80,13 @@ struct pd_action {
 
   kind what = kind::done;
   pd_leg leg = pd_leg::prefill;
-  bool first_attempt = false;    // send_*: the first attempt of this leg (its tried set starts empty)
-  bool keep_kv_hold = false;     // send_decode: the prefill just succeeded; its reservation is the KV hold
-  bool release_kv_hold = false;  // send_prefill: a new prefill for a decode retry: give up the old KV hold
-                                 // first and use request id "<id>-reprefill<reprefill>"
+  bool first_attempt = false;      // send_*: the first attempt of this leg (its tried set starts empty)
+  bool check_decode_role = false;  // send_prefill: report no_backend (no_decoder) without reserving when the
+                                   // decode role has no usable backend: no prefill is spent on KV that no
+                                   // decoder could pull
+  bool keep_kv_hold = false;       // send_decode: the prefill just succeeded; its reservation is the KV hold
+  bool release_kv_hold = false;    // send_prefill: a new prefill for a decode retry: give up the old KV hold
+                                   // first and use request id "<id>-reprefill<reprefill>"
   int reprefill = 0;
   seconds_d delay{0};               // back_off
   errc code = errc::internal;       // answer_error

@@ -1,7 +1,12 @@
 // When and how soon a failed backend attempt is tried again.
 #pragma once
 
+#include <cstddef>
+#include <string>
+#include <string_view>
+
 #include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/flow/backend_failure.hpp"
 
 namespace pd_proxy {
 
@@ -15,6 +20,17 @@ constexpr bool is_success_status(int status) {
 constexpr bool is_retryable_status(int status) {
   return status == 429 || status >= 500;
 }
+
+/// The failure of a decoder's first read: a 2xx answer whose body ended before its first byte failed as a
+/// broken transport would (it is retried; an empty 200 never reaches the client). Otherwise `failure`.
+constexpr backend_failure first_read_failure(backend_failure failure, std::size_t bytes_read) {
+  return failure == backend_failure::none && bytes_read == 0 ? backend_failure::transport : failure;
+}
+
+/// The X-Request-Id of both legs once the k-th new prefill (k >= 1) of a request started:
+/// "<id>-reprefill<k>". A prefiller may still hold the KV under the old id, and a backend refuses a duplicate
+/// id.
+std::string reprefill_request_id(std::string_view request_id, int k);
 
 /// The delay before attempt `attempt` (2, 3, ...): `base` doubled per attempt after the second, at most 1024
 /// times `base`, so that no attempt count overflows it (attempt 2: base, 3: 2·base, ... 12 and later:

@@ -11,14 +11,17 @@
 
 namespace pd_proxy {
 
-/// A view of one leg's request, valid for the duration of the pick it is passed to.
+/// A view of one leg's request, valid for the duration of the pick it is passed to. request_context_of
+/// (request_context_of.hpp) builds it from the client's request.
 struct request_context {
   /// Backends this leg already tried (a retry budget long: a handful). Policies avoid them while any untried
   /// candidate exists; when every candidate was tried, any may be picked again.
   std::span<const backend_id> tried{};
   std::size_t estimated_prompt_tokens = 0;
-  /// 0: none. A hash of the prompt prefix (or session) for affinity policies.
-  std::uint64_t hash_key = 0;
+  /// Keys for affinity policies, 0 when the request has none (request_context_of.hpp says how they are made):
+  /// a hash of the start of the rendered prompt (completions) or chat history, and of the session header.
+  std::uint64_t prefix_key = 0;
+  std::uint64_t session_key = 0;
   std::string_view model{};
 
   /// Whether `id` is in `tried`; a linear scan (O(tried.size())).

@@ -12,17 +12,13 @@
 #include <unordered_map>
 
 #include "pd_proxy/core/backends/backend.hpp"
+#include "pd_proxy/core/scheduling/leg_result.hpp"
 #include "pd_proxy/core/scheduling/request_context.hpp"
 #include "pd_proxy/core/scheduling/selection_policy.hpp"
 
 namespace pd_proxy {
 
 class scheduler;
-
-/// How a request's leg ended on its backend, for the circuit breaker. failed: a connect error, reset,
-/// timeout, 5xx, 429 or a broken stream. succeeded: any other answer (2xx, or a 4xx: the backend judged the
-/// request). abandoned: nothing to attribute (the client went away, the drain stopped it).
-enum class leg_result : std::uint8_t { succeeded, failed, abandoned };
 
 /// A prefiller's share of one request. Selection adds `score` to the prefiller's active_tokens and
 /// active_kv; `prefill_finished()` releases the tokens (the prefill response arrived or the leg ended),
@@ -151,6 +147,11 @@ class scheduler {
   /// `policy` (not null) picks `role`'s backends from now on; it is given every usable candidate with its
   /// current load. Reservations already made are unaffected (a reload of --prefill-policy/--decode-policy).
   void set_policy(backend_role role, std::unique_ptr<selection_policy> policy);
+
+  /// The engine behind backend `id` reported `load` (a component outside the request path read it, e.g. the
+  /// engine's /metrics): handed to the policy of its role under the role's lock. False (and ignored) when
+  /// `id` is not a candidate of either role. O(1) expected.
+  bool report_load(backend_id id, const engine_load& load);
 
   /// An active health check's result for candidate `b` (ignored if `b` is not a candidate), and what it did.
   check_effect check_result(backend& b, bool passed);

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "pd_proxy/core/backends/backend.hpp"
+#include "pd_proxy/core/backends/engine_load.hpp"
 #include "pd_proxy/core/backends/fixed_load.hpp"
 #include "pd_proxy/core/scheduling/request_context.hpp"
 
@@ -27,12 +29,27 @@ class selection_policy {
   virtual void remove(backend& b) = 0;
   /// The load of candidate `b` is now `load` (a reservation was made or released on it).
   virtual void load_changed(backend& b, const fixed_load& load) = 0;
+  /// Candidate `b`'s engine reported `load` (scheduler::report_load). Policies that account only for this
+  /// proxy's own reservations ignore it (the default).
+  virtual void load_reported(backend& b, const engine_load& load) {
+    (void)b;
+    (void)load;
+  }
   /// The chosen candidate, or nullptr only when there is no candidate. Does not change any load (the
   /// scheduler reserves on the result and reports it through load_changed).
   virtual backend* pick(const request_context& request) = 0;
 };
 
-/// Creates a policy by its command-line name; nullptr for an unknown name. Known: "least-loaded".
-std::unique_ptr<selection_policy> make_policy(const std::string& name);
+/// Settings a policy may take from the configuration; each policy reads the ones it documents and ignores
+/// the rest.
+struct policy_settings {
+  /// The seed of a policy's random choices (tests and benchmarks fix it); 0: seeded from std::random_device.
+  std::uint64_t seed = 0;
+};
+
+/// Creates a policy by its command-line name with `settings`; nullptr for an unknown name. Known:
+/// "least-loaded". Adding a policy: its own file behind selection_policy, and one line here (the flags'
+/// validation and reload call this, so nothing else changes).
+std::unique_ptr<selection_policy> make_policy(const std::string& name, const policy_settings& settings = {});
 
 }  // namespace pd_proxy

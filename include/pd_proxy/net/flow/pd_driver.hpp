@@ -21,6 +21,7 @@ struct pd_request {
   std::string_view request_id;            // X-Request-Id of both legs
   request_record& record;                 // what the request did: backends, retries, times (filled in here)
   std::string_view backend_headers = {};  // forwarded client headers of both legs (forwarded_header_lines)
+  std::string_view session_id = {};       // the client's session header (session_header), for scheduling
 };
 
 /// Runs the whole PD flow and writes the whole response; the decisions are pd_flow's, this coroutine only

@@ -40,11 +40,13 @@ TEST(pd_flow, happy_path_prefill_decode_relay) {
   const auto first = flow.resume(simple(ev::start));
   EXPECT_EQ(first.what, act::send_prefill);
   EXPECT_TRUE(first.first_attempt);
+  EXPECT_TRUE(first.check_decode_role);  // no prefill is spent when no decoder could pull its KV
   EXPECT_FALSE(first.release_kv_hold);
 
   const auto decode = flow.resume(answered(200, prefill_ok));
   EXPECT_EQ(decode.what, act::send_decode);
   EXPECT_TRUE(decode.first_attempt);
+  EXPECT_FALSE(decode.check_decode_role);
   EXPECT_TRUE(decode.keep_kv_hold);
   EXPECT_EQ(flow.kv_transfer_params(), R"({"remote_block_ids":[1,2],"remote_host":"h"})");
   EXPECT_FALSE(flow.local_prefill());
@@ -74,6 +76,7 @@ TEST(pd_flow, a_429_is_retried_on_another_backend_after_the_backoff) {
   const auto again = flow.resume(simple(ev::backoff_done));
   EXPECT_EQ(again.what, act::send_prefill);
   EXPECT_FALSE(again.first_attempt);  // the tried set is kept: another prefiller is picked
+  EXPECT_FALSE(again.check_decode_role);
   EXPECT_EQ(flow.attempt(pd_leg::prefill), 2);
 }
 
@@ -253,6 +256,7 @@ TEST(pd_flow, reprefill_mode_prefills_again_after_a_decoder_that_received_the_re
   const auto prefill = flow.resume(simple(ev::backoff_done));
   ASSERT_EQ(prefill.what, act::send_prefill);
   EXPECT_TRUE(prefill.first_attempt);  // a new prefill: any prefiller again
+  EXPECT_TRUE(prefill.check_decode_role);
   EXPECT_TRUE(prefill.release_kv_hold);
   EXPECT_EQ(prefill.reprefill, 1);
   const auto decode = flow.resume(answered(200, prefill_ok));

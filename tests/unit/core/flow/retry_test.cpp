@@ -4,6 +4,8 @@
 
 #include <climits>
 
+#include "pd_proxy/core/scheduling/leg_result.hpp"
+
 namespace pd_proxy {
 namespace {
 
@@ -49,6 +51,26 @@ TEST(retry, a_stale_pooled_connection_is_retried_once_on_a_fresh_one) {
   EXPECT_FALSE(retry_on_fresh_connection(true, true, true, false));    // the client is gone
   EXPECT_FALSE(retry_on_fresh_connection(true, false, false, false));  // e.g. a timeout, not a close
   EXPECT_FALSE(retry_on_fresh_connection(true, false, true, true));    // the backend began to answer
+}
+
+TEST(retry, an_empty_2xx_decode_body_is_a_transport_failure) {
+  EXPECT_EQ(first_read_failure(backend_failure::none, 0), backend_failure::transport);
+  EXPECT_EQ(first_read_failure(backend_failure::none, 1), backend_failure::none);
+  EXPECT_EQ(first_read_failure(backend_failure::timeout, 0), backend_failure::timeout);
+}
+
+TEST(retry, the_request_id_of_a_new_prefill) {
+  EXPECT_EQ(reprefill_request_id("abc", 1), "abc-reprefill1");
+  EXPECT_EQ(reprefill_request_id("abc", 12), "abc-reprefill12");
+}
+
+TEST(retry, answers_that_count_against_a_backends_breaker) {
+  EXPECT_EQ(leg_result_of_answer(500), leg_result::failed);
+  EXPECT_EQ(leg_result_of_answer(503), leg_result::failed);
+  EXPECT_EQ(leg_result_of_answer(429), leg_result::failed);
+  EXPECT_EQ(leg_result_of_answer(200), leg_result::succeeded);
+  EXPECT_EQ(leg_result_of_answer(400), leg_result::succeeded);
+  EXPECT_EQ(leg_result_of_answer(404), leg_result::succeeded);
 }
 
 }  // namespace

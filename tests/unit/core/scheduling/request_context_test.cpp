@@ -14,7 +14,8 @@ TEST(request_context, was_tried) {
   EXPECT_TRUE(request.was_tried(9));
   EXPECT_FALSE(request.was_tried(5));
   EXPECT_FALSE(request_context{}.was_tried(4));
-  EXPECT_EQ(request_context{}.hash_key, 0u);
+  EXPECT_EQ(request_context{}.prefix_key, 0u);
+  EXPECT_EQ(request_context{}.session_key, 0u);
 }
 
 }  // namespace

@@ -240,6 +240,7 @@ TEST(scheduler, add_and_remove_are_idempotent) {
 class recording_policy final : public selection_policy {
  public:
   std::map<backend_id, fixed_load> loads;
+  std::map<backend_id, engine_load> reported;
   std::vector<backend*> order;
   void add(backend& b, const fixed_load& load) override {
     loads[b.id()] = load;
@@ -250,6 +251,7 @@ class recording_policy final : public selection_policy {
     std::erase(order, &b);
   }
   void load_changed(backend& b, const fixed_load& load) override { loads[b.id()] = load; }
+  void load_reported(backend& b, const engine_load& load) override { reported[b.id()] = load; }
   backend* pick(const request_context&) override { return order.empty() ? nullptr : order.back(); }
 };
 
@@ -273,6 +275,29 @@ TEST(scheduler, a_new_policy_gets_every_candidate_with_its_load_and_picks_from_t
   EXPECT_EQ(policy.loads.at(c.decoders[0]->id()).inflight, 0u);
   EXPECT_EQ(policy.loads.at(c.decoders[1]->id()).inflight, 0u);
   c.expect_idle();
+}
+
+TEST(scheduler, an_engines_reported_load_reaches_its_roles_policy_and_a_new_policy_gets_the_last_one) {
+  cluster c(1, 2);
+  auto fresh = std::make_unique<recording_policy>();
+  recording_policy& decode_policy = *fresh;
+  c.sched.set_policy(backend_role::decode, std::move(fresh));
+  EXPECT_TRUE(c.sched.report_load(c.decoders[1]->id(), {.running = 3, .waiting = 7, .kv_cache_usage = 0.5}));
+  ASSERT_EQ(decode_policy.reported.count(c.decoders[1]->id()), 1u);
+  EXPECT_EQ(decode_policy.reported.at(c.decoders[1]->id()).waiting, 7);
+  EXPECT_EQ(decode_policy.reported.count(c.decoders[0]->id()), 0u);
+  EXPECT_TRUE(c.sched.report_load(c.prefillers[0]->id(), {.running = 1}));  // the prefill role's policy
+  EXPECT_EQ(decode_policy.reported.size(), 1u);
+
+  auto next = std::make_unique<recording_policy>();
+  recording_policy& reloaded = *next;
+  c.sched.set_policy(backend_role::decode, std::move(next));  // a reload keeps what engines said
+  ASSERT_EQ(reloaded.reported.count(c.decoders[1]->id()), 1u);
+  EXPECT_EQ(reloaded.reported.at(c.decoders[1]->id()).running, 3);
+
+  c.sched.remove(*c.decoders[1]);
+  EXPECT_FALSE(c.sched.report_load(c.decoders[1]->id(), {.running = 1}));  // not a candidate any more
+  EXPECT_FALSE(c.sched.report_load(987654, {}));
 }
 
 TEST(scheduler, unknown_policy_name) {
