@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the packaging without touching the machine's installed packages: builds the Debian package
 # (cpack -G DEB) into a temporary directory, checks its fields and contents, unpacks it there (dpkg-deb -x, never
-# dpkg -i) and runs the unpacked binaries (--version, --check-config of the packaged example configuration),
+# dpkg -i) and runs the unpacked binaries (--version or --help, --check-config of the packaged example configuration),
 # verifies the packaged systemd unit (systemd-analyze verify) and that its Documentation= points at files the
 # package ships, and checks that the container image's runtime stage provides every shared library the packaged
 # binaries load (tests/deploy/check_runtime_libs.py). The temporary directory is removed at the end.
@@ -32,8 +32,9 @@ echo "package-check: built $(basename "$deb")"
 
 root="$work/root"
 dpkg-deb -x "$deb" "$root"
-for tool in pd-proxy pd-mock pd-bench; do
-  "$root/usr/bin/$tool" --version >/dev/null || fail "the packaged $tool --version"
+"$root/usr/bin/pd-proxy" --version || fail "the packaged pd-proxy --version"
+for tool in pd-mock pd-bench; do
+  "$root/usr/bin/$tool" --help >/dev/null || fail "the packaged $tool --help"
 done
 "$root/usr/bin/pd-proxy" --check-config --config "$root/etc/pd-proxy/pd-proxy.toml" ||
   fail "the packaged example configuration does not pass --check-config"
