@@ -25,7 +25,11 @@ set(CPACK_GENERATOR "DEB")
 set(CPACK_PACKAGE_NAME "pd-proxy")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
 set(CPACK_PACKAGE_VENDOR "pd-proxy")
-set(CPACK_PACKAGE_CONTACT "pd-proxy maintainers <pd-proxy@lists.example.org>")
+# The Maintainer field: the project has no mailing list or contact address, so the default claims none. Whoever
+# distributes the package names themselves: -DPD_PROXY_PACKAGE_MAINTAINER="Full Name <address>".
+set(PD_PROXY_PACKAGE_MAINTAINER "pd-proxy developers (no contact address)"
+    CACHE STRING "The Debian package's Maintainer field")
+set(CPACK_PACKAGE_CONTACT "${PD_PROXY_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "Prefill-decode disaggregation proxy for vLLM (drop-in for vLLM-Ascend's load_balance_proxy_server)")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")

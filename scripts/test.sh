@@ -25,4 +25,4 @@ if [ "${1:-}" = "--sanitizers" ]; then
   scripts/fuzz.sh  # every libFuzzer target for 30 s on its seed corpus (docs/fuzzing.md)
 fi
 
-scripts/package-check.sh build  # the unit, the .deb, dpkg -i, --check-config of the installed example
+scripts/package-check.sh build  # the .deb built and checked unpacked in a temporary directory (installs nothing)

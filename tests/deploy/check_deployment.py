@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Static checks of packaging/Dockerfile and deploy/kubernetes/*.yaml against the pd-proxy binary and CI.
+"""Static checks of packaging/Dockerfile and deploy/kubernetes/*.yaml against the pd-proxy binary and CI, of
+scripts/demo.sh's build against CI's, and of the README's dependency list against scripts/install-deps.sh.
 
 Standard library only (no PyYAML): the manifests are parsed by a small reader of the YAML they use (block
 mappings and sequences, flow sequences written as JSON, `|` block scalars, comments, `---`); the TOML they
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+
+import check_runtime_libs
 
 failures = []
 
@@ -177,7 +180,7 @@ def ci_configure_and_build(source):
             f"cmake --build build{build.group(1)}".replace('"$jobs"', "").split())
 
 
-def check_dockerfile(source, flags, example_port):
+def check_dockerfile(source, flags, example_port, binary):
     path = os.path.join(source, "packaging/Dockerfile")
     text = re.sub(r"\\\n", " ", open(path).read())
     instructions = [l.strip() for l in text.split("\n") if l.strip() and not l.strip().startswith("#")]
@@ -196,8 +199,9 @@ def check_dockerfile(source, flags, example_port):
           f"Dockerfile: HEALTHCHECK must GET /health on port {example_port}")
     check(any("/etc/pd-proxy/pd-proxy.toml" in l for l in final if l.startswith(("CMD", "ENTRYPOINT"))),
           "Dockerfile: the command must read /etc/pd-proxy/pd-proxy.toml")
-    check(any(l.startswith("COPY ") and l.endswith(" /etc/pd-proxy/pd-proxy.toml") for l in final),
-          "Dockerfile: the example config must be at /etc/pd-proxy/")
+    installs_deb = check_runtime_packages(source, instructions, final, binary)
+    check(installs_deb or any(l.startswith("COPY ") and l.endswith(" /etc/pd-proxy/pd-proxy.toml") for l in final),
+          "Dockerfile: the example config must be at /etc/pd-proxy/ (from the .deb or a COPY)")
     for line in instructions:
         if line.startswith("COPY ") and "--from=" not in line:
             for src in shlex.split(line)[1:-1]:
@@ -215,6 +219,59 @@ def check_dockerfile(source, flags, example_port):
         check(any(c[:len(build)] == build for c in commands),
               f"Dockerfile: CI builds with `{' '.join(build)} -j N`; the build stage must too")
     check("scripts/install-deps.sh" in runs, "Dockerfile: dependencies must come from scripts/install-deps.sh")
+
+
+def check_runtime_packages(source, instructions, final, binary):
+    """The runtime stage gets its shared libraries from the project's .deb, whose Depends dpkg-shlibdeps derives
+    from the binaries (scripts/package-check.sh runs check_runtime_libs.py on the built package), or from a
+    package list that provides every library the build's pd-proxy loads. Returns whether it installs the .deb."""
+    path = os.path.join(source, "packaging/Dockerfile")
+    arguments = check_runtime_libs.runtime_install_arguments(final)
+    debs = [a for a in arguments if a.endswith(".deb")]
+    if not debs:
+        for problem in check_runtime_libs.missing_libraries(path, None, [binary]):
+            failures.append(f"Dockerfile: {problem}")
+        return False
+    build_runs = " && ".join(l[4:] for l in instructions[:len(instructions) - len(final)] if l.startswith("RUN "))
+    check("cpack -G DEB" in build_runs, "Dockerfile: the runtime stage installs a .deb the build stage does not make")
+    copies = [shlex.split(l) for l in final if l.startswith("COPY --from=")]
+    check(all(any(c[-1] == d for c in copies) for d in debs),
+          f"Dockerfile: the runtime stage installs {debs} without copying it from the build stage")
+    return True
+
+
+def check_runtime_check_catches_issue_20(source, binary):
+    """The runtime stage of issue 20 (no libprometheus-cpp-core1.0) is reported by check_runtime_libs.py."""
+    problems = check_runtime_libs.missing_libraries(os.path.join(source, "tests/deploy/issue20-runtime.Dockerfile"),
+                                                    None, [binary])
+    check(any("libprometheus-cpp-core" in p for p in problems),
+          f"check_runtime_libs.py does not report issue 20's missing libprometheus-cpp-core: {problems}")
+
+
+# --- the README's two commands and the hand build --------------------------------------------------------
+
+def check_demo_build(source):
+    """scripts/demo.sh builds in build/ with CI's flags for it, so that scripts/test.sh after it rebuilds nothing."""
+    configure, _ = ci_configure_and_build(source)
+    demo = open(os.path.join(source, "scripts/demo.sh")).read()
+    lines = [l.split(">")[0].split() for l in demo.splitlines() if l.startswith("cmake -S ")]
+    check(len(lines) == 1 and configure and sorted(lines[0]) == sorted(configure),
+          f"scripts/demo.sh: configure build/ as scripts/test.sh does (`{' '.join(configure or [])}`), not {lines}")
+
+
+def check_readme_dependencies(source):
+    """Every package scripts/install-deps.sh installs is in the README's hand-build dependency list."""
+    script = open(os.path.join(source, "scripts/install-deps.sh")).read()
+    array = re.search(r"^packages=\((.*?)\)$", script, flags=re.M | re.S)
+    if not check(array, "scripts/install-deps.sh: no packages=(...) array"):
+        return
+    wanted = {w for l in array.group(1).splitlines() for w in l.split("#")[0].split() if not w.startswith('"$')}
+    readme = open(os.path.join(source, "README.md")).read()
+    listed = re.search(r"^Dependencies \(Debian 12\):(.*?)\n\n", readme, flags=re.M | re.S)
+    if check(listed, "README.md: no 'Dependencies (Debian 12):' paragraph"):
+        names = set(re.findall(r"`([^`]+)`", listed.group(1)))
+        names = {w for n in names for w in n.split()}
+        check(wanted <= names, f"README.md: the dependency list lacks {sorted(wanted - names)}")
 
 
 # --- Kubernetes --------------------------------------------------------------------------------------------
@@ -333,12 +390,12 @@ def main():
     flags = binary_flags(binary)
     check("--config" in flags and "--check-config" in flags, "the binary lacks --config/--check-config")
     example = check_toml_keys(open(os.path.join(source, "packaging/pd-proxy.toml")).read(), flags, binary, "packaging/pd-proxy.toml")
-    check_dockerfile(source, flags, example.get("port", 8000))
+    check_dockerfile(source, flags, example.get("port", 8000), binary)
+    check_runtime_check_catches_issue_20(source, binary)
+    check_demo_build(source)
+    check_readme_dependencies(source)
     check_kubernetes(source, flags, binary)
-    for f in failures:
-        print("FAIL:", f)
-    print("deployment files:", "OK" if not failures else f"{len(failures)} problem(s)")
-    return 1 if failures else 0
+    return check_runtime_libs.report("deployment files", failures)
 
 
 if __name__ == "__main__":
