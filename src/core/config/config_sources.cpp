@@ -109,8 +109,9 @@ void add_config_file_flags(CLI::App& app, bool& check_only) {
       ->group("Configuration");
   app.config_formatter(std::make_shared<toml_reader>(app));
   app.add_flag("--check-config", check_only,
-               "Validate the configuration (file, environment and command line), then exit: 0 when valid, "
-               "2 with a message when not")
+               "Validate the configuration (file, environment and command line) and do what the start does "
+               "short of binding (TLS files, access log, --host), then exit: 0 when valid, 2 with a message "
+               "when not")
       ->configurable(false)
       ->group("Configuration");
 }

@@ -314,31 +314,23 @@ class reader {
     }
   }
 
-  bool read_basic_string(std::string& value) {  // at '"'
+  bool read_basic_string(std::string& value) { return read_one_line_string(value, true); }
+  bool read_literal_string(std::string& value) { return read_one_line_string(value, false); }
+
+  // At '"' (basic: escapes) or '\'' (literal: none).
+  bool read_one_line_string(std::string& value, bool basic) {
+    const char quote = basic ? '"' : '\'';
     ++pos_;
     for (;;) {
-      if (at_end() || at_newline()) return fail("a string has no closing '\"'");
+      if (at_end() || at_newline())
+        return fail(basic ? "a string has no closing '\"'" : "a string has no closing \"'\"");
       const char c = peek();
-      if (c == '"') break;
-      if (c == '\\') {
+      if (c == quote) break;
+      if (basic && c == '\\') {
         ++pos_;
         if (!read_escape(value)) return false;
         continue;
       }
-      if (is_control(static_cast<unsigned char>(c))) return fail("a control character in a string");
-      value += c;
-      ++pos_;
-    }
-    ++pos_;
-    return true;
-  }
-
-  bool read_literal_string(std::string& value) {  // at '\''
-    ++pos_;
-    for (;;) {
-      if (at_end() || at_newline()) return fail("a string has no closing \"'\"");
-      const char c = peek();
-      if (c == '\'') break;
       if (is_control(static_cast<unsigned char>(c))) return fail("a control character in a string");
       value += c;
       ++pos_;
