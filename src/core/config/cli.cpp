@@ -289,15 +289,16 @@ bool is_key_flag(std::string_view arg) {
 }
 
 // CLI11's "The following arguments were not expected: ..." without key material: a flag is named without
-// its "=VALUE", and an argument that followed a key flag (`--api-key a b`: b may be a key's second half) is
-// not shown. `args` are the arguments CLI11 parsed.
+// its "=VALUE", and an argument that followed a key flag (`--api-key a b`: b may be a key's second half) or
+// an unknown flag (`--api-keys secret`, a typo) is not shown. `args` are the arguments CLI11 parsed.
 std::string unexpected_arguments(const std::vector<std::string>& extras,
                                  const std::vector<std::string>& args) {
+  const std::set<std::string> unknown(extras.begin(), extras.end());
   std::set<std::string> after_key_flag;
   bool in_key_values = false;
   for (const auto& arg : args) {
     if (!arg.empty() && arg.front() == '-') {
-      in_key_values = is_key_flag(arg);
+      in_key_values = is_key_flag(arg) || unknown.count(arg) > 0;
     } else if (in_key_values) {
       after_key_flag.insert(arg);
     }
@@ -308,7 +309,7 @@ std::string unexpected_arguments(const std::vector<std::string>& extras,
     if (!extra.empty() && extra.front() == '-') {
       shown += quote_for_message(extra.substr(0, extra.find('=')));
     } else if (after_key_flag.count(extra) > 0) {
-      shown += "(a value after a key flag, not shown)";
+      shown += "(a value after a key flag or an unknown flag, not shown)";
     } else {
       shown += quote_for_message(extra);
     }

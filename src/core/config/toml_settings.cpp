@@ -117,6 +117,7 @@ class reader {
   toml_settings run(const toml_key_identity& identity) {
     toml_settings out;
     std::map<std::string, int> first_line;
+    if (looking_at("\xEF\xBB\xBF")) pos_ += 3;  // a UTF-8 byte order mark, as some editors write
     while (skip_space_and_comments() && !at_end()) {
       toml_setting setting;
       setting.line = line_;

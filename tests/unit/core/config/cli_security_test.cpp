@@ -168,7 +168,8 @@ TEST(cli_security, usage_errors_never_print_key_material) {
   for (const std::vector<std::string>& args : {std::vector<std::string>{"--api-key", "part1", "part2"},
                                                {"--admin-api-key", "part1", "part2"},
                                                {"--backend-api-key=part1", "part2"},
-                                               {"--api-keys=part1"}}) {
+                                               {"--api-keys=part1"},
+                                               {"--api-keys", "part1"}}) {
     const auto out = parse_with_env(args);
     EXPECT_FALSE(out.config) << args[0];
     EXPECT_EQ(out.exit_code, 2);

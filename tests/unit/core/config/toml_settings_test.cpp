@@ -143,6 +143,7 @@ TEST(toml_settings, comments_blank_lines_and_crlf) {
   EXPECT_FALSE(r.settings[0].is_array);
   EXPECT_EQ(r.settings[1].values.front(), "x");
   EXPECT_TRUE(parse_toml_settings("").ok());
+  EXPECT_TRUE(parse_toml_settings("\xEF\xBB\xBFport = 1\n").ok());  // a byte order mark
 }
 
 }  // namespace
