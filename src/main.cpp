@@ -18,6 +18,7 @@
 #include "pd_proxy/net/client/server.hpp"
 #include "pd_proxy/net/logging.hpp"
 #include "pd_proxy/net/service/config_reload.hpp"
+#include "pd_proxy/net/service/startup_check.hpp"
 #include "pd_proxy/net/service/systemd_notifier.hpp"
 
 namespace {
@@ -74,11 +75,18 @@ int main(int argc, char** argv) {
     std::fputs(outcome.output.c_str(), outcome.exit_code == 0 ? stdout : stderr);
     return outcome.exit_code;
   }
+  const proxy_config& config = *outcome.config;
+  // Everything start-up does short of binding, so that --check-config (ExecStartPre) accepts only what
+  // starts: an invalid TLS pair, an access log that cannot be opened or a host that does not resolve is a
+  // configuration error (exit 2) in both.
+  if (const auto error = check_startup(config); !error.empty()) {
+    std::fprintf(stderr, "error: %s\n", error.c_str());
+    return 2;
+  }
   if (outcome.check_config) {
     std::puts("configuration OK");
     return 0;
   }
-  const proxy_config& config = *outcome.config;
   // Asynchronous: an I/O thread never waits for a log write (a full queue drops its oldest line, counted).
   setup_logging({.level = config.log_level, .format = config.log_format});
 

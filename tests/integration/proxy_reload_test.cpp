@@ -92,6 +92,9 @@ TEST(proxy_reload, an_invalid_configuration_changes_nothing) {
   EXPECT_FALSE(result.accepted);
   EXPECT_NE(result.message.find("rejected, the running configuration stays: --port: 'x' bad"),
             std::string::npos);
+  EXPECT_EQ(c.state().metrics.reloads_rejected.load(),
+            1u);  // pd_proxy_config_reloads_total{result="rejected"}
+  EXPECT_EQ(c.state().metrics.reloads_applied.load(), 0u);
   request_spec spec;
   spec.body = R"({"prompt":"p"})";
   ASSERT_EQ(request(c.port(), spec).status, 200);

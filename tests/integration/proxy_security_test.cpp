@@ -1,10 +1,15 @@
 // API keys and forwarded headers end to end (docs/security.md): the decisions are unit-tested in
 // authorization_test and forwarded_headers_test; these check the proxy applies them on the wire.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "proxy_fixture.hpp"
+#include "proxy_process.hpp"
 #include "scripted_backend.hpp"
 
 namespace pd_proxy::test {
@@ -147,6 +152,52 @@ TEST(proxy_security, trace_context_and_request_id_reach_both_legs_unchanged) {
     EXPECT_EQ(std::string(req["X-Request-Id"]), "trace-req-1");
     EXPECT_EQ(req.count(http::field::authorization), 0u);
   }
+}
+
+// A key file found empty by a reload (a config tool truncates it before writing it again) must not turn
+// client authentication off: the reload is refused, logged and counted, and the running keys stay. A --config
+// file that sets a key twice is refused the same way. Through the real binary and SIGHUP.
+TEST(proxy_security, a_reload_that_finds_no_key_keeps_the_running_keys) {
+  scripted_pair backends;
+  const std::string base = testing::TempDir() + "pd-proxy-reload-keys-" + std::to_string(::getpid());
+  const std::string keys = base + ".keys", config = base + ".toml";
+  std::ofstream(keys) << "# rotation\nrunning-key\n";
+  std::ofstream(config) << "max-retries = 1\n";
+  {
+    proxy_process proxy(backends.prefiller.port(), backends.decoder.port(),
+                        {"--api-key-file", keys, "--config", config});
+    ASSERT_TRUE(proxy.serving()) << proxy.output();
+    const auto with_key = post({{"Authorization", "Bearer running-key"}});
+    ASSERT_TRUE(eventually([&] { return request(proxy.port(), with_key).status == 200; }));
+    expect_401(request(proxy.port(), post({})), "before the reload");
+
+    std::ofstream(keys, std::ios::trunc) << "# being rewritten\n";
+    proxy.signal(SIGHUP);
+    EXPECT_TRUE(
+        proxy.logged("configuration reload rejected, the running configuration stays: --api-key-file"))
+        << proxy.output();
+    expect_401(request(proxy.port(), post({})), "after the refused reload");
+    EXPECT_EQ(request(proxy.port(), with_key).status, 200);
+
+    std::ofstream(keys, std::ios::trunc) << "running-key\n";
+    std::ofstream(config, std::ios::trunc) << "max-retries = 1\nmax-retries = 2\n";
+    proxy.signal(SIGHUP);
+    EXPECT_TRUE(proxy.logged("--config: line 2: 'max-retries' is set again (first on line 1)"))
+        << proxy.output();
+
+    request_spec metrics;
+    metrics.method = http::verb::get;
+    metrics.target = "/metrics";
+    const auto exposition = request(proxy.port(), metrics).body;
+    EXPECT_NE(exposition.find("pd_proxy_config_reloads_total{result=\"rejected\"} 2"), std::string::npos)
+        << exposition;
+    EXPECT_NE(exposition.find("pd_proxy_config_reloads_total{result=\"applied\"} 0"), std::string::npos);
+    EXPECT_EQ(proxy.output().find("running-key"), std::string::npos) << proxy.output();
+    proxy.signal(SIGTERM);
+    EXPECT_EQ(proxy.wait_exit(std::chrono::milliseconds(10000)), 0);
+  }
+  std::remove(keys.c_str());
+  std::remove(config.c_str());
 }
 
 }  // namespace

@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "proxy_fixture.hpp"
+#include "proxy_process.hpp"
 #include "scripted_backend.hpp"
 
 namespace pd_proxy::test {
@@ -115,6 +117,35 @@ TEST(proxy_tls, tls_1_1_and_plain_http_are_refused_and_the_listener_lives_on) {
   const std::string out = run("curl -sS --max-time 10 --cacert " + tls.cert + " " + url + " 2>&1", status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_EQ(out, R"({"status":"ok"})");
+}
+
+// --check-config (systemd's ExecStartPre) loads the TLS context as the start does: a key that does not match
+// the certificate, a key in the certificate's place and /dev/null as the certificate are configuration errors
+// (exit 2) in both, where --check-config used to say OK and the start failed with exit 1.
+TEST(proxy_tls, check_config_and_the_start_refuse_a_tls_pair_that_does_not_load) {
+  if (!have("openssl")) GTEST_SKIP() << "openssl is needed (scripts/install-deps.sh)";
+  const self_signed a, b;
+  ASSERT_TRUE(a.ok && b.ok);
+  const std::string proxy =
+      std::string(PD_PROXY_BINARY) + " --host 127.0.0.1 --port " + std::to_string(free_port()) + " ";
+  int status = 0;
+  std::string out =
+      run(proxy + "--check-config --tls-cert " + a.cert + " --tls-key " + a.key + " 2>&1", status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  struct pair_case {
+    std::string cert, key, mention;
+  };
+  for (const auto& [cert, key, mention] :
+       std::vector<pair_case>{{a.cert, b.key, "does not match the certificate"},
+                              {a.key, a.key, "--tls-cert " + a.key},
+                              {"/dev/null", a.key, "--tls-cert /dev/null"}}) {
+    for (const std::string mode : {"--check-config ", ""}) {
+      // A start that got past the check would serve until `timeout` ends it (exit 124).
+      out = run("timeout 20 " + proxy + mode + "--tls-cert " + cert + " --tls-key " + key + " 2>&1", status);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << mode << cert << " " << key << ": " << out;
+      EXPECT_NE(out.find(mention), std::string::npos) << out;
+    }
+  }
 }
 
 }  // namespace

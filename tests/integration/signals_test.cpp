@@ -10,6 +10,7 @@
 #include <future>
 #include <sstream>
 
+#include "proxy_process.hpp"
 #include "scripted_backend.hpp"
 #include "test_client.hpp"
 
@@ -17,90 +18,6 @@ namespace pd_proxy::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::uint16_t free_port() {
-  net::io_context io;
-  tcp::acceptor acceptor(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-  return acceptor.local_endpoint().port();
-}
-
-// pd-proxy as a child process whose output goes to a file; killed when the test ends.
-class proxy_process {
- public:
-  proxy_process(std::uint16_t prefill_port, std::uint16_t decode_port, std::vector<std::string> extra = {})
-      : port_(free_port()), log_(testing::TempDir() + "pd-proxy-signals-" + std::to_string(port_) + ".log") {
-    std::vector<std::string> args{PD_PROXY_BINARY,
-                                  "--host",
-                                  "127.0.0.1",
-                                  "--port",
-                                  std::to_string(port_),
-                                  "--prefiller-ports",
-                                  std::to_string(prefill_port),
-                                  "--decoder-ports",
-                                  std::to_string(decode_port),
-                                  "--prefiller-hosts",
-                                  "127.0.0.1",
-                                  "--decoder-hosts",
-                                  "127.0.0.1",
-                                  "--workers",
-                                  "1"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~proxy_process() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::unlink(log_.c_str());
-  }
-
-  std::uint16_t port() const { return port_; }
-  void signal(int sig) { ::kill(pid_, sig); }
-
-  bool serving() {
-    return eventually([&] {
-      request_spec spec;
-      spec.method = http::verb::get;
-      spec.target = "/health";
-      spec.timeout = 1000ms;
-      return request(port_, spec).status == 200;
-    });
-  }
-  bool logged(std::string_view text) {
-    return eventually([&] {
-      std::ifstream in(log_);
-      std::stringstream all;
-      all << in.rdbuf();
-      return all.str().find(text) != std::string::npos;
-    });
-  }
-  /// The exit code once the process ended within `limit`, or -1.
-  int wait_exit(std::chrono::milliseconds limit) {
-    int status = 0;
-    const bool ended = eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, limit);
-    if (!ended) return -1;
-    exited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  bool running() { return ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-
- private:
-  std::uint16_t port_;
-  std::string log_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-};
 
 TEST(signals, sighup_reloads_and_keeps_serving) {
   proxy_process proxy(free_port(), free_port());

@@ -245,7 +245,14 @@ std::string security_settings(const CLI::App& app, const env_lookup& env,
       return "--api-key-file: cannot read " + quote_for_message(file);
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     if (in.bad()) return "--api-key-file: cannot read " + quote_for_message(file);
-    for (auto& key : parse_api_key_lines(text)) {
+    auto keys = parse_api_key_lines(text);
+    // Fail closed: a file emptied by accident (or caught half-written by a reload) must not turn
+    // client authentication off.
+    if (keys.empty())
+      return "--api-key-file " + quote_for_message(file) +
+             ": the file holds no key (only blank lines or comments); refusing to turn client "
+             "authentication off";
+    for (auto& key : keys) {
       if (auto e = check_key("--api-key-file " + quote_for_message(file), key); !e.empty()) return e;
       client_keys.push_back(std::move(key));
     }
@@ -269,6 +276,46 @@ std::string security_settings(const CLI::App& app, const env_lookup& env,
              quote_for_message(*file);
   }
   return {};
+}
+
+// The flags whose values are secrets.
+bool is_key_flag(std::string_view arg) {
+  for (const std::string_view flag : {"--api-key", "--admin-api-key", "--backend-api-key"}) {
+    if (arg == flag ||
+        (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '='))
+      return true;
+  }
+  return false;
+}
+
+// CLI11's "The following arguments were not expected: ..." without key material: a flag is named without
+// its "=VALUE", and an argument that followed a key flag (`--api-key a b`: b may be a key's second half) or
+// an unknown flag (`--api-keys secret`, a typo) is not shown. `args` are the arguments CLI11 parsed.
+std::string unexpected_arguments(const std::vector<std::string>& extras,
+                                 const std::vector<std::string>& args) {
+  const std::set<std::string> unknown(extras.begin(), extras.end());
+  std::set<std::string> after_key_flag;
+  bool in_key_values = false;
+  for (const auto& arg : args) {
+    if (!arg.empty() && arg.front() == '-') {
+      in_key_values = is_key_flag(arg) || unknown.count(arg) > 0;
+    } else if (in_key_values) {
+      after_key_flag.insert(arg);
+    }
+  }
+  std::string shown;
+  for (const auto& extra : extras) {
+    shown += shown.empty() ? "" : ", ";
+    if (!extra.empty() && extra.front() == '-') {
+      shown += quote_for_message(extra.substr(0, extra.find('=')));
+    } else if (after_key_flag.count(extra) > 0) {
+      shown += "(a value after a key flag or an unknown flag, not shown)";
+    } else {
+      shown += quote_for_message(extra);
+    }
+  }
+  return "unexpected argument(s): " + shown +
+         " (an unknown flag, or a value too many for its flag: a single-valued flag takes one)";
 }
 
 cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& env) {
@@ -508,6 +555,8 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
   std::ostringstream out, err;
   try {
     app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::ExtrasError&) {
+    return usage_error(unexpected_arguments(app.remaining(), sources.args));
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e, out, err);
     if (code == 0) return cli_outcome{std::nullopt, 0, out.str()};

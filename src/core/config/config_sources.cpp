@@ -3,96 +3,45 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <memory>
-#include <sstream>
+
+#include "pd_proxy/core/config/toml_settings.hpp"
 
 namespace pd_proxy {
 namespace {
 
-// The part of a TOML line before its comment: '#' outside a quoted string starts one.
-std::string without_comment(const std::string& line) {
-  char quote = 0;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quote != 0) {
-      if (c == '\\' && quote == '"') {
-        ++i;  // an escaped character, quote included
-      } else if (c == quote) {
-        quote = 0;
-      }
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '#') {
-      return line.substr(0, i);
-    }
-  }
-  return line;
-}
-
-// How many '[' outside quoted strings are still open at the end of `line` (comment already removed), given
-// `depth` open before it.
-int open_brackets(const std::string& line, int depth) {
-  char quote = 0;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quote != 0) {
-      if (c == '\\' && quote == '"') {
-        ++i;
-      } else if (c == quote) {
-        quote = 0;
-      }
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '[') {
-      ++depth;
-    } else if (c == ']') {
-      --depth;
-    }
-  }
-  return depth;
-}
-
-// CLI11's TOML reader plus what TOML files written by people contain: comments anywhere (also inside a
-// multi-line array), trailing commas in arrays, keys with underscores or leading dashes. Keys must be flags
-// of `app`; tables ([section]) are refused, since every setting is top-level.
+// Reads --config with parse_toml_settings (strict TOML: escapes decoded, duplicate keys refused) and gives
+// CLI11 one item per key. Keys are flag names in either spelling (normalize_config_key; `port` and `--port`
+// are the same key, so setting both is a duplicate). Every message names --config and the line, never a
+// value.
 class toml_reader : public CLI::ConfigBase {
  public:
-  explicit toml_reader(const CLI::App& app) : app_(app) {
-    comment('\0');  // comments are taken out before CLI11 sees the text, quote-aware
-  }
+  explicit toml_reader(const CLI::App& app) : app_(app) {}
 
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-    // One logical line per key: comments out, a multi-line array joined (CLI11 joins one only when its first
-    // line holds more than the '[').
-    std::ostringstream cleaned;
-    int depth = 0;
-    for (std::string line; std::getline(input, line);) {
-      line = without_comment(line);
-      const bool table = depth == 0 && line.find('=') == std::string::npos;  // "[section]" or blank
-      if (!table) depth = open_brackets(line, depth);
-      cleaned << line << (depth > 0 ? ' ' : '\n');
-    }
-    std::istringstream text(cleaned.str());
-    auto parsed = CLI::ConfigBase::from_config(text);
-    for (auto& item : parsed) {
-      if (!item.parents.empty() || item.name == "++" || item.name == "--") {
-        throw CLI::ConfigError("--config: tables such as [" +
-                               (item.parents.empty() ? item.name : item.parents.front()) +
-                               "] are not supported: every key is a flag name at the top level");
-      }
-      item.name = normalize_config_key(item.name);
-      if (app_.get_option_no_throw("--" + item.name) == nullptr) {
-        throw CLI::ConfigError("--config: unknown key '" + item.name +
+    const std::string text{std::istreambuf_iterator<char>(input), std::istreambuf_iterator<char>()};
+    if (input.bad()) throw CLI::ConfigError("--config: the file cannot be read");
+    const auto parsed = parse_toml_settings(text, normalize_config_key);
+    if (!parsed.ok()) throw CLI::ConfigError("--config: " + parsed.error);
+    std::vector<CLI::ConfigItem> out;
+    for (const auto& setting : parsed.settings) {
+      const std::string where = "--config: line " + std::to_string(setting.line) + ": ";
+      const CLI::Option* option = app_.get_option_no_throw("--" + setting.key);
+      if (option == nullptr) {
+        throw CLI::ConfigError(where + "unknown key '" + setting.key +
                                "' (keys are flag names without the leading dashes)");
       }
-      item.inputs.erase(std::remove_if(item.inputs.begin(), item.inputs.end(),
-                                       [](const std::string& v) { return v.empty(); }),
-                        item.inputs.end());  // "[1, 2,]"
-      if (item.inputs.empty()) {
-        throw CLI::ConfigError("--config: '" + item.name + "' has no value");
+      if (setting.is_array && option->get_expected_max() <= 1) {
+        throw CLI::ConfigError(where + "'" + setting.key + "' takes one value, not an array");
       }
+      if (setting.values.empty()) throw CLI::ConfigError(where + "'" + setting.key + "' has no value");
+      CLI::ConfigItem item;
+      item.name = setting.key;
+      item.inputs = setting.values;
+      out.push_back(std::move(item));
     }
-    return parsed;
+    return out;
   }
 
  private:
@@ -131,6 +80,10 @@ std::vector<std::string> split_list(const std::string& value) {
 
 }  // namespace
 
+bool reads_its_variable_itself(std::string_view flag) {
+  return flag == "--api-key" || flag == "--admin-api-key";
+}
+
 std::string env_name_of(std::string_view flag) {
   while (!flag.empty() && flag.front() == '-') flag.remove_prefix(1);
   std::string name = "PD_PROXY_";
@@ -156,8 +109,9 @@ void add_config_file_flags(CLI::App& app, bool& check_only) {
       ->group("Configuration");
   app.config_formatter(std::make_shared<toml_reader>(app));
   app.add_flag("--check-config", check_only,
-               "Validate the configuration (file, environment and command line), then exit: 0 when valid, "
-               "2 with a message when not")
+               "Validate the configuration (file, environment and command line) and do what the start does "
+               "short of binding (TLS files, access log, --host), then exit: 0 when valid, 2 with a message "
+               "when not")
       ->configurable(false)
       ->group("Configuration");
 }
@@ -172,6 +126,7 @@ environment_arguments arguments_with_environment(
     if (names.empty()) continue;
     const std::string flag = "--" + names.front();
     if (flag == "--help" || flag == "--version" || flag == "--check-config") continue;
+    if (reads_its_variable_itself(flag)) continue;
     const std::string variable = env_name_of(flag);
     option->envname(variable);
     const auto value = env(variable);

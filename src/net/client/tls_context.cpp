@@ -1,6 +1,10 @@
 #include "pd_proxy/net/client/tls_context.hpp"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/ssl/error.hpp>
 
 namespace pd_proxy {
 
@@ -22,11 +26,13 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_context(const std::string& c
     return nullptr;
   }
   context->use_private_key_file(key_file, ssl::context::pem, ec);
-  if (ec) {
+  const bool mismatch = ec && ec.category() == boost::asio::error::get_ssl_category() &&
+                        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH;
+  if (ec && !mismatch) {
     error = "--tls-key " + key_file + ": " + ec.message();
     return nullptr;
   }
-  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+  if (mismatch || SSL_CTX_check_private_key(context->native_handle()) != 1) {
     error = "--tls-key " + key_file + " does not match the certificate of --tls-cert " + cert_file;
     return nullptr;
   }

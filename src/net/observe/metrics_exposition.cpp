@@ -222,6 +222,18 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
       "pd_proxy_access_log_dropped_total", "Access log lines dropped because the access log's queue was full",
       MetricType::Counter, static_cast<double>(state_.access != nullptr ? state_.access->dropped() : 0)));
 
+  MetricFamily reloads =
+      family("pd_proxy_config_reloads_total",
+             "Configuration reloads (SIGHUP), by result: applied, or rejected (the running "
+             "configuration stayed)",
+             MetricType::Counter);
+  for (const auto& [result, n] : {std::pair{"applied", state_.metrics.reloads_applied.load()},
+                                  std::pair{"rejected", state_.metrics.reloads_rejected.load()}}) {
+    reloads.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(n), {label("result", result)}));
+  }
+  out.push_back(std::move(reloads));
+
   MetricFamily build =
       family("pd_proxy_build_info", "The running pd-proxy's version (always 1)", MetricType::Gauge);
   build.metric.push_back(value_metric(MetricType::Gauge, 1, {label("version", PD_PROXY_VERSION)}));

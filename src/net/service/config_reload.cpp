@@ -94,6 +94,7 @@ reload_result reload_configuration(server& proxy, const cli_outcome& parsed, con
     reload_result r{false, "configuration reload rejected, the running configuration stays: " +
                                first_line(parsed.output)};
     spdlog::error("{}", r.message);
+    proxy.state().metrics.reloads_rejected.fetch_add(1, std::memory_order_relaxed);
     return r;
   }
   const auto running = proxy.state().latest_config();
@@ -113,6 +114,7 @@ reload_result reload_configuration(server& proxy, const cli_outcome& parsed, con
   reload_result r{true, plan.applied.empty() ? std::string("configuration reloaded: no setting changed")
                                              : "configuration reloaded: " + joined(plan.applied)};
   spdlog::info("{}", r.message);
+  proxy.state().metrics.reloads_applied.fetch_add(1, std::memory_order_relaxed);
   return r;
 }
 

@@ -124,6 +124,11 @@ class proxy_metrics {
   /// logger is wired to it. Set it before the workers start.
   std::function<std::uint64_t()> log_dropped = [] { return std::uint64_t{0}; };
 
+  /// pd_proxy_config_reloads_total{result}: SIGHUP reloads applied, and rejected (the running configuration
+  /// stayed).
+  std::atomic<std::uint64_t> reloads_applied{0};
+  std::atomic<std::uint64_t> reloads_rejected{0};
+
  private:
   const std::uint64_t id_;  // unique in the process: thread_local bindings are keyed by it, not the address
   mutable std::mutex mutex_;

@@ -128,5 +128,58 @@ TEST(cli_security, log_format) {
   EXPECT_EQ(out.exit_code, 2);
 }
 
+// Fail closed: a key file with no key (empty, blank or comments only; e.g. truncated by a config tool while a
+// reload reads it) is an error, not "no keys" (which would open the routes).
+TEST(cli_security, a_key_file_without_a_key_is_refused) {
+  for (const std::string content : {"", "\n\n", "# keys rotated on Mondays\n  \n# old-key\n"}) {
+    const temp_file file("no_key", content);
+    const auto out = parse_with_env({"--api-key-file", file.path});
+    EXPECT_FALSE(out.config) << content;
+    EXPECT_EQ(out.exit_code, 2);
+    EXPECT_NE(out.output.find("--api-key-file"), std::string::npos) << out.output;
+    EXPECT_NE(out.output.find("holds no key"), std::string::npos) << out.output;
+    // Also when other keys are given: the file was meant to hold keys.
+    EXPECT_FALSE(parse_with_env({"--api-key", "k", "--api-key-file", file.path}).config);
+  }
+}
+
+// $PD_PROXY_API_KEY is one key, whatever it holds, like --api-key's value; no part of it is ever printed.
+TEST(cli_security, api_key_variable_is_one_key_and_never_echoed) {
+  for (const std::string key : {"part1,part2", "part1 part2", "[part1,part2]", "  part1 part2\t"}) {
+    const auto out = parse_with_env({}, {{"PD_PROXY_API_KEY", key}});
+    ASSERT_TRUE(out.config) << out.output;
+    ASSERT_EQ(out.config->api_keys.size(), 1u) << key;
+    EXPECT_NE(out.config->api_keys.front().find("part1"), std::string::npos);
+    EXPECT_NE(out.config->api_keys.front().find("part2"), std::string::npos);
+  }
+  auto out = parse_with_env({}, {{"PD_PROXY_ADMIN_API_KEY", "adm part2,part3"}});
+  ASSERT_TRUE(out.config) << out.output;
+  EXPECT_EQ(out.config->admin_api_key, "adm part2,part3");
+  // An invalid key from the variable: refused, naming the variable, not the key.
+  out = parse_with_env({}, {{"PD_PROXY_API_KEY", "part1\npart2"}});
+  EXPECT_FALSE(out.config);
+  EXPECT_NE(out.output.find("$PD_PROXY_API_KEY"), std::string::npos) << out.output;
+  EXPECT_EQ(out.output.find("part"), std::string::npos) << out.output;
+}
+
+// A key written apart from its flag (`--api-key part1 part2`, a key with a blank not quoted): the left-over
+// part is not printed in the usage error.
+TEST(cli_security, usage_errors_never_print_key_material) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--api-key", "part1", "part2"},
+                                               {"--admin-api-key", "part1", "part2"},
+                                               {"--backend-api-key=part1", "part2"},
+                                               {"--api-keys=part1"},
+                                               {"--api-keys", "part1"}}) {
+    const auto out = parse_with_env(args);
+    EXPECT_FALSE(out.config) << args[0];
+    EXPECT_EQ(out.exit_code, 2);
+    EXPECT_EQ(out.output.find("part"), std::string::npos) << out.output;
+    EXPECT_NE(out.output.find("unexpected argument"), std::string::npos) << out.output;
+  }
+  // Other left-overs are named, so that the message still helps.
+  const auto out = parse_with_env({"--ignore-client-half-close", "yes"});
+  EXPECT_NE(out.output.find("'yes'"), std::string::npos) << out.output;
+}
+
 }  // namespace
 }  // namespace pd_proxy

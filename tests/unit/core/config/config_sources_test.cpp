@@ -160,6 +160,56 @@ TEST(config_sources, check_config_reports_validity) {
   EXPECT_EQ(invalid.exit_code, 2);
 }
 
+// TOML forbids setting a key twice; so does --config, in either spelling, naming the second line.
+TEST(config_sources, a_key_set_twice_is_refused_with_its_line) {
+  const temp_file twice("port = 8100\nmax-retries = 2\nport = 8200\n");
+  auto r = run({"--check-config", "--config", twice.path()});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--config: line 3: 'port' is set again (first on line 1)"), std::string::npos)
+      << r.output;
+  const temp_file spellings("max_retries = 1\n\nmax-retries = 2\n");
+  r = run({"--config", spellings.path()});
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.output.find("line 3: 'max-retries' is set again"), std::string::npos) << r.output;
+}
+
+// Strings are TOML strings: escapes decoded; an unterminated one is an error, not part of the value.
+TEST(config_sources, strings_are_read_as_toml_reads_them) {
+  const temp_file file(R"(backend-api-key = "a\tb"
+health-check-path = '/he\alth'
+access-log = """
+/var/log/pd-proxy/access.log"""
+)");
+  auto r = run({"--config", file.path()});
+  ASSERT_FALSE(r.config);  // a tab is a control character: refused as a key, which proves it was decoded
+  EXPECT_NE(r.output.find("--backend-api-key: the key contains a control character"), std::string::npos)
+      << r.output;
+  const temp_file decoded("backend-api-key = \"caf\\u00e9\"\nhealth-check-path = '/he\\alth'\n");
+  r = run({"--config", decoded.path()});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->backend_api_key, "caf\xC3\xA9");
+  EXPECT_EQ(r.config->health_check_path, "/he\\alth");
+  const temp_file unterminated("host = \"127.0.0.1\nport = 8100\n");
+  r = run({"--check-config", "--config", unterminated.path()});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--config: line 1: a string has no closing"), std::string::npos) << r.output;
+}
+
+// A TOML error never quotes the value: it may be a key.
+TEST(config_sources, file_errors_never_print_a_value) {
+  for (const std::string text :
+       {"api-key = \"sk-part1\n", "api-key = sk-part1\n", "api-key = \"sk-part1\" \"sk-part2\"\n",
+        "api-key = [\"sk-part1\", sk-part2]\n", "admin-api-key = [\"sk-part1\", \"sk-part2\"]\n"}) {
+    const temp_file file(text);
+    const auto r = run({"--config", file.path()});
+    EXPECT_FALSE(r.config) << text;
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.output.find("sk-part"), std::string::npos) << r.output;
+  }
+}
+
 TEST(config_sources, help_names_the_environment_variables_and_the_precedence) {
   const auto r = run({"--help"});
   EXPECT_EQ(r.exit_code, 0);
