@@ -110,7 +110,7 @@ TEST(proxy_reload, pool_changes_go_to_the_hook_which_adds_after_a_probe_and_drai
   next.decoders = {backend_address{"127.0.0.1", second_decoder.port()}};
   const auto result = reload_configuration(c.proxy(), parsed(next), add_and_drain_instances(c.proxy()));
   EXPECT_TRUE(result.accepted);
-  // The removed decoder is gone at once; the added one once it answered its probe.
+  // The added decoder is registered once it answered its probe, the removed one is gone from then on.
   const auto give_up = std::chrono::steady_clock::now() + 10s;
   std::vector<std::shared_ptr<backend>> decoders;
   while (std::chrono::steady_clock::now() < give_up) {

@@ -1,9 +1,18 @@
 #include "pd_proxy/core/health/check_schedule.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <unordered_set>
 
 namespace pd_proxy {
+
+std::chrono::steady_clock::duration recheck_delay(bool ever_healthy, std::uint32_t checks,
+                                                  std::chrono::steady_clock::duration interval) {
+  if (ever_healthy) return interval;
+  std::chrono::steady_clock::duration delay = first_recheck_delay;
+  for (std::uint32_t i = 1; i < checks && delay < interval; ++i) delay = delay * 3 / 2;
+  return std::min(delay, interval);
+}
 
 check_schedule::check_schedule(clock::duration interval, std::size_t concurrency, std::uint64_t seed)
     : interval_(interval), concurrency_(concurrency == 0 ? 1 : concurrency), random_(seed) {}
@@ -45,6 +54,8 @@ void check_schedule::sync(std::span<const backend_id> current, clock::time_point
     ++s.generation;
     s.held = true;
     s.in_flight = false;
+    s.ever_healthy = false;
+    s.checks = 0;
     slot_by_id_.emplace(id, slot);
     push_waiting(slot, now);
   }
@@ -66,7 +77,7 @@ std::optional<check_schedule::due_check> check_schedule::take_due(clock::time_po
   return due_check{.id = s.id, .slot = top.slot, .generation = s.generation};
 }
 
-void check_schedule::finished(const due_check& check, clock::time_point now) {
+void check_schedule::finished(const due_check& check, clock::time_point now, bool healthy) {
   if (check.slot >= slots_.size()) return;
   slot_state& s = slots_[check.slot];
   if (s.generation != check.generation || !s.in_flight) return;  // not a check this schedule has in flight
@@ -76,7 +87,9 @@ void check_schedule::finished(const due_check& check, clock::time_point now) {
     release(check.slot);  // dropped while its check ran
     return;
   }
-  push_waiting(check.slot, now + jittered());
+  s.ever_healthy = s.ever_healthy || healthy;
+  if (!s.ever_healthy && s.checks < std::numeric_limits<std::uint32_t>::max()) ++s.checks;
+  push_waiting(check.slot, now + jittered(recheck_delay(s.ever_healthy, s.checks, interval_)));
 }
 
 check_schedule::clock::time_point check_schedule::next_due() const {
@@ -123,11 +136,11 @@ void check_schedule::rebuild() {
   waiting_live_ = waiting_.size();
 }
 
-check_schedule::clock::duration check_schedule::jittered() {
-  const auto tenth = interval_.count() / 10;
-  if (tenth <= 0) return interval_;
+check_schedule::clock::duration check_schedule::jittered(clock::duration delay) {
+  const auto tenth = delay.count() / 10;
+  if (tenth <= 0) return delay;
   std::uniform_int_distribution<clock::rep> jitter(-tenth, tenth);
-  return interval_ + clock::duration(jitter(random_));
+  return delay + clock::duration(jitter(random_));
 }
 
 }  // namespace pd_proxy

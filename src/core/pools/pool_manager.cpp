@@ -73,7 +73,9 @@ remove_outcome pool_manager::remove(backend_role role, const std::vector<backend
       return e.role == role && e.address == address;
     });
     if (found != waiting_.end()) {
+      const std::uint64_t ticket = found->ticket;
       waiting_.erase(found);  // a probe in flight finds its ticket gone
+      settled_locked(role, ticket);
       out.removed.push_back(address.authority());
       continue;
     }
@@ -82,12 +84,62 @@ remove_outcome pool_manager::remove(backend_role role, const std::vector<backend
       out.unknown.push_back(address.authority());
       continue;
     }
-    registry_.remove(active->id());
-    sched_.remove(*active);
+    drain_locked(active);
     (idle_locked(*active) ? out.removed : out.draining).push_back(address.authority());
-    draining_.push_back(active);  // collect_gone reports it once its load is zero (maybe at once)
   }
   return out;
+}
+
+add_outcome pool_manager::replace(backend_role role, const std::vector<backend_address>& added,
+                                  const std::vector<backend_address>& removed, clock::time_point now) {
+  const auto named = [](const std::vector<backend_address>& list, const backend_address& address) {
+    return std::find(list.begin(), list.end(), address) != list.end();
+  };
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(replacement_of(role).retiring,
+                  [&](const std::shared_ptr<backend>& b) { return named(added, b->address()); });
+  }
+  add_outcome out = add(role, added, now);
+  std::lock_guard lock(mutex_);
+  replacement& r = replacement_of(role);
+  for (const probe_target& target : out.waiting) {
+    const bool still_waiting = std::any_of(waiting_.begin(), waiting_.end(), [&](const waiting_entry& e) {
+      return e.ticket == target.ticket;
+    });  // else removed meanwhile
+    if (still_waiting) r.awaited.push_back(target.ticket);
+  }
+  for (const auto& address : removed) {
+    const auto found = std::find_if(waiting_.begin(), waiting_.end(), [&](const waiting_entry& e) {
+      return e.role == role && e.address == address;
+    });
+    if (found != waiting_.end()) {
+      std::erase(r.awaited, found->ticket);
+      waiting_.erase(found);  // a probe in flight finds its ticket gone
+      continue;
+    }
+    auto active = find_active_locked(role, address);
+    if (active != nullptr && std::find(r.retiring.begin(), r.retiring.end(), active) == r.retiring.end())
+      r.retiring.push_back(std::move(active));
+  }
+  if (r.awaited.empty()) {
+    for (const auto& b : r.retiring) drain_locked(b);
+    r.retiring.clear();
+  }
+  return out;
+}
+
+void pool_manager::drain_locked(const std::shared_ptr<backend>& b) {
+  if (registry_.remove(b->id()) == nullptr) return;  // removed before
+  sched_.remove(*b);
+  draining_.push_back(b);  // collect_gone reports it once its load is zero (maybe at once)
+}
+
+void pool_manager::settled_locked(backend_role role, std::uint64_t ticket) {
+  replacement& r = replacement_of(role);
+  if (std::erase(r.awaited, ticket) == 0 || !r.awaited.empty()) return;
+  for (const auto& b : r.retiring) drain_locked(b);
+  r.retiring.clear();
 }
 
 std::vector<probe_target> pool_manager::take_due(clock::time_point now, std::size_t limit) {
@@ -116,15 +168,18 @@ probe_verdict pool_manager::probe_finished(std::uint64_t ticket, bool passed, cl
   const auto found = std::find_if(waiting_.begin(), waiting_.end(),
                                   [ticket](const waiting_entry& e) { return e.ticket == ticket; });
   if (found == waiting_.end()) return probe_verdict::gone;
+  const backend_role role = found->role;
   if (passed) {
     auto added = registry_.add(found->role, found->address);
     sched_.add(added, /*probed=*/true);
     waiting_.erase(found);
+    settled_locked(role, ticket);  // after the add: the role is never without its new backend
     return probe_verdict::activated;
   }
   ++found->failures;
   if (found->failures >= std::max(1, settings_.max_waiting_retries)) {
     waiting_.erase(found);
+    settled_locked(role, ticket);
     return probe_verdict::dropped;
   }
   found->claimed = false;

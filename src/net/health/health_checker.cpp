@@ -125,7 +125,7 @@ clock::time_point health_checker::start_due(clock::time_point now) {
   while (auto check = schedule_.take_due(now + slack_)) {
     health_probe* probe = check->slot < probe_at_slot_.size() ? probe_at_slot_[check->slot] : nullptr;
     if (probe == nullptr) {  // unreachable: every backend of the schedule has a probe
-      schedule_.finished(*check, now);
+      schedule_.finished(*check, now, /*healthy=*/true);
       continue;
     }
     in_flight_.push_back({probe, *check});
@@ -176,7 +176,7 @@ void health_checker::finished(health_probe& probe, const check_outcome& outcome)
   log_change(target, effect, outcome.reason);
   first_result(target.id());
   const auto now = clock::now();
-  schedule_.finished(check, now);
+  schedule_.finished(check, now, effect.healthy);
   // A check held back by the concurrency bound starts here, in the room this one made, not in the loop: a
   // batch larger than the bound costs no wake-up of the loop per check.
   const auto started_deadline = wake_ != nullptr ? start_due(now) : clock::time_point::max();

@@ -65,9 +65,9 @@ pool_change_hook add_and_drain_instances(server& proxy) {
     const auto now = pool_manager::clock::now();
     const auto apply = [&](backend_role role, const std::vector<backend_address>& added,
                            const std::vector<backend_address>& removed) {
-      if (!removed.empty()) state.pools.remove(role, removed);
-      if (added.empty()) return;
-      auto outcome = state.pools.add(role, added, now);
+      if (added.empty() && removed.empty()) return;
+      // Added first, the removed retired once the added are active or given up: no window without any.
+      auto outcome = state.pools.replace(role, added, removed, now);
       if (!outcome.waiting.empty()) {
         net::co_spawn(proxy.background_executor(), probe_and_report(state, std::move(outcome.waiting)),
                       net::detached);

@@ -85,6 +85,14 @@ class pool_manager {
   add_outcome add(backend_role role, const std::vector<backend_address>& addresses, clock::time_point now);
   /// Removes instances of `role`: a waiting one is forgotten, an active one drains.
   remove_outcome remove(backend_role role, const std::vector<backend_address>& addresses);
+  /// A reload's change of `role`'s pool: `added` become waiting as with add(), and `removed` leave as with
+  /// remove(), except that an active one stays routable until no instance a replace() of `role` added is
+  /// waiting any more (each is active, dropped after its last probe, or removed), then drains. So a reload
+  /// that replaces every instance of a role never leaves it without one while the new ones are probed. An
+  /// address that a replace() is retiring and that `added` names again stays (a reload undone). Returns what
+  /// add() returns for `added`.
+  add_outcome replace(backend_role role, const std::vector<backend_address>& added,
+                      const std::vector<backend_address>& removed, clock::time_point now);
 
   /// Waiting instances whose next probe is due at `now` (at most `limit`), claimed until probe_finished.
   std::vector<probe_target> take_due(clock::time_point now, std::size_t limit);
@@ -115,6 +123,20 @@ class pool_manager {
   std::shared_ptr<backend> find_active_locked(backend_role role, const backend_address& address) const;
   /// Under mutex_.
   bool idle_locked(const backend& b) const;
+  /// Under mutex_: `b` leaves the registry and the scheduler (if it is still registered) and drains.
+  void drain_locked(const std::shared_ptr<backend>& b);
+  /// Under mutex_: the waiting instance `ticket` left the waiting list; a replacement of its role that no
+  /// longer awaits anything retires its backends.
+  void settled_locked(backend_role role, std::uint64_t ticket);
+
+  // The active backends of one role that replace() removed, routable until `awaited` is empty.
+  struct replacement {
+    std::vector<std::shared_ptr<backend>> retiring;
+    std::vector<std::uint64_t> awaited;  // tickets of instances replace() added that still wait
+  };
+  replacement& replacement_of(backend_role role) {
+    return role == backend_role::prefill ? prefill_replacement_ : decode_replacement_;
+  }
 
   backend_registry& registry_;
   scheduler& sched_;
@@ -123,6 +145,8 @@ class pool_manager {
   std::vector<waiting_entry> waiting_;              // in the order they were added
   std::vector<std::shared_ptr<backend>> draining_;  // removed, maybe still holding load
   std::uint64_t next_ticket_ = 1;
+  replacement prefill_replacement_;  // guarded by mutex_
+  replacement decode_replacement_;   // guarded by mutex_
 };
 
 }  // namespace pd_proxy

@@ -17,12 +17,13 @@
 namespace pd_proxy {
 
 /// Checks every registered backend (a backend added at run time is checked at once) every
-/// --health-check-interval, jittered, with at most `max_concurrent_checks` checks in flight and one
-/// keep-alive connection per backend of its own (health_probe). A check passes on a response head below 500
-/// within --health-check-timeout (a 404 means the server is up without that path; the body is read only to
-/// keep the connection); a refused or reset connection, a timeout or a 5xx fails. The loop enforces the
-/// checks' deadlines itself: it wakes for the earliest one, so a check needs no timer.
-/// Each result goes to scheduler::check_result, which flips the backend after --healthy-threshold /
+/// --health-check-interval, jittered (a backend not yet healthy sooner: recheck_delay, so that an engine
+/// that comes up a moment after the proxy is routable a moment later), with at most `max_concurrent_checks`
+/// checks in flight and one keep-alive connection per backend of its own (health_probe). A check passes on a
+/// response head below 500 within --health-check-timeout (a 404 means the server is up without that path; the
+/// body is read only to keep the connection); a refused or reset connection, a timeout or a 5xx fails. The
+/// loop enforces the checks' deadlines itself: it wakes for the earliest one, so a check needs no timer. Each
+/// result goes to scheduler::check_result, which flips the backend after --healthy-threshold /
 /// --unhealthy-threshold results in a row.
 ///
 /// Runs on one executor of a single-threaded io_context. start() and stop() may be called from any thread;

@@ -18,9 +18,10 @@ using pool_change_hook = std::function<void(const pool_changes&)>;
 /// in-flight requests finish against it.
 pool_change_hook add_and_remove_backends(proxy_state& state);
 
-/// The hook pd-proxy reloads with: the same semantics as POST /instances/add and /instances/remove
-/// (docs/pools.md). An added instance waits until it answers its probe (--max-waiting-retries,
-/// --waiting-retry-interval), then is routable; a removed one takes no new request and drains.
+/// The hook pd-proxy reloads with: the semantics of POST /instances/add and /instances/remove
+/// (docs/pools.md), in the order of pool_manager::replace. An added instance waits until it answers its probe
+/// (--max-waiting-retries, --waiting-retry-interval), then is routable; a removed one stays routable until
+/// the instances the reload added are active or given up, then takes no new request and drains.
 pool_change_hook add_and_drain_instances(server& proxy);
 
 /// The log level's name as pd-proxy's flags spell it ("warning", "warn", ...) applied to spdlog.
