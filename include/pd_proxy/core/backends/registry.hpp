@@ -67,9 +67,10 @@ class backend_registry {
   };
   /// Forgets removed backends that no longer exist. Under writer_.
   void sweep_departed() const;
-  mutable std::vector<departing>
-      departing_;                       // guarded by writer_; swept when it doubles, and by living_labels
-  mutable std::size_t swept_size_ = 0;  // departing_'s size after the last sweep; guarded by writer_
+  // Guarded by writer_: removed backends not yet known to be gone (swept by living_labels, and by remove
+  // when the list doubled since the last sweep), and the list's size after the last sweep.
+  mutable std::vector<departing> departing_;
+  mutable std::size_t swept_size_ = 0;
 };
 
 }  // namespace pd_proxy
