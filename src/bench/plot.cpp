@@ -10,6 +10,38 @@
 
 namespace pd_proxy::bench {
 
+namespace {
+
+std::size_t second_of(double seconds_since_start, std::size_t last) {
+  return std::min(last, static_cast<std::size_t>(std::max(0.0, seconds_since_start)));
+}
+
+}  // namespace
+
+std::vector<double> completions_per_second(const std::vector<request_record>& records, std::size_t seconds) {
+  std::vector<double> done(seconds + 1);
+  for (const auto& r : records) {
+    if (r.ok()) done[second_of(r.start_s + r.e2e_ms / 1000, seconds)] += 1;
+  }
+  return done;
+}
+
+std::vector<double> output_tokens_per_second(const std::vector<request_record>& records,
+                                             std::size_t seconds) {
+  std::vector<double> tokens(seconds + 1);
+  for (const auto& r : records) {
+    if (!r.ok() || r.output_tokens <= 0) continue;
+    const double per_event = r.output_tokens / static_cast<double>(r.itl_ms.size() + 1);
+    double at_ms = r.ttft_ms;  // the first event (a non-streamed answer's ttft is its end)
+    tokens[second_of(r.start_s + at_ms / 1000, seconds)] += per_event;
+    for (const double gap : r.itl_ms) {
+      at_ms += gap;
+      tokens[second_of(r.start_s + at_ms / 1000, seconds)] += per_event;
+    }
+  }
+  return tokens;
+}
+
 bool write_plots(const std::vector<request_record>& records, double duration_s, const std::string& dir,
                  const std::string& title, std::string& error) {
   std::error_code ec;
@@ -36,16 +68,11 @@ bool write_plots(const std::vector<request_record>& records, double duration_s, 
   }
   {
     const auto seconds = static_cast<std::size_t>(std::ceil(std::max(duration_s, 1.0)));
-    std::vector<double> done(seconds + 1), tokens(seconds + 1);
-    for (const auto& r : records) {
-      if (!r.ok()) continue;
-      const auto at = std::min(seconds, static_cast<std::size_t>((r.start_s * 1000 + r.e2e_ms) / 1000));
-      done[at] += 1;
-      tokens[at] += r.output_tokens;
-    }
+    const auto done = completions_per_second(records, seconds);
+    const auto tokens = output_tokens_per_second(records, seconds);
     std::ofstream out(dir + "/throughput.dat");
-    out << "# second requests_per_s output_tokens_per_s\n";
-    for (std::size_t s = 0; s <= seconds; ++s) out << fmt::format("{} {} {}\n", s, done[s], tokens[s]);
+    out << "# second requests_per_s output_tokens_per_s (tokens counted in the second they arrived)\n";
+    for (std::size_t s = 0; s <= seconds; ++s) out << fmt::format("{} {} {:.1f}\n", s, done[s], tokens[s]);
   }
   {
     std::ofstream out(dir + "/plots.gp");

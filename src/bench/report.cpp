@@ -116,9 +116,10 @@ std::string to_markdown(const run_summary& s, std::string_view title) {
   out += fmt::format("| request throughput (req/s) | {:.2f} |\n", s.request_throughput);
   out += fmt::format("| output token throughput (tok/s) | {:.2f} |\n", s.output_throughput);
   out += fmt::format("| total token throughput (tok/s) | {:.2f} |\n\n", s.total_token_throughput);
-  out += "| latency (ms) | mean | median | p90 | p99 |\n|---|---|---|---|---|\n";
+  out += "| latency (ms) | mean | median | std | p90 | p99 |\n|---|---|---|---|---|---|\n";
   auto row = [&](const char* name, const distribution& d) {
-    out += fmt::format("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |\n", name, d.mean, d.median, d.p90, d.p99);
+    out += fmt::format("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |\n", name, d.mean, d.median, d.std,
+                       d.p90, d.p99);
   };
   row("TTFT", s.ttft_ms);
   row("TPOT", s.tpot_ms);

@@ -1,5 +1,8 @@
 #include "pd_proxy/bench/runner.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -176,6 +179,25 @@ std::vector<request_record> run_load(const run_options& options,
   io.run();
   duration_s = std::chrono::duration<double>(run.last_finished - run.started).count();
   return std::move(run.records);
+}
+
+void run_warmup(const run_options& options, std::size_t count, const std::vector<prepared_request>& requests,
+                const std::atomic<bool>& stop, const std::function<void(std::string_view)>& say) {
+  if (count == 0) return;
+  run_options warm = options;
+  warm.num_requests = count;
+  warm.duration_s = 0;
+  warm.request_rate = 0;
+  say(fmt::format("warm-up: sending {} request(s), not measured", count));
+  double duration_s = 0;
+  const auto records = run_load(warm, requests, stop, {}, duration_s);
+  const auto failed = std::count_if(records.begin(), records.end(), [](const auto& r) { return !r.ok(); });
+  if (stop) {
+    say(fmt::format("warm-up interrupted after {} request(s)", records.size()));
+  } else {
+    say(fmt::format("warm-up done: {} request(s) in {:.1f} s, {} failed; measuring now", records.size(),
+                    duration_s, failed));
+  }
 }
 
 }  // namespace pd_proxy::bench

@@ -2,10 +2,16 @@
 #include "pd_proxy/net/observe/access_log.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "proxy_fixture.hpp"
 #include "text_formats.hpp"
@@ -86,6 +92,80 @@ TEST(access_log, an_unopenable_file_fails_at_start) {
   EXPECT_THROW(access_log("/nonexistent-dir/for/sure/access.log"), std::runtime_error);
 }
 
+TEST(access_log, every_line_a_full_device_refuses_is_counted) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  access_log log("/dev/full");  // every write fails with ENOSPC
+  for (int i = 0; i < 5; ++i) log.write(record_with_id("lost"));
+  ASSERT_TRUE(log.flush());
+  EXPECT_EQ(log.dropped(), 5u);
+  for (int i = 0; i < 3; ++i) log.write(record_with_id("lost-too"));
+  ASSERT_TRUE(log.flush());
+  EXPECT_EQ(log.dropped(), 8u);
+}
+
+TEST(access_log, lines_after_a_failed_reopen_are_counted_until_a_reopen_succeeds) {
+  const std::string dir = temp_path("dir");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  const std::string path = dir + "/access.log";
+  const std::string rotated = temp_path("rotated.log");
+  access_log log(path);
+  log.write(record_with_id("kept"));
+  ASSERT_TRUE(log.flush());
+  ASSERT_EQ(std::rename(path.c_str(), rotated.c_str()), 0);
+  ASSERT_EQ(::rmdir(dir.c_str()), 0);  // the path cannot be opened again
+  log.reopen();
+  for (int i = 0; i < 4; ++i) log.write(record_with_id("lost"));
+  ASSERT_TRUE(log.flush());
+  EXPECT_EQ(log.dropped(), 4u);
+
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  log.reopen();
+  log.write(record_with_id("after"));
+  ASSERT_TRUE(log.flush());
+  EXPECT_EQ(log.dropped(), 4u);
+  const auto lines = json_lines_of(path);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["request_id"], "after");
+  EXPECT_EQ(json_lines_of(rotated).size(), 1u);
+  std::remove(path.c_str());
+  std::remove(rotated.c_str());
+  ::rmdir(dir.c_str());
+}
+
+// The file size limit (RLIMIT_FSIZE) stands in for a full file system: a write that crosses it is cut short
+// and the next one fails (EFBIG). It is set in a child process (a death test) so no other test feels it.
+TEST(access_log_death_test, a_write_cut_short_leaves_only_whole_lines_and_counts_the_rest) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::string path = temp_path("cut.log");
+  constexpr int records = 50;
+  constexpr rlim_t limit = 1000;  // a few lines
+  const auto cut_and_check = [&] {
+    std::signal(SIGXFSZ, SIG_IGN);  // else crossing the limit kills the process
+    const rlimit fsize{limit, limit};
+    if (::setrlimit(RLIMIT_FSIZE, &fsize) != 0) std::_Exit(3);
+    std::uint64_t dropped = 0;
+    {
+      access_log log(path);
+      for (int i = 0; i < records; ++i) log.write(record_with_id("cut-" + std::to_string(i)));
+      if (!log.flush()) std::_Exit(4);
+      dropped = log.dropped();
+    }
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string content = text.str();
+    if (content.empty() || content.size() > limit || content.back() != '\n') std::_Exit(5);
+    std::istringstream lines(content);
+    std::uint64_t whole = 0;
+    for (std::string line; std::getline(lines, line); ++whole) {
+      if (!json::accept(line)) std::_Exit(6);
+    }
+    std::_Exit(whole + dropped == records ? 0 : 7);
+  };
+  EXPECT_EXIT(cut_and_check(), testing::ExitedWithCode(0), "");
+  std::remove(path.c_str());
+}
+
 // The lines a cluster wrote, once its access log is flushed.
 std::vector<json> flushed_lines(cluster& c, const std::string& path) {
   EXPECT_TRUE(c.state().access->flush());
@@ -121,6 +201,25 @@ TEST(access_log, a_completed_request_has_every_field) {
   EXPECT_EQ(line["client_address"].get<std::string>().rfind("127.0.0.1:", 0), 0u);
   EXPECT_TRUE(line["ts"].is_string());
   std::remove(path.c_str());
+}
+
+TEST(access_log, a_proxy_logging_to_a_full_device_counts_every_lost_line_in_its_metrics) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}},
+            [&](proxy_config& config) { config.access_log = "/dev/full"; });
+  constexpr int requests = 7;
+  request_spec spec;
+  spec.body = R"({"prompt":"hello","max_tokens":2})";
+  for (int i = 0; i < requests; ++i) ASSERT_EQ(request(c.port(), spec).status, 200);
+  ASSERT_TRUE(eventually([&] { return c.idle(); }));
+  const auto lost = [&] { return c.state().access->flush() ? c.state().access->dropped() : 0; };
+  ASSERT_TRUE(eventually([&] { return lost() >= static_cast<std::uint64_t>(requests); }));
+  EXPECT_EQ(lost(), static_cast<std::uint64_t>(requests));
+  request_spec scrape;
+  scrape.method = http::verb::get;
+  scrape.target = "/metrics";
+  const auto samples = prometheus_samples(request(c.port(), scrape).body);
+  EXPECT_GE(samples.at("pd_proxy_access_log_dropped_total"), requests);  // the scrape's own line may count
 }
 
 TEST(access_log, a_client_abort_is_logged_as_client_abort) {

@@ -33,6 +33,22 @@ TEST(bench_runner, measures_every_request_through_the_proxy) {
   EXPECT_GT(duration, 0);
 }
 
+TEST(bench_runner, the_warm_up_says_when_it_starts_and_ends) {
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}});
+  bench::run_options options;
+  options.target = {"127.0.0.1", c.port()};
+  options.max_concurrency = 2;
+  const auto requests = bench::synthetic_requests({false, "mock-model", true, false}, 3, {}, {}, 1);
+  std::atomic<bool> stop{false};
+  std::vector<std::string> said;
+  bench::run_warmup(options, 3, requests, stop, [&](std::string_view line) { said.emplace_back(line); });
+  ASSERT_EQ(said.size(), 2u);
+  EXPECT_EQ(said[0], "warm-up: sending 3 request(s), not measured");
+  EXPECT_EQ(said[1].rfind("warm-up done: 3 request(s) in ", 0), 0u) << said[1];
+  EXPECT_NE(said[1].find(" 0 failed; measuring now"), std::string::npos) << said[1];
+  EXPECT_EQ(c.total(false, &mock::engine_stats::requests), 3u);
+}
+
 TEST(bench_runner, counts_failures_by_kind) {
   auto failing = fast_engines(1);
   failing.faults.fail_status = 503;

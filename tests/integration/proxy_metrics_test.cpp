@@ -172,6 +172,74 @@ TEST(proxy_metrics, failures_are_counted_by_role_backend_and_kind) {
   EXPECT_EQ(s.at(R"(pd_proxy_retries_total{role="prefill"})"), connect_errors);
 }
 
+// The exposition's lines that name a backend (its gauges and error counters).
+std::string backend_series_of(const std::string& text) {
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("backend=\"") != std::string::npos) out += line + "\n";
+  }
+  return out;
+}
+
+std::size_t error_series_of(const std::string& text) {
+  std::size_t n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) n += line.rfind("pd_proxy_backend_errors_total{", 0) == 0;
+  return n;
+}
+
+TEST(proxy_metrics, removed_backends_leave_no_series_behind) {
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}}, [](proxy_config& config) {
+    config.max_retries = 3;
+    config.retry_delay = seconds_d{0};
+  });
+  const std::string before = scrape(c.port()).body;
+  const std::string backends_before = backend_series_of(before);
+  ASSERT_EQ(error_series_of(before), 0u);
+
+  constexpr int added = 16;
+  auto failing = fast_engines(added);
+  failing.faults.fail_status = 503;  // healthy to the probe, every completion fails
+  mock::mock_server engines(failing);
+  engines.start();
+  std::vector<std::string> addresses;
+  for (int i = 0; i < added; ++i) {
+    addresses.push_back("127.0.0.1:" + std::to_string(engines.port(static_cast<std::size_t>(i))));
+  }
+  request_spec add;
+  add.target = "/instances/add";
+  add.body = json{{"type", "decode"}, {"instances", addresses}}.dump();
+  auto reply = request(c.port(), add);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(json::parse(reply.body)["current_decode_instances"].size(), static_cast<std::size_t>(added + 1));
+
+  // Requests until every added decoder failed at least once (each attempt may pick a failing one).
+  std::string during;
+  for (int i = 0; i < 40 * added && error_series_of(during) < static_cast<std::size_t>(added); ++i) {
+    (void)request(c.port(), post(R"({"prompt":"x","max_tokens":2})", "churn-" + std::to_string(i)));
+    if (i % 8 == 7) during = scrape(c.port()).body;
+  }
+  during = scrape(c.port()).body;
+  ASSERT_GE(error_series_of(during), 1u);
+  EXPECT_GT(during.size(), before.size());
+
+  request_spec remove = add;
+  remove.target = "/instances/remove";
+  reply = request(c.port(), remove);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  ASSERT_TRUE(eventually([&] { return c.idle(); }));
+  std::string after;
+  EXPECT_TRUE(eventually([&] {
+    after = scrape(c.port()).body;
+    return backend_series_of(after) == backends_before;
+  })) << backend_series_of(after);
+  EXPECT_EQ(error_series_of(after), 0u);
+  // The rest differs only by the new requests_total series and the numbers' digits.
+  EXPECT_LT(after.size(), before.size() + 1024);
+  engines.stop();
+}
+
 TEST(proxy_metrics, the_exposition_passes_promtool_check_metrics) {
   if (std::system("command -v promtool > /dev/null 2>&1") != 0) GTEST_SKIP() << "promtool is not installed";
   auto c = streaming_cluster();

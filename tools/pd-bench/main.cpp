@@ -143,13 +143,9 @@ int main(int argc, char** argv) {
   };
 
   double duration_s = 0;
-  if (warmup > 0) {
-    run_options warm = options;
-    warm.num_requests = warmup;
-    warm.duration_s = 0;
-    warm.request_rate = 0;
-    run_load(warm, requests, stop_requested, {}, duration_s);
-  }
+  run_warmup(options, warmup, requests, stop_requested, [](std::string_view line) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+  });
   const auto records = run_load(options, requests, stop_requested, show, duration_s);
   if (tty) std::fputc('\n', stderr);
 

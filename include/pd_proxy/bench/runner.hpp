@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pd_proxy/bench/report.hpp"
@@ -40,5 +41,11 @@ std::vector<request_record> run_load(const run_options& options,
                                      const std::atomic<bool>& stop,
                                      const std::function<void(const progress&)>& on_progress,
                                      double& duration_s);
+
+/// Sends `count` warm-up requests (not measured) the way the run will (its concurrency; no rate, no
+/// duration), and tells `say` when the warm-up starts and when it ended (how long, how many failed, or that
+/// `stop` interrupted it).
+void run_warmup(const run_options& options, std::size_t count, const std::vector<prepared_request>& requests,
+                const std::atomic<bool>& stop, const std::function<void(std::string_view)>& say);
 
 }  // namespace pd_proxy::bench

@@ -43,11 +43,29 @@ std::shared_ptr<backend> backend_registry::remove(backend_id id) {
     auto removed = std::move(*it);
     pool->erase(it);
     removed->health.store(backend_health::draining, std::memory_order_relaxed);
+    if (departing_.size() >= 2 * swept_size_ + 64) sweep_departed();  // bounded, amortised O(1) per remove
+    departing_.push_back({removed, {removed->role(), removed->authority()}});
     current_ = std::move(next);
     version_.fetch_add(1, std::memory_order_release);
     return removed;
   }
   return nullptr;
+}
+
+void backend_registry::sweep_departed() const {
+  std::erase_if(departing_, [](const departing& d) { return d.held.expired(); });
+  swept_size_ = departing_.size();
+}
+
+std::set<backend_label> backend_registry::living_labels() const {
+  std::lock_guard lock(writer_);
+  sweep_departed();
+  std::set<backend_label> out;
+  for (const auto* pool : {&current_->prefillers, &current_->decoders}) {
+    for (const auto& b : *pool) out.emplace(b->role(), b->authority());
+  }
+  for (const auto& d : departing_) out.insert(d.label);
+  return out;
 }
 
 std::shared_ptr<const backend_set> backend_registry::snapshot() const {

@@ -71,6 +71,14 @@ void metrics_shard::add_to(metrics_totals& totals) const {
   for (const auto& [key, n] : backend_errors_) totals.backend_errors[key] += n;
 }
 
+void metrics_shard::forget_backend_errors(const std::set<backend_label>& living) {
+  std::lock_guard lock(errors_mutex_);
+  std::erase_if(backend_errors_, [&](const auto& entry) {
+    const auto& [role, backend, kind] = entry.first;
+    return !living.contains(backend_label{role, backend});
+  });
+}
+
 namespace {
 
 std::atomic<std::uint64_t> next_metrics_id{1};
@@ -106,6 +114,11 @@ metrics_totals proxy_metrics::totals() const {
   std::lock_guard lock(mutex_);
   for (const auto& [thread, shard] : shards_) shard->add_to(totals);
   return totals;
+}
+
+void proxy_metrics::forget_backend_errors(const std::set<backend_label>& living) {
+  std::lock_guard lock(mutex_);
+  for (auto& [thread, shard] : shards_) shard->forget_backend_errors(living);
 }
 
 std::size_t proxy_metrics::shards() const {

@@ -1,7 +1,10 @@
 #include "pd_proxy/net/observe/access_log.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -9,22 +12,30 @@
 #include <utility>
 
 namespace pd_proxy {
+namespace {
+
+int open_for_appending(const std::string& path) {
+  return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+}
+
+}  // namespace
 
 access_log::access_log(const std::string& target, std::size_t capacity)
     : enabled_(target != "off"),
+      name_(target),
       path_(target == "off" || target == "stdout" || target == "stderr" ? std::string() : target),
       capacity_(capacity) {
   if (!enabled_) return;
   if (target == "stdout") {
-    out_ = stdout;
+    fd_ = STDOUT_FILENO;
   } else if (target == "stderr") {
-    out_ = stderr;
+    fd_ = STDERR_FILENO;
   } else {
-    out_ = std::fopen(path_.c_str(), "a");
-    if (out_ == nullptr) {
+    fd_ = open_for_appending(path_);
+    if (fd_ < 0) {
       throw std::runtime_error("--access-log: cannot open " + path_ + ": " + std::strerror(errno));
     }
-    owns_out_ = true;
+    owns_fd_ = true;
   }
   queue_.reserve(1024);
   writer_ = std::thread([this] { run(); });
@@ -38,7 +49,7 @@ access_log::~access_log() {
   }
   wake_.notify_one();
   writer_.join();
-  if (owns_out_ && out_ != nullptr) std::fclose(out_);
+  if (owns_fd_) ::close(fd_);
 }
 
 void access_log::write(request_record&& record) {
@@ -84,14 +95,79 @@ bool access_log::flush(int limit_ms) {
                            [&] { return written_total_ >= target; });
 }
 
-void access_log::open_file() {
-  if (owns_out_ && out_ != nullptr) std::fclose(out_);
-  out_ = std::fopen(path_.c_str(), "a");
-  owns_out_ = out_ != nullptr;
-  if (out_ == nullptr) {
-    spdlog::error("access log: cannot reopen {}: {}; lines are dropped until the next SIGUSR1", path_,
-                  std::strerror(errno));
+std::uint64_t access_log::open_file() {
+  if (owns_fd_) ::close(fd_);
+  const std::uint64_t lost = partial_line_.empty() ? 0 : 1;  // a FIFO's cut line stays cut
+  partial_line_.clear();
+  fd_ = open_for_appending(path_);
+  owns_fd_ = fd_ >= 0;
+  if (fd_ < 0) {
+    spdlog::error("access log: cannot reopen {}: {}; lines are dropped (and counted) until the next SIGUSR1",
+                  path_, std::strerror(errno));
   }
+  return lost;
+}
+
+bool access_log::take_back(std::size_t n) {
+  const off_t end = ::lseek(fd_, 0, SEEK_CUR);  // after our last write (O_APPEND moved it to the end)
+  return end >= static_cast<off_t>(n) && ::ftruncate(fd_, end - static_cast<off_t>(n)) == 0;
+}
+
+bool access_log::finish_partial_line() {
+  while (!partial_line_.empty()) {
+    const ssize_t n = ::write(fd_, partial_line_.data(), partial_line_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    partial_line_.erase(0, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+void access_log::report_failure(int error, std::uint64_t lost) {
+  const auto since = reports_.failed(failure_reports::clock::now(), lost);
+  if (!since) return;
+  spdlog::error(
+      "access log: cannot write to {}: {}; {} line(s) lost since the last report (counted in "
+      "pd_proxy_access_log_dropped_total; this is logged at most once a minute)",
+      name_, error != 0 ? std::strerror(error) : "no file open", *since);
+}
+
+std::uint64_t access_log::write_lines(std::string_view text, std::uint64_t lines) {
+  if (fd_ < 0) {
+    report_failure(0, lines);
+    return lines;
+  }
+  if (!finish_partial_line()) {  // an earlier line's rest goes first, or nothing may follow it
+    report_failure(errno, lines);
+    return lines;
+  }
+  std::size_t written = 0;
+  int error = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd_, text.data() + written, text.size() - written);
+    if (n > 0) {
+      written += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      error = n < 0 ? errno : ENOSPC;
+      break;
+    }
+  }
+  if (written == text.size()) {
+    if (reports_.succeeded()) spdlog::warn("access log: writing to {} again", name_);
+    return 0;
+  }
+  const line_cut cut = cut_after(text, written);
+  std::uint64_t lost = lines - cut.whole_lines;
+  if (cut.partial_bytes > 0 && !take_back(cut.partial_bytes)) {
+    // Not a file (a pipe): the line's start is out; its rest goes first next time. It is not lost yet.
+    const std::size_t end = text.find('\n', written);
+    partial_line_.assign(text.substr(written, end - written + 1));
+    --lost;
+  }
+  report_failure(error, lost);
+  return lost;
 }
 
 void access_log::run() {
@@ -115,17 +191,16 @@ void access_log::run() {
     const bool stop = stop_;
     lock.unlock();
 
-    if (reopen) open_file();
+    std::uint64_t lost = reopen ? open_file() : 0;
     text.clear();
     for (const auto& record : batch) append_access_log_line(text, record);
-    if (out_ != nullptr && !text.empty()) {
-      std::fwrite(text.data(), 1, text.size(), out_);  // one call: lines of other writers never interleave
-      std::fflush(out_);
-    }
     const std::size_t n = batch.size();
+    // One write(2) for the batch as a rule: lines of other writers of the file never interleave with ours.
+    if (n > 0) lost += write_lines(text, n);
     batch.clear();
 
     lock.lock();
+    dropped_ += lost;
     written_total_ += n;
     written_.notify_all();
     if (stop && queue_.empty()) return;

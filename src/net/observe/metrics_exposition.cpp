@@ -219,7 +219,8 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
                        "Log lines dropped because the asynchronous logger's queue was full",
                        MetricType::Counter, static_cast<double>(state_.metrics.log_dropped())));
   out.push_back(single(
-      "pd_proxy_access_log_dropped_total", "Access log lines dropped because the access log's queue was full",
+      "pd_proxy_access_log_dropped_total",
+      "Access log lines lost: the access log's queue was full, or writing or reopening its file failed",
       MetricType::Counter, static_cast<double>(state_.access != nullptr ? state_.access->dropped() : 0)));
 
   MetricFamily reloads =
@@ -255,7 +256,8 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
   return out;
 }
 
-std::string render_metrics(const proxy_state& state) {
+std::string render_metrics(proxy_state& state) {
+  state.metrics.forget_backend_errors(state.backends.living_labels());
   const proxy_collector collector(state);
   const prometheus::TextSerializer serializer;
   return serializer.Serialize(collector.Collect());

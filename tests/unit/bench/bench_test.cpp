@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "pd_proxy/bench/plot.hpp"
 #include "pd_proxy/bench/report.hpp"
 #include "pd_proxy/bench/stats.hpp"
 #include "pd_proxy/bench/workload.hpp"
@@ -98,6 +99,42 @@ TEST(bench_report, summary_uses_vllm_field_names) {
   EXPECT_EQ(j["errors"]["http_502"], 1);
   EXPECT_EQ(j["requests"].size(), 2u);
   EXPECT_NE(to_markdown(s, "t").find("| TTFT | 10.00 |"), std::string::npos);
+}
+
+TEST(bench_report, the_markdown_summary_has_a_std_column) {
+  std::vector<request_record> records(2);
+  records[0] = {0, 10, 100, {}, 1, 1, 200, ""};
+  records[1] = {0, 30, 100, {}, 1, 1, 200, ""};
+  const std::string md = to_markdown(summarize_run(records, 1.0), "t");
+  EXPECT_NE(md.find("| latency (ms) | mean | median | std | p90 | p99 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| TTFT | 20.00 | 20.00 | 10.00 | 28.00 | 29.80 |"), std::string::npos) << md;
+}
+
+TEST(bench_plot, output_tokens_count_in_the_second_they_arrived) {
+  std::vector<request_record> records(3);
+  // Sent at 0.5 s, first token at 1.0 s, then one every 400 ms: 1.0, 1.4, 1.8, 2.2, 2.6 s.
+  records[0] = {0.5, 500, 2100, {400, 400, 400, 400}, 10, 5, 200, ""};
+  // Not streamed: its 6 tokens arrive with the answer at 3.5 s.
+  records[1] = {0.5, 3000, 3000, {}, 10, 6, 200, ""};
+  // Failed: not counted.
+  records[2] = {0, 100, 100, {}, 10, 4, 502, "http_502"};
+  const auto tokens = output_tokens_per_second(records, 4);
+  ASSERT_EQ(tokens.size(), 5u);
+  EXPECT_DOUBLE_EQ(tokens[0], 0);
+  EXPECT_DOUBLE_EQ(tokens[1], 3);
+  EXPECT_DOUBLE_EQ(tokens[2], 2);
+  EXPECT_DOUBLE_EQ(tokens[3], 6);
+  EXPECT_DOUBLE_EQ(tokens[4], 0);
+  const auto done = completions_per_second(records, 4);
+  EXPECT_EQ(done, (std::vector<double>{0, 0, 1, 1, 0}));  // at 2.6 s and 3.5 s
+}
+
+TEST(bench_plot, usage_tokens_are_spread_over_the_events_and_late_ones_count_in_the_last_second) {
+  std::vector<request_record> records(1);
+  // Two events (at 0.2 s and 1.2 s) for 8 tokens of usage: 4 each; a 0-second plot counts all in second 0.
+  records[0] = {0, 200, 1300, {1000}, 10, 8, 200, ""};
+  EXPECT_EQ(output_tokens_per_second(records, 2), (std::vector<double>{4, 4, 0}));
+  EXPECT_EQ(output_tokens_per_second(records, 0), (std::vector<double>{8}));
 }
 
 }  // namespace

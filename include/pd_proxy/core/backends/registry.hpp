@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "pd_proxy/core/backends/backend.hpp"
@@ -21,6 +24,9 @@ struct backend_set {
     return role == backend_role::prefill ? prefillers : decoders;
   }
 };
+
+/// A backend's role and authority ("host:port"): what its metric series are labelled with.
+using backend_label = std::pair<backend_role, std::string>;
 
 /// Owns backend identity. add/remove serialize on a mutex, build a new backend_set, publish it and bump a
 /// version. Each thread remembers (weakly) the set it last took: while the version is unchanged, snapshot()
@@ -42,6 +48,10 @@ class backend_registry {
   std::shared_ptr<backend> remove(backend_id id);
   /// The current set; never null (empty pools before the first add).
   std::shared_ptr<const backend_set> snapshot() const;
+  /// The labels of every backend that still exists: the current ones, and removed ones that a snapshot or a
+  /// reservation still holds (their last requests may still record against them). A label not in it
+  /// belongs to no backend: its metric series may go. Takes the writer's mutex (for scrapes, not requests).
+  std::set<backend_label> living_labels() const;
 
  private:
   mutable std::mutex writer_;  // serializes add/remove; readers take it once per change (see above)
@@ -49,6 +59,18 @@ class backend_registry {
   std::shared_ptr<const backend_set> current_;  // guarded by writer_
   std::atomic<std::uint64_t> version_{0};       // bumped (release) after each publish, under writer_
   const std::uint64_t instance_;                // unique per registry in the process: keys the caches
+
+  // A removed backend, watched until its last holder lets it go.
+  struct departing {
+    std::weak_ptr<const backend> held;
+    backend_label label;
+  };
+  /// Forgets removed backends that no longer exist. Under writer_.
+  void sweep_departed() const;
+  // Guarded by writer_: removed backends not yet known to be gone (swept by living_labels, and by remove
+  // when the list doubled since the last sweep), and the list's size after the last sweep.
+  mutable std::vector<departing> departing_;
+  mutable std::size_t swept_size_ = 0;
 };
 
 }  // namespace pd_proxy

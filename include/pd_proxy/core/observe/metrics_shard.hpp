@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "pd_proxy/core/backends/backend_address.hpp"
+#include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/observe/request_record.hpp"
 
 namespace pd_proxy {
@@ -98,6 +99,8 @@ struct alignas(64) metrics_shard {
   void backend_error(backend_role role, std::string_view backend, std::string_view kind);
   /// Adds this shard's values to `totals`.
   void add_to(metrics_totals& totals) const;
+  /// Drops the backend errors of every backend whose label is not in `living`.
+  void forget_backend_errors(const std::set<backend_label>& living);
 
  private:
   mutable std::mutex errors_mutex_;
@@ -119,6 +122,11 @@ class proxy_metrics {
   metrics_totals totals() const;
   /// The number of shards (threads that recorded).
   std::size_t shards() const;
+  /// Drops every shard's pd_proxy_backend_errors_total series of backends whose label is not in `living`
+  /// (backend_registry::living_labels: removed and no longer held by any request). Takes each shard's error
+  /// mutex in turn; the request path is not slowed otherwise. A late error of a backend already forgotten
+  /// starts its series again, and the next call forgets it again.
+  void forget_backend_errors(const std::set<backend_label>& living);
 
   /// pd_proxy_log_dropped_total's source: log lines the asynchronous logger dropped. Returns 0 until the
   /// logger is wired to it. Set it before the workers start.

@@ -38,7 +38,8 @@ class proxy_collector : public prometheus::Collectable {
   const proxy_state& state_;
 };
 
-/// The exposition text (newline-terminated) of `state`'s metrics.
-std::string render_metrics(const proxy_state& state);
+/// The exposition text (newline-terminated) of `state`'s metrics. First forgets the backend error series of
+/// backends that are gone (removed, and their last request ended), so pool churn does not grow it.
+std::string render_metrics(proxy_state& state);
 
 }  // namespace pd_proxy

@@ -57,6 +57,31 @@ TEST(backend_registry, ids_start_at_one_increase_and_are_never_reused) {
   EXPECT_EQ(r.remove(last + 1), nullptr);
 }
 
+TEST(backend_registry, living_labels_keep_a_removed_backend_until_its_last_holder_lets_it_go) {
+  backend_registry r;
+  auto kept = r.add(backend_role::decode, addr(1));
+  auto held = r.add(backend_role::decode, addr(2));
+  const auto gone = r.add(backend_role::prefill, addr(3))->id();
+  EXPECT_EQ(r.living_labels(), (std::set<backend_label>{{backend_role::prefill, "10.0.0.1:3"},
+                                                        {backend_role::decode, "10.0.0.1:1"},
+                                                        {backend_role::decode, "10.0.0.1:2"}}));
+  ASSERT_NE(r.remove(held->id()), nullptr);  // a request still holds it
+  ASSERT_NE(r.remove(gone), nullptr);        // nobody does
+  EXPECT_EQ(r.living_labels(), (std::set<backend_label>{{backend_role::decode, "10.0.0.1:1"},
+                                                        {backend_role::decode, "10.0.0.1:2"}}));
+  held.reset();  // its last request ended
+  EXPECT_EQ(r.living_labels(), (std::set<backend_label>{{backend_role::decode, "10.0.0.1:1"}}));
+  // Re-added under the same address: living again; its earlier removal does not hide it.
+  auto again = r.add(backend_role::prefill, addr(3));
+  EXPECT_EQ(r.living_labels().count({backend_role::prefill, "10.0.0.1:3"}), 1u);
+}
+
+TEST(backend_registry, many_removals_leave_no_living_label) {
+  backend_registry r;
+  for (int i = 0; i < 10000; ++i) ASSERT_NE(r.remove(r.add(backend_role::decode, addr(7))->id()), nullptr);
+  EXPECT_TRUE(r.living_labels().empty());
+}
+
 TEST(backend_registry, old_snapshot_is_unchanged_by_add_and_remove) {
   backend_registry r;
   auto a = r.add(backend_role::decode, addr(1));

@@ -123,6 +123,23 @@ TEST(proxy_metrics, a_thread_gets_a_different_shard_per_proxy) {
   EXPECT_EQ(b.shards(), 1u);
 }
 
+TEST(proxy_metrics, forgetting_drops_the_errors_of_backends_not_living_in_every_shard) {
+  proxy_metrics metrics;
+  metrics.local().backend_error(backend_role::decode, "a:1", "connect");
+  metrics.local().backend_error(backend_role::prefill, "a:1", "connect");  // same address, other role
+  metrics.local().backend_error(backend_role::decode, "b:2", "timeout");
+  std::thread([&] { metrics.local().backend_error(backend_role::decode, "b:2", "http_5xx"); }).join();
+  ASSERT_EQ(metrics.shards(), 2u);
+  metrics.forget_backend_errors({{backend_role::decode, "a:1"}});
+  const metrics_totals t = metrics.totals();
+  ASSERT_EQ(t.backend_errors.size(), 1u);
+  EXPECT_EQ((t.backend_errors.at({backend_role::decode, "a:1", "connect"})), 1u);
+  metrics.forget_backend_errors({});
+  EXPECT_TRUE(metrics.totals().backend_errors.empty());
+  metrics.local().backend_error(backend_role::decode, "a:1", "connect");  // a late error starts again
+  EXPECT_EQ(metrics.totals().backend_errors.size(), 1u);
+}
+
 TEST(proxy_metrics, log_dropped_is_zero_until_wired) {
   proxy_metrics m;
   EXPECT_EQ(m.log_dropped(), 0u);
