@@ -62,7 +62,8 @@ void dns_discovery::stop() {
 net::awaitable<void> dns_discovery::refresh(std::size_t i) {
   const dns_target& target = targets_[i];
   const seconds_d limit = std::min(interval_, max_lookup_time);
-  const auto resolved = records_of(co_await resolver_->resolve(target.name, limit), target.port);
+  const auto names = co_await resolver_->resolve(target.name, limit);  // named: see probe_and_report
+  const auto resolved = records_of(names, target.port);
   log_lookup_change(i, classify_lookup(resolved));
   const dns_change change = diff_records(last_good_[i], resolved);
   last_good_[i] = next_records(last_good_[i], resolved);
