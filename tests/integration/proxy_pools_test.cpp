@@ -2,7 +2,11 @@
 // removal while a stream runs, /reset_prefix_cache, DNS discovery with a fake resolver, and add/remove
 // cycles while streams run.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -154,6 +158,46 @@ TEST(proxy_pools, bad_admin_requests_are_400_or_405) {
   EXPECT_EQ(list["instances"].size(), 2u);
 }
 
+// Issue 20 item 18: one engine under several names was several active decoders.
+TEST(proxy_pools, one_engine_is_one_instance_whatever_its_address_spelling) {
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}});
+  mock::mock_server extra(fast_engines(1));
+  extra.start();
+  const std::string port = std::to_string(extra.port(0));
+  auto reply = request(c.port(), post("/instances/add", instances_body("decode", {"127.0.0.1:" + port})));
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(json::parse(reply.body)["current_decode_instances"].size(), 2u);
+
+  // The IPv4-mapped spelling is the same instance; in one request too.
+  reply = request(c.port(), post("/instances/add", instances_body("decode", {"[::ffff:127.0.0.1]:" + port,
+                                                                             "[::FFFF:7f00:1]:" + port})));
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_NE(json::parse(reply.body)["message"].get<std::string>().find("already present"), std::string::npos);
+  EXPECT_EQ(json::parse(reply.body)["current_decode_instances"].size(), 2u);
+
+  // Legacy IPv4 forms (inet_aton's: "127.1" is 127.0.0.1, "127.1.2" is 127.1.0.2) are refused, not guessed.
+  for (const std::string host : {"127.1", "2130706433", "127.000.000.001", "127.1.2", "0x7f000001"}) {
+    reply = request(c.port(), post("/instances/add", instances_body("decode", {host + ":" + port})));
+    EXPECT_EQ(reply.status, 400) << host << ": " << reply.body;
+    EXPECT_NE(reply.body.find("dotted-quad"), std::string::npos) << reply.body;
+  }
+  // "type" twice: which one counts would be a guess.
+  reply = request(c.port(),
+                  post("/instances/add",
+                       R"({"type":"prefill","type":"decode","instances":["127.0.0.1:)" + port + R"("]})"));
+  EXPECT_EQ(reply.status, 400) << reply.body;
+  EXPECT_NE(reply.body.find("more than once"), std::string::npos) << reply.body;
+  // A host name longer than 253 characters.
+  const std::string label(63, 'a');
+  reply =
+      request(c.port(), post("/instances/add", instances_body("decode", {label + "." + label + "." + label +
+                                                                         "." + label + ":" + port})));
+  EXPECT_EQ(reply.status, 400) << reply.body;
+  EXPECT_EQ(json::parse(request(c.port(), get("/instances")).body)["instances"].size(), 3u);
+  EXPECT_TRUE(eventually([&] { return c.idle(); }));
+  extra.stop();
+}
+
 TEST(proxy_pools, the_admin_key_is_required_when_set) {
   cluster c({{fast_engines(1)}}, {{fast_engines(1)}},
             [](proxy_config& config) { config.admin_api_key = "admin-secret"; });
@@ -203,6 +247,44 @@ TEST(proxy_pools, an_instance_that_answers_later_waits_then_becomes_active) {
   for (int i = 0; i < 10; ++i) ASSERT_EQ(request(c.port(), post("/v1/completions", json_body)).status, 200);
   EXPECT_GT(engine.stats(0).requests.load(), 0u);
   engine.stop();
+}
+
+// A backend that reads a probe and never answers it.
+scripted_backend::script hung() {
+  return [](const http::request<http::string_body>&) { return scripted_answer{"", /*hold_open=*/true}; };
+}
+
+// Issue 20 item 20: an add no longer waits for probes that hang; it answers them as waiting while they go on.
+TEST(proxy_pools, an_add_answers_hung_instances_as_waiting_while_their_probes_go_on) {
+  scripted_backend stalled(hung());
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}},
+            [](proxy_config& config) { config.health_check_timeout = seconds_d{60}; });
+  const std::string address = local(stalled.port());
+  const auto reply = request(c.port(), post("/instances/add", instances_body("decode", {address})));
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_NE(json::parse(reply.body)["message"].get<std::string>().find("waiting to be added"),
+            std::string::npos);
+  EXPECT_EQ(stalled.held_open(), 1);  // its probe was still in flight when the add answered
+  EXPECT_EQ(state_of(c.port(), "decode", address), "waiting");
+}
+
+// Issue 20 item 20: an add in progress when the drain begins is answered 503 with Retry-After, not cut.
+TEST(proxy_pools, an_add_in_progress_at_the_drain_is_answered_503) {
+  scripted_backend stalled(hung());
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}},
+            [](proxy_config& config) { config.health_check_timeout = seconds_d{60}; });
+  http_reply reply;
+  std::thread admin([&] {
+    reply = request(c.port(), post("/instances/add", instances_body("decode", {local(stalled.port())})));
+  });
+  ASSERT_TRUE(eventually([&] { return stalled.held_open() == 1; }));  // the add waits for that probe
+  c.proxy().stop(seconds_d{30});
+  admin.join();
+  EXPECT_EQ(reply.status, 503) << reply.body;
+  EXPECT_EQ(reply.headers["Retry-After"], "1");
+  const auto error = json::parse(reply.body, nullptr, false);
+  ASSERT_TRUE(error.is_object()) << reply.body;
+  EXPECT_EQ(error["error"]["code"], 503);
 }
 
 TEST(proxy_pools, a_removed_decoder_finishes_its_stream_and_gets_no_new_request) {
@@ -378,6 +460,98 @@ TEST(proxy_pools, dns_discovery_adds_new_records_drains_gone_ones_and_keeps_the_
   EXPECT_TRUE(eventually([&] { return c.idle(); }));
   first.stop();
   second.stop();
+}
+
+// The lines logged while it lives (it is the default logger then). Create it before the cluster, so that
+// no other thread logs while the default logger is swapped.
+class captured_log {
+ public:
+  captured_log() : previous_(spdlog::default_logger()), sink_(std::make_shared<lines_sink>()) {
+    auto logger = std::make_shared<spdlog::logger>("captured", sink_);
+    logger->set_level(spdlog::level::info);
+    spdlog::set_default_logger(std::move(logger));
+  }
+  ~captured_log() { spdlog::set_default_logger(previous_); }
+  captured_log(const captured_log&) = delete;
+  captured_log& operator=(const captured_log&) = delete;
+
+  std::size_t count(std::string_view text) const { return sink_->count(text); }
+
+ private:
+  class lines_sink final : public spdlog::sinks::base_sink<std::mutex> {
+   public:
+    std::size_t count(std::string_view text) {
+      std::lock_guard lock(mutex_);
+      return static_cast<std::size_t>(std::count_if(lines_.begin(), lines_.end(), [&](const std::string& l) {
+        return l.find(text) != std::string::npos;
+      }));
+    }
+
+   protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+      lines_.emplace_back(msg.payload.data(), msg.payload.size());
+    }
+    void flush_() override {}
+
+   private:
+    std::vector<std::string> lines_;
+  };
+
+  std::shared_ptr<spdlog::logger> previous_;
+  std::shared_ptr<lines_sink> sink_;
+};
+
+// Issue 20 item 20: a name that fails is logged when it begins failing, not at every refresh.
+TEST(proxy_pools, a_dns_name_that_fails_is_logged_once_per_change) {
+  captured_log log;
+  auto resolver = std::make_shared<fake_resolver>();
+  resolver->answer(std::nullopt);
+  const std::uint16_t port = refused_port();
+  {
+    cluster c(
+        {{fast_engines(1)}}, {},
+        [port](proxy_config& config) {
+          config.dns_targets = {dns_target{backend_role::decode, "localhost", port}};
+          config.dns_refresh_interval = seconds_d{0.01};
+        },
+        [resolver](server& s) { s.set_dns_resolver(resolver); });
+    ASSERT_TRUE(eventually([&] { return resolver->lookups() >= 5; }));
+    EXPECT_EQ(log.count("did not resolve"), 1u);
+    resolver->answer(std::vector<std::string>{"127.0.0.1"});
+    ASSERT_TRUE(eventually([&] { return log.count("resolves again") == 1; }));
+    resolver->answer(std::vector<std::string>{});
+    int seen = resolver->lookups();
+    ASSERT_TRUE(eventually([&] { return resolver->lookups() >= seen + 5; }));
+    EXPECT_EQ(log.count("has no record"), 1u);
+    resolver->answer(std::nullopt);
+    seen = resolver->lookups();
+    ASSERT_TRUE(eventually([&] { return resolver->lookups() >= seen + 5; }));
+    EXPECT_EQ(log.count("did not resolve"), 2u);
+    EXPECT_EQ(log.count("resolves again"), 1u);
+  }
+}
+
+// Issue 20 item 14: a DNS record whose engine is still loading when it appears stays a candidate: probed
+// (with back-off) past --max-waiting-retries, and active once the engine answers. The real resolver, on
+// localhost.
+TEST(proxy_pools, a_dns_record_whose_engine_loads_late_becomes_active) {
+  std::atomic<bool> loading{true};
+  scripted_backend engine([&loading](const http::request<http::string_body>&) {
+    return scripted_answer{http_response(loading.load() ? 503 : 200, "application/json", "{}")};
+  });
+  const std::uint16_t port = engine.port();
+  cluster c({{fast_engines(1)}}, {}, [port](proxy_config& config) {
+    config.dns_targets = {dns_target{backend_role::decode, "localhost", port}};
+    config.dns_refresh_interval = seconds_d{0.02};
+    config.max_waiting_retries = 1;
+    config.waiting_retry_interval = seconds_d{0.01};
+  });
+  const std::string address = local(port);
+  // Probed past its one allowed retry, and still waiting (it used to be dropped, and never added again).
+  ASSERT_TRUE(eventually([&] { return engine.received().size() >= 4; }));
+  EXPECT_EQ(state_of(c.port(), "decode", address), "waiting");
+  loading = false;
+  EXPECT_TRUE(eventually([&] { return state_of(c.port(), "decode", address) == "active"; }));
 }
 
 // The issue's stress test: 1,000 add/remove cycles of a decoder while streams run (run it under TSan too).

@@ -1,8 +1,10 @@
 #include "pd_proxy/core/backends/pool_expansion.hpp"
 
-#include <arpa/inet.h>
-
+#include <algorithm>
+#include <numeric>
 #include <string_view>
+#include <tuple>
+#include <utility>
 
 namespace pd_proxy {
 namespace {
@@ -24,68 +26,21 @@ std::string count_mismatch(const std::string& prefix, std::string_view a, std::s
 constexpr long long max_port = 65535;
 constexpr long long max_count = 65535;
 
-// True for a character no host name or address contains: whitespace and other control characters.
-bool is_space_or_control(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u <= 0x20 || u == 0x7f;
-}
-
-// True when `text` is an IPv6 address with an optional zone ("fe80::1%eth0"), without brackets.
-bool is_ipv6_address(std::string_view text) {
-  std::string_view address = text;
-  if (const auto percent = text.find('%'); percent != std::string_view::npos) {
-    const std::string_view zone = text.substr(percent + 1);
-    if (zone.empty()) return false;
-    for (const char c : zone) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-';
-      if (!ok) return false;
-    }
-    address = text.substr(0, percent);
+// The positions (first, second) of two equal backends in `list`, the second as early as possible.
+std::optional<std::pair<std::size_t, std::size_t>> first_repeated(const std::vector<backend_address>& list) {
+  std::vector<std::size_t> order(list.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  const auto key = [&list](std::size_t i) { return std::tie(list[i].host, list[i].port); };
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+  std::optional<std::pair<std::size_t, std::size_t>> found;
+  for (std::size_t k = 1; k < order.size(); ++k) {
+    if (key(order[k - 1]) != key(order[k])) continue;
+    if (!found || order[k] < found->second) found.emplace(order[k - 1], order[k]);
   }
-  if (address.empty() || address.size() > 45) return false;  // INET6_ADDRSTRLEN - 1
-  const std::string copy(address);                           // inet_pton needs a terminating NUL
-  in6_addr parsed{};
-  return ::inet_pton(AF_INET6, copy.c_str(), &parsed) == 1;
-}
-
-// Why host `text` is refused by parse_host; empty when it is accepted. Checks the text as given.
-std::string host_problem(std::string_view text) {
-  if (text.empty()) return "is empty";
-  for (const char c : text) {
-    if (is_space_or_control(c)) return "contains whitespace or a control character";
-  }
-  if (text.front() == '-') return "starts with '-', which no host does (a value missing before a flag?)";
-  const bool opens = text.front() == '[';
-  const auto close = text.find(']');
-  if (opens) {
-    if (close == std::string_view::npos) return "has '[' without a closing ']'";
-    if (close != text.size() - 1) {
-      return "has text after ']' (a port has its own flag; it is not part of the host)";
-    }
-    const std::string_view inner = text.substr(1, text.size() - 2);
-    if (inner.empty()) return "has nothing between '[' and ']'";
-    if (!is_ipv6_address(inner)) {
-      return "has brackets around something that is not an IPv6 address (brackets are only for IPv6 "
-             "literals such as [::1])";
-    }
-    return {};
-  }
-  if (close != std::string_view::npos) return "has ']' without an opening '['";
-  if (text.find('[') != std::string_view::npos) return "has '[' inside the host";
-  if (text.find(':') != std::string_view::npos && !is_ipv6_address(text)) {
-    return "contains ':' but is not an IPv6 address (a port has its own flag; it is not part of the host)";
-  }
-  return {};
+  return found;
 }
 
 }  // namespace
-
-host_value parse_host(std::string_view text) {
-  if (auto problem = host_problem(text); !problem.empty()) return host_value{{}, std::move(problem)};
-  if (text.front() == '[') text = text.substr(1, text.size() - 2);
-  return host_value{std::string(text), {}};
-}
 
 pool_expansion expand_pool(const pool_flags& flags, const std::string& prefix) {
   if (flags.hosts.empty()) return fail(flag(prefix, "hosts") + " needs at least one host");
@@ -167,10 +122,13 @@ pool_expansion expand_pool(const pool_flags& flags, const std::string& prefix) {
   }
 
   std::vector<std::string> hosts;
+  std::vector<std::size_t> source;  // per expanded entry: the index of its host in flags.hosts
   hosts.reserve(host_total);
+  source.reserve(host_total);
   for (std::size_t i = 0; i < host_names.size(); ++i) {
     const long long n = flags.hosts_num ? (*flags.hosts_num)[i] : 1;
     hosts.insert(hosts.end(), static_cast<std::size_t>(n), host_names[i]);
+    source.insert(source.end(), static_cast<std::size_t>(n), i);
   }
   std::vector<std::uint16_t> ports;
   ports.reserve(port_total);
@@ -182,6 +140,14 @@ pool_expansion expand_pool(const pool_flags& flags, const std::string& prefix) {
   pool_expansion out;
   out.backends.reserve(hosts.size());
   for (std::size_t i = 0; i < hosts.size(); ++i) out.backends.push_back({std::move(hosts[i]), ports[i]});
+  if (const auto twice = first_repeated(out.backends)) {
+    const auto& [a, b] = *twice;
+    const std::string& first = flags.hosts[source[a]];
+    const std::string& second = flags.hosts[source[b]];
+    std::string why = first == second ? "" : " ('" + first + "' and '" + second + "' are one address)";
+    return fail(flag(prefix, "hosts") + " and " + flag(prefix, "ports") + " name instance " +
+                out.backends[a].authority() + " twice" + why + "; list each instance once");
+  }
   return out;
 }
 

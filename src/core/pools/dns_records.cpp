@@ -26,6 +26,22 @@ dns_target_value parse_dns_target(std::string_view flag, std::string_view text, 
   return dns_target_value{{role, std::move(parsed.address.host), parsed.address.port}, {}};
 }
 
+lookup_result classify_lookup(const std::optional<std::vector<backend_address>>& resolved) {
+  if (!resolved) return lookup_result::failed;
+  return resolved->empty() ? lookup_result::no_record : lookup_result::records;
+}
+
+std::optional<std::vector<backend_address>> records_of(
+    const std::optional<std::vector<std::string>>& addresses, std::uint16_t port) {
+  if (!addresses) return std::nullopt;
+  std::vector<backend_address> out;
+  for (const auto& text : *addresses) {
+    auto host = parse_host(text);
+    if (host.ok()) out.push_back(backend_address{std::move(host.host), port});
+  }
+  return out;
+}
+
 dns_change diff_records(const std::vector<backend_address>& previous,
                         const std::optional<std::vector<backend_address>>& resolved) {
   dns_change out;

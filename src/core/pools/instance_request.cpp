@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "pd_proxy/core/backends/pool_expansion.hpp"
+#include "pd_proxy/core/backends/backend_address.hpp"
+#include "pd_proxy/core/flow/request_rewrite.hpp"
 
 namespace pd_proxy {
 namespace {
@@ -57,6 +58,11 @@ instances_request parse_instances_request(std::string_view body) {
   };
   const auto doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) return fail("the body must be a JSON object");
+  // The completion routes' checks: a member written twice ("type" as "prefill", then as "decode") is refused,
+  // since which one counts would be a guess.
+  if (auto checked = client_request::check(std::string(body)); !checked.request) {
+    return fail(std::move(checked.error));
+  }
   const auto type = doc.find("type");
   if (type == doc.end() || !type->is_string()) {
     return fail("'type' is missing: expected \"prefill\" or \"decode\"");

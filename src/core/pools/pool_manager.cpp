@@ -38,14 +38,15 @@ bool pool_manager::idle_locked(const backend& b) const {
 }
 
 add_outcome pool_manager::add(backend_role role, const std::vector<backend_address>& addresses,
-                              clock::time_point now) {
+                              clock::time_point now, waiting_policy policy) {
   add_outcome out;
   std::lock_guard lock(mutex_);
   for (const auto& address : addresses) {
-    const bool waiting = std::any_of(waiting_.begin(), waiting_.end(), [&](const waiting_entry& e) {
+    const auto waiting = std::find_if(waiting_.begin(), waiting_.end(), [&](const waiting_entry& e) {
       return e.role == role && e.address == address;
     });
-    if (waiting || find_active_locked(role, address) != nullptr) {
+    if (waiting != waiting_.end() && policy == waiting_policy::until_removed) waiting->policy = policy;
+    if (waiting != waiting_.end() || find_active_locked(role, address) != nullptr) {
       out.present.push_back(address.authority());
       continue;
     }
@@ -56,6 +57,7 @@ add_outcome pool_manager::add(backend_role role, const std::vector<backend_addre
     waiting_entry entry{.ticket = next_ticket_++,
                         .role = role,
                         .address = address,
+                        .policy = policy,
                         .failures = 0,
                         .next_probe = now,
                         .claimed = true};
@@ -177,14 +179,24 @@ probe_verdict pool_manager::probe_finished(std::uint64_t ticket, bool passed, cl
     return probe_verdict::activated;
   }
   ++found->failures;
-  if (found->failures >= std::max(1, settings_.max_waiting_retries)) {
+  const int allowed = std::max(1, settings_.max_waiting_retries);
+  found->claimed = false;
+  if (found->failures < allowed) {
+    found->next_probe = now + settings_.retry_interval;
+    return probe_verdict::retry;
+  }
+  if (found->policy == waiting_policy::bounded) {
     waiting_.erase(found);
     settled_locked(role, ticket);
     return probe_verdict::dropped;
   }
-  found->claimed = false;
-  found->next_probe = now + settings_.retry_interval;
-  return probe_verdict::retry;
+  // Back-off: 2, 4, 8, ... retry intervals, capped (the shift is bounded, so nothing overflows).
+  const int doublings = std::min(found->failures - allowed + 1, 20);
+  const auto cap = std::max(settings_.max_retry_backoff, settings_.retry_interval);
+  auto wait = settings_.retry_interval;
+  for (int i = 0; i < doublings && wait < cap; ++i) wait *= 2;
+  found->next_probe = now + std::min(wait, cap);
+  return found->failures == allowed ? probe_verdict::kept : probe_verdict::backoff;
 }
 
 std::vector<instance_info> pool_manager::list() const {

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "pd_proxy/core/http/authorization.hpp"
@@ -9,11 +11,18 @@
 #include "pd_proxy/core/pools/instance_request.hpp"
 #include "pd_proxy/net/client/client_request_reader.hpp"
 #include "pd_proxy/net/pools/instance_probe.hpp"
+#include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
 namespace {
 
 using clock = pool_manager::clock;
+
+// The longest an add waits for the first probes of its instances, whatever their number (at most
+// max_concurrent_probes are probed at once): 600 hung instances would otherwise hold it for minutes.
+constexpr seconds_d max_add_wait{2.0};
+// While it waits, an add looks this often whether the drain began (then it answers 503 at once).
+constexpr auto drain_check_interval = std::chrono::milliseconds(50);
 
 std::string join_message(const std::vector<std::string>& parts) {
   std::string out;
@@ -25,15 +34,43 @@ std::string join_message(const std::vector<std::string>& parts) {
   return out;
 }
 
-std::string add_message(backend_role role, const add_outcome& added, const std::vector<std::string>& active,
-                        const std::vector<std::string>& still_waiting) {
-  std::vector<std::string> parts;
-  if (!active.empty()) {
-    parts.push_back("add " + std::string(to_string(role)) + " instances: " + format_instance_list(active) +
-                    ".");
+// What became of an add's new instances by the time it answers.
+struct add_progress {
+  std::vector<std::string> active;     // answered their probe: routable
+  std::vector<std::string> waiting;    // not answered yet (probe in flight, or failed and to be retried)
+  std::vector<std::string> not_added;  // failed their last allowed probe (or were removed meanwhile)
+};
+
+add_progress progress_of(const proxy_state& state, backend_role role, const add_outcome& added) {
+  const auto current = state.pools.current(role);
+  std::vector<std::string> waiting;
+  for (const auto& info : state.pools.list()) {
+    if (info.role == role && info.state == instance_state::waiting) waiting.push_back(info.address);
   }
-  if (!still_waiting.empty()) {
-    parts.push_back("Instances " + format_instance_list(still_waiting) + " are waiting to be added.");
+  const auto has = [](const std::vector<std::string>& list, const std::string& a) {
+    return std::find(list.begin(), list.end(), a) != list.end();
+  };
+  add_progress out;
+  for (const auto& target : added.waiting) {
+    std::string authority = target.address.authority();
+    auto& into = has(current, authority) ? out.active : has(waiting, authority) ? out.waiting : out.not_added;
+    into.push_back(std::move(authority));
+  }
+  return out;
+}
+
+std::string add_message(backend_role role, const add_outcome& added, const add_progress& progress) {
+  std::vector<std::string> parts;
+  if (!progress.active.empty()) {
+    parts.push_back("add " + std::string(to_string(role)) +
+                    " instances: " + format_instance_list(progress.active) + ".");
+  }
+  if (!progress.waiting.empty()) {
+    parts.push_back("Instances " + format_instance_list(progress.waiting) + " are waiting to be added.");
+  }
+  if (!progress.not_added.empty()) {
+    parts.push_back("Instances " + format_instance_list(progress.not_added) +
+                    " did not answer their probe and were not added.");
   }
   if (!added.present.empty()) {
     parts.push_back("Instances " + format_instance_list(added.present) + " are already present.");
@@ -80,20 +117,47 @@ std::string instances_list_body(const proxy_state& state) {
   return body.dump();
 }
 
+// An add's first probes, run apart from the add so that it can stop waiting for them.
+struct first_probes {
+  explicit first_probes(const net::any_io_executor& executor) : wake(executor) {}
+  net::steady_timer wake;  // cancelled when every probe has ended
+  bool done = false;
+};
+
+net::awaitable<void> probe_then_wake(proxy_state& state, std::vector<probe_target> targets,
+                                     std::shared_ptr<first_probes> probes) {
+  co_await probe_and_report(state, std::move(targets));
+  probes->done = true;
+  probes->wake.cancel();
+}
+
+// Starts the first probes of `targets` and waits for them at most max_add_wait; returns early when the drain
+// begins or the connection is cancelled. The probes go on after it returns. Runs on a worker (one thread).
+net::awaitable<void> await_first_probes(proxy_state& state, std::vector<probe_target> targets) {
+  if (targets.empty()) co_return;
+  const auto executor = co_await net::this_coro::executor;
+  auto probes = std::make_shared<first_probes>(executor);
+  net::co_spawn(executor, probe_then_wake(state, std::move(targets), probes), net::detached);
+  const auto deadline = clock::now() + to_timer_duration(max_add_wait);
+  while (!probes->done && !state.draining.load(std::memory_order_relaxed) && clock::now() < deadline) {
+    probes->wake.expires_at(std::min(deadline, clock::now() + drain_check_interval));
+    co_await probes->wake.async_wait(use_nothrow);
+    if ((co_await net::this_coro::cancellation_state).cancelled() != net::cancellation_type::none) break;
+  }
+}
+
 net::awaitable<void> serve_add(proxy_state& state, client_response& response,
                                const instances_request& request) {
-  auto added = state.pools.add(request.role, request.instances, clock::now());
-  std::vector<probe_target> probing = added.waiting;
-  // The first probe is awaited: an instance that answers is active (and listed as current) in the answer.
-  co_await probe_and_report(state, std::move(probing));
-  const auto current = state.pools.current(request.role);
-  std::vector<std::string> active, still_waiting;
-  for (const auto& target : added.waiting) {
-    const std::string authority = target.address.authority();
-    const bool is_active = std::find(current.begin(), current.end(), authority) != current.end();
-    (is_active ? active : still_waiting).push_back(authority);
+  inflight_guard in_flight(state.other_requests);  // the drain waits for the answer
+  const auto added = state.pools.add(request.role, request.instances, clock::now());
+  // The first probes are awaited for a while: an instance that answers is active (and listed as current) in
+  // the answer; one that has not answered yet is answered as waiting, and GET /instances shows the rest.
+  co_await await_first_probes(state, added.waiting);
+  if (state.draining.load(std::memory_order_relaxed)) {
+    co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
+    co_return;
   }
-  const std::string message = add_message(request.role, added, active, still_waiting);
+  const std::string message = add_message(request.role, added, progress_of(state, request.role, added));
   spdlog::info("/instances/add: {}", message);
   const std::string body = instances_answer_body(message, state.pools.current(backend_role::prefill),
                                                  state.pools.current(backend_role::decode));

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "pd_proxy/core/pools/instance_request.hpp"
 #include "pd_proxy/net/pools/instance_probe.hpp"
@@ -43,6 +44,7 @@ dns_discovery::dns_discovery(proxy_state& state, net::any_io_executor executor,
       executor_(std::move(executor)),
       targets_(std::move(targets)),
       last_good_(targets_.size()),
+      last_result_(targets_.size(), lookup_result::records),
       interval_(interval),
       resolver_(std::move(resolver)) {}
 
@@ -60,16 +62,9 @@ void dns_discovery::stop() {
 net::awaitable<void> dns_discovery::refresh(std::size_t i) {
   const dns_target& target = targets_[i];
   const seconds_d limit = std::min(interval_, max_lookup_time);
-  auto names = co_await resolver_->resolve(target.name, limit);
-  std::optional<std::vector<backend_address>> resolved;
-  if (names) {
-    resolved.emplace();
-    for (auto& name : *names) resolved->push_back(backend_address{std::move(name), target.port});
-  }
-  if (!resolved || resolved->empty()) {
-    spdlog::warn("DNS discovery: {} {} {}; keeping its last {} record(s)", to_string(target.role),
-                 target.name, resolved ? "has no record" : "did not resolve", last_good_[i].size());
-  }
+  const auto names = co_await resolver_->resolve(target.name, limit);  // named: see probe_and_report
+  const auto resolved = records_of(names, target.port);
+  log_lookup_change(i, classify_lookup(resolved));
   const dns_change change = diff_records(last_good_[i], resolved);
   last_good_[i] = next_records(last_good_[i], resolved);
   if (!change.removed.empty()) {
@@ -80,11 +75,31 @@ net::awaitable<void> dns_discovery::refresh(std::size_t i) {
   if (!change.added.empty()) {
     spdlog::info("DNS discovery: {} new records: {}; probing them", target.name,
                  format_instance_list(authorities(change.added)));
-    auto added = state_.pools.add(target.role, change.added, pool_manager::clock::now());
+    // Probed as long as the record lasts (a loading engine answers minutes later); drained when it goes.
+    auto added = state_.pools.add(target.role, change.added, pool_manager::clock::now(),
+                                  waiting_policy::until_removed);
+    // Refused (too many waiting): forgotten, so the next lookup offers them again.
+    std::erase_if(last_good_[i], [&](const backend_address& a) {
+      return std::find(added.refused.begin(), added.refused.end(), a.authority()) != added.refused.end();
+    });
     if (!added.waiting.empty()) {
       net::co_spawn(executor_, probe_and_report(state_, std::move(added.waiting)), net::detached);
     }
   }
+}
+
+void dns_discovery::log_lookup_change(std::size_t i, lookup_result result) {
+  const lookup_result before = std::exchange(last_result_[i], result);
+  if (result == before) return;  // the state is logged once, when it begins
+  const dns_target& target = targets_[i];
+  if (result == lookup_result::records) {
+    spdlog::info("DNS discovery: {} {} resolves again", to_string(target.role), target.name);
+    return;
+  }
+  spdlog::warn("DNS discovery: {} {} {}; keeping its last {} record(s) (logged again when this changes)",
+               to_string(target.role), target.name,
+               result == lookup_result::no_record ? "has no record" : "did not resolve",
+               last_good_[i].size());
 }
 
 net::awaitable<void> dns_discovery::run() {

@@ -31,6 +31,17 @@ void log_verdict(const probe_target& target, probe_verdict verdict, int max_retr
       spdlog::info("{} instance {} did not answer its probe yet; it stays waiting", to_string(target.role),
                    authority);
       break;
+    case probe_verdict::kept:
+      spdlog::warn(
+          "{} instance {} did not answer {} probe(s); its DNS record keeps it waiting: probed on with "
+          "back-off "
+          "while the record lasts",
+          to_string(target.role), authority, std::max(1, max_retries));
+      break;
+    case probe_verdict::backoff:
+      spdlog::debug("{} instance {} did not answer its probe; it stays waiting (back-off)",
+                    to_string(target.role), authority);
+      break;
     case probe_verdict::dropped:
       spdlog::warn("{} instance {} did not answer {} probe(s); it was not added", to_string(target.role),
                    authority, std::max(1, max_retries));

@@ -23,22 +23,6 @@ struct pool_flags {
 /// The largest pool of one role that expand_pool builds (after expansion).
 inline constexpr std::size_t max_pool_size = 65535;
 
-/// A host as given on the command line, checked and without IPv6 brackets.
-struct host_value {
-  std::string host;   // name, IPv4 literal or IPv6 literal without brackets ("::1")
-  std::string error;  // why the text is refused, e.g. "has '[' without a closing ']'"; empty when accepted
-
-  bool ok() const { return error.empty(); }
-};
-
-/// Checks one host: a name or IPv4 literal, or an IPv6 literal with or without brackets ("::1" and "[::1]"
-/// are the same host; a zone as in "fe80::1%eth0" is allowed). Refused: empty text, whitespace or control
-/// characters, a leading '-' (CLI11 takes the next word as the required value even when it is a flag, as in
-/// "--prefiller-hosts --port 1"), unbalanced or empty brackets, brackets around anything but an IPv6 literal,
-/// text after ']', and a ':' outside a valid IPv6 literal (e.g. "localhost:8001": ports have their own
-/// flags).
-host_value parse_host(std::string_view text);
-
 struct pool_expansion {
   std::vector<backend_address> backends;  // empty when `error` is set
   std::string error;                      // names the offending flag and what was expected
@@ -48,14 +32,16 @@ struct pool_expansion {
 
 /// Expands one role's flags exactly as the reference proxy does for consistent input: host i repeated
 /// hosts_num[i] times, port i expanded to ports[i] .. ports[i]+ports_inc[i]-1, the two lists paired by
-/// position (host-major order). Hosts go through parse_host (so "[::1]" becomes "::1"). Unlike the reference,
-/// inconsistent input is rejected instead of silently truncated: mismatched list lengths (hosts vs ports,
-/// counts vs their lists, expanded lists), a host's count that differs from its port's increment (which would
-/// pair hosts with the wrong ports), counts outside 1..65535, ports outside 1..65535 (including past 65535
-/// through an increment), hosts parse_host refuses, an empty pool and a pool of more than max_pool_size
-/// backends. Any long long value is handled without overflow and without a large allocation before the
-/// checks. `flag_prefix` is "prefiller" or "decoder" and is used in the messages ("--prefiller-hosts-num has
-/// 3 values but --prefiller-hosts has 4"). Never throws except std::bad_alloc.
+/// position (host-major order). Hosts go through parse_host (so "[::1]" becomes "::1", canonical). Unlike the
+/// reference, inconsistent input is rejected instead of silently truncated: mismatched list lengths (hosts vs
+/// ports, counts vs their lists, expanded lists), a host's count that differs from its port's increment
+/// (which would pair hosts with the wrong ports), counts outside 1..65535, ports outside 1..65535 (including
+/// past 65535 through an increment), hosts parse_host refuses, an empty pool, a pool of more than
+/// max_pool_size backends, and an instance named twice (after parse_host: "127.0.0.1" and
+/// "[::ffff:127.0.0.1]" with one port are one instance; a name and an address are two, see backend_address).
+/// Any long long value is handled without overflow and without a large allocation before the checks.
+/// `flag_prefix` is "prefiller" or "decoder" and is used in the messages ("--prefiller-hosts-num has 3 values
+/// but --prefiller-hosts has 4"). Never throws except std::bad_alloc.
 pool_expansion expand_pool(const pool_flags& flags, const std::string& flag_prefix);
 
 }  // namespace pd_proxy

@@ -28,6 +28,19 @@ struct dns_target_value {
 };
 dns_target_value parse_dns_target(std::string_view flag, std::string_view text, backend_role role);
 
+/// What one lookup of a target gave; discovery logs when this changes, not at every lookup.
+enum class lookup_result : std::uint8_t {
+  records,    // at least one record
+  no_record,  // the lookup succeeded without a record (NXDOMAIN, a name with no A/AAAA record)
+  failed,     // the lookup failed or timed out
+};
+lookup_result classify_lookup(const std::optional<std::vector<backend_address>>& resolved);
+
+/// The records of a lookup as backends of `port`: each address checked and made canonical (parse_host), in
+/// order, those parse_host refuses left out. nullopt stays nullopt.
+std::optional<std::vector<backend_address>> records_of(
+    const std::optional<std::vector<std::string>>& addresses, std::uint16_t port);
+
 /// What a resolution changes: the records that appeared (to add) and those that disappeared (to drain).
 struct dns_change {
   std::vector<backend_address> added;

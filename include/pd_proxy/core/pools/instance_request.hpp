@@ -14,7 +14,8 @@ namespace pd_proxy {
 inline constexpr std::size_t max_instances_per_request = 1024;
 
 /// An instance as an admin request or a DNS flag names it: "host:port", an IPv6 literal in brackets
-/// ("[::1]:9000"). The host goes through parse_host; the port is 1..65535 in decimal.
+/// ("[::1]:9000"). The host goes through parse_host (checked and canonical: "[::ffff:127.0.0.1]:9000" is
+/// 127.0.0.1:9000); the port is 1..65535 in decimal.
 struct instance_address {
   backend_address address;
   std::string error;  // why the text is refused; empty when accepted
@@ -29,13 +30,14 @@ instance_address parse_instance_address(std::string_view text);
 /// `instances`). Compatible with the reference proxy's body; unlike it, every problem is an error (a 400).
 struct instances_request {
   backend_role role = backend_role::prefill;
-  std::vector<backend_address> instances;  // in the order given, duplicates removed
+  std::vector<backend_address> instances;  // in the order given, canonical, duplicates removed
   std::string error;                       // empty when the body is valid
 
   bool ok() const { return error.empty(); }
 };
 
-/// Parses an admin body. Refused: not a JSON object, `type` missing or not "prefill"/"decode", `instances`
+/// Parses an admin body. Refused: not a JSON object, a top-level member written twice (as on the completion
+/// routes: client_request::check), `type` missing or not "prefill"/"decode", `instances`
 /// missing, empty, not a string or an array of strings, more than max_instances_per_request entries, or an
 /// entry parse_instance_address refuses (the message names it).
 instances_request parse_instances_request(std::string_view body);

@@ -32,6 +32,15 @@ struct pool_settings {
   int max_waiting_retries = 3;  // failed probes before a waiting instance is dropped (at least 1 probe)
   std::chrono::steady_clock::duration retry_interval = std::chrono::seconds(10);  // between probes
   std::size_t max_waiting = 4096;  // instances waiting at once; more adds are refused
+  // waiting_policy::until_removed: the longest wait between two probes once the interval backs off.
+  std::chrono::steady_clock::duration max_retry_backoff = std::chrono::seconds(60);
+};
+
+/// How long a waiting instance is probed before it is given up.
+enum class waiting_policy : std::uint8_t {
+  bounded,        // dropped after max_waiting_retries failed probes (an admin add)
+  until_removed,  // a DNS record: never dropped; after max_waiting_retries failed probes the interval
+                  // doubles at each failure up to max(max_retry_backoff, retry_interval); remove() ends it
 };
 
 /// One line of GET /instances.
@@ -65,6 +74,8 @@ struct remove_outcome {
 enum class probe_verdict : std::uint8_t {
   activated,  // answered: registered and routable now
   retry,      // failed; probed again after the retry interval
+  kept,       // until_removed: failed its max_waiting_retries-th probe; probed on with back-off
+  backoff,    // until_removed: failed again after `kept`; probed on with a longer interval
   dropped,    // failed the last allowed probe: forgotten
   gone,       // removed while it was probed: nothing done
 };
@@ -81,8 +92,10 @@ class pool_manager {
   pool_manager(const pool_manager&) = delete;
   pool_manager& operator=(const pool_manager&) = delete;
 
-  /// Adds instances of `role` as waiting. Instances already active or waiting in that role are no-ops.
-  add_outcome add(backend_role role, const std::vector<backend_address>& addresses, clock::time_point now);
+  /// Adds instances of `role` as waiting. Instances already active or waiting in that role are no-ops (a
+  /// waiting one added again as until_removed keeps being probed until removed).
+  add_outcome add(backend_role role, const std::vector<backend_address>& addresses, clock::time_point now,
+                  waiting_policy policy = waiting_policy::bounded);
   /// Removes instances of `role`: a waiting one is forgotten, an active one drains.
   remove_outcome remove(backend_role role, const std::vector<backend_address>& addresses);
   /// A reload's change of `role`'s pool: `added` become waiting as with add(), and `removed` leave as with
@@ -114,6 +127,7 @@ class pool_manager {
     std::uint64_t ticket = 0;
     backend_role role = backend_role::prefill;
     backend_address address = {};
+    waiting_policy policy = waiting_policy::bounded;
     int failures = 0;
     clock::time_point next_probe = {};
     bool claimed = false;  // a probe is in flight

@@ -1,5 +1,6 @@
 // DNS discovery: --prefiller-dns/--decoder-dns names resolved every --dns-refresh-interval; records that
-// appear are added (waiting, then active once probed), records that disappear drain.
+// appear are added (waiting, probed while they resolve, active once a probe passes), records that disappear
+// drain.
 #pragma once
 
 #include <atomic>
@@ -44,11 +45,14 @@ class dns_discovery {
  private:
   net::awaitable<void> run();
   net::awaitable<void> refresh(std::size_t i);
+  /// Logs what target i's lookups give when it changes (not at every lookup while a name fails).
+  void log_lookup_change(std::size_t i, lookup_result result);
 
   proxy_state& state_;
   net::any_io_executor executor_;
   std::vector<dns_target> targets_;
   std::vector<std::vector<backend_address>> last_good_;  // per target: the records of its last good lookup
+  std::vector<lookup_result> last_result_;               // per target: what its last lookup gave
   seconds_d interval_;
   std::shared_ptr<dns_resolver> resolver_;
   std::atomic<bool> stopped_{false};

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <utility>
 
 namespace pd_proxy {
 namespace {
@@ -62,7 +63,43 @@ TEST(pool_expansion, bracketed_ipv6_literals_are_stored_without_brackets) {
   EXPECT_EQ(p.backends[0].host, "::1");
   EXPECT_EQ(p.backends[1].host, "::1");
   EXPECT_EQ(authorities(p), (std::vector<std::string>{"[::1]:9000", "[::1]:9001", "[fe80::1%eth0]:9002",
-                                                      "[::ffff:192.0.2.1]:9003"}));
+                                                      "192.0.2.1:9003"}));  // IPv4-mapped: its IPv4 address
+}
+
+TEST(pool_expansion, an_instance_named_twice_is_refused_however_it_is_spelled) {
+  for (const auto& [first, second] :
+       std::vector<std::pair<std::string, std::string>>{{"127.0.0.1", "127.0.0.1"},
+                                                        {"127.0.0.1", "[::ffff:127.0.0.1]"},
+                                                        {"::1", "[0:0::1]"},
+                                                        {"localhost", "LOCALHOST"}}) {
+    const auto p = expand_pool({{"127.0.0.9", first, second}, std::nullopt, {8002, 8002, 8002}, std::nullopt},
+                               "decoder");
+    EXPECT_FALSE(p.ok()) << first << " " << second;
+    EXPECT_NE(p.error.find("twice"), std::string::npos) << p.error;
+    EXPECT_NE(p.error.find("--decoder-hosts"), std::string::npos) << p.error;
+    if (first != second) {
+      EXPECT_NE(p.error.find("are one address"), std::string::npos) << p.error;
+    }
+  }
+  // Through a count: 127.0.0.1 on 8002-8003 and again on 8003.
+  const auto counted = expand_pool(
+      {{"127.0.0.1", "127.0.0.1"}, std::vector<long long>{2, 1}, {8002, 8003}, std::vector<long long>{2, 1}},
+      "prefiller");
+  EXPECT_FALSE(counted.ok());
+  EXPECT_NE(counted.error.find("127.0.0.1:8003 twice"), std::string::npos) << counted.error;
+  // A name and an address are two instances (names are not resolved), as are two ports of one host.
+  EXPECT_TRUE(
+      expand_pool({{"localhost", "127.0.0.1"}, std::nullopt, {8002, 8002}, std::nullopt}, "decoder").ok());
+  EXPECT_TRUE(
+      expand_pool({{"127.0.0.1", "127.0.0.1"}, std::nullopt, {8002, 8003}, std::nullopt}, "decoder").ok());
+}
+
+TEST(pool_expansion, legacy_ipv4_forms_are_refused) {
+  for (const char* host : {"127.1", "2130706433", "127.000.000.001", "127.1.2", "0x7f000001"}) {
+    const auto p = expand_pool({{host}, std::nullopt, {8002}, std::nullopt}, "decoder");
+    EXPECT_FALSE(p.ok()) << host;
+    EXPECT_NE(p.error.find("dotted-quad"), std::string::npos) << p.error;
+  }
 }
 
 TEST(pool_expansion, parse_host_accepts_names_ipv4_and_ipv6_with_or_without_brackets) {
@@ -129,7 +166,7 @@ TEST(pool_expansion, the_last_port_of_an_increment_may_be_65535) {
   const auto p =
       expand_pool({{"A"}, std::vector<long long>{2}, {65534}, std::vector<long long>{2}}, "decoder");
   ASSERT_TRUE(p.ok()) << p.error;
-  EXPECT_EQ(authorities(p), (std::vector<std::string>{"A:65534", "A:65535"}));
+  EXPECT_EQ(authorities(p), (std::vector<std::string>{"a:65534", "a:65535"}));  // names are lower-cased
 }
 
 TEST(pool_expansion, a_pool_may_hold_65535_backends_but_no_more) {

@@ -41,6 +41,18 @@ TEST(dns_diff, failure_keeps_the_last_good_set) {
   EXPECT_EQ(next_records({a, b}, std::vector<backend_address>{}), (std::vector<backend_address>{a, b}));
 }
 
+TEST(dns_lookup, records_are_canonical_and_classified) {
+  const auto records =
+      records_of(std::vector<std::string>{"127.0.0.1", "::ffff:127.0.0.2", "::1", "not ok"}, 8002);
+  ASSERT_TRUE(records.has_value());
+  EXPECT_EQ(*records,
+            (std::vector<backend_address>{{"127.0.0.1", 8002}, {"127.0.0.2", 8002}, {"::1", 8002}}));
+  EXPECT_FALSE(records_of(std::nullopt, 8002).has_value());
+  EXPECT_EQ(classify_lookup(records), lookup_result::records);
+  EXPECT_EQ(classify_lookup(std::vector<backend_address>{}), lookup_result::no_record);
+  EXPECT_EQ(classify_lookup(std::nullopt), lookup_result::failed);
+}
+
 TEST(dns_diff, unchanged) {
   const auto change = diff_records({a, b}, std::vector<backend_address>{b, a});
   EXPECT_TRUE(change.added.empty());

@@ -58,6 +58,38 @@ TEST(instances_request, refused) {
             std::string::npos);
 }
 
+TEST(instance_address, two_spellings_of_one_address_are_one_instance) {
+  EXPECT_EQ(parse_instance_address("[::ffff:127.0.0.1]:9000").address, (backend_address{"127.0.0.1", 9000}));
+  EXPECT_EQ(parse_instance_address("[0:0:0:0:0:0:0:1]:9000").address, (backend_address{"::1", 9000}));
+  for (const char* text : {"127.1:9000", "2130706433:9000", "127.000.000.001:9000", "127.1.2:9000"}) {
+    const auto a = parse_instance_address(text);
+    EXPECT_FALSE(a.ok()) << text;
+    EXPECT_NE(a.error.find("dotted-quad"), std::string::npos) << a.error;
+  }
+  const auto r = parse_instances_request(
+      R"({"type":"decode","instances":["127.0.0.1:9000","[::ffff:127.0.0.1]:9000","[::1]:9000","[0::1]:9000"]})");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.instances, (std::vector<backend_address>{{"127.0.0.1", 9000}, {"::1", 9000}}));
+}
+
+TEST(instances_request, a_member_written_twice_is_refused) {
+  for (const char* body : {R"({"type":"prefill","type":"decode","instances":["127.0.0.1:1"]})",
+                           R"({"type":"decode","instances":["127.0.0.1:1"],"instances":["127.0.0.1:2"]})",
+                           R"({"type":"decode","t\u0079pe":"prefill","instances":["127.0.0.1:1"]})"}) {
+    const auto r = parse_instances_request(body);
+    EXPECT_FALSE(r.ok()) << body;
+    EXPECT_NE(r.error.find("more than once"), std::string::npos) << r.error;
+  }
+}
+
+TEST(instances_request, a_host_name_longer_than_253_characters_is_refused) {
+  const std::string label(63, 'a');
+  const std::string name = label + "." + label + "." + label + "." + label;  // 255 characters
+  const auto r = parse_instances_request(R"({"type":"decode","instances":[")" + name + R"(:9000"]})");
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("253"), std::string::npos) << r.error;
+}
+
 TEST(instances_request, too_many) {
   nlohmann::json body = {{"type", "prefill"}, {"instances", nlohmann::json::array()}};
   for (std::size_t i = 0; i <= max_instances_per_request; ++i) body["instances"].push_back("h:1");

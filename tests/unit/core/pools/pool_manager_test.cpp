@@ -91,6 +91,52 @@ TEST(pool_manager, failed_probes_retry_then_drop) {
   EXPECT_EQ(p.sched.size(backend_role::decode), 0u);
 }
 
+// A DNS record stays a candidate (issue 20 item 14): never dropped, probed with a doubling, capped interval.
+TEST(pool_manager, an_instance_waiting_until_removed_is_probed_on_with_back_off) {
+  pools p({.max_waiting_retries = 2,
+           .retry_interval = seconds(10),
+           .max_waiting = 10,
+           .max_retry_backoff = seconds(60)});
+  const auto ticket =
+      p.manager.add(backend_role::decode, {d1}, t0, waiting_policy::until_removed).waiting[0].ticket;
+  clock::time_point now = t0;
+  const auto fail_at_due = [&](probe_verdict expected, clock::duration wait) {
+    EXPECT_EQ(p.manager.probe_finished(ticket, false, now), expected);
+    EXPECT_EQ(p.manager.next_due(), now + wait);
+    EXPECT_TRUE(p.manager.take_due(now + wait - seconds(1), 10).empty());
+    now += wait;
+    ASSERT_EQ(p.manager.take_due(now, 10).size(), 1u);
+  };
+  fail_at_due(probe_verdict::retry, seconds(10));
+  fail_at_due(probe_verdict::kept, seconds(20));  // where a bounded instance is dropped
+  fail_at_due(probe_verdict::backoff, seconds(40));
+  fail_at_due(probe_verdict::backoff, seconds(60));  // capped
+  for (int i = 0; i < 100; ++i) fail_at_due(probe_verdict::backoff, seconds(60));
+  ASSERT_EQ(p.manager.list().size(), 1u);
+  EXPECT_EQ(p.manager.list()[0].state, instance_state::waiting);
+  EXPECT_EQ(p.manager.probe_finished(ticket, true, now), probe_verdict::activated);
+  EXPECT_EQ(p.manager.current(backend_role::decode), (std::vector<std::string>{d1.authority()}));
+}
+
+TEST(pool_manager, an_instance_waiting_until_removed_ends_when_removed) {
+  pools p({.max_waiting_retries = 1, .retry_interval = seconds(1), .max_waiting = 10});
+  const auto ticket =
+      p.manager.add(backend_role::decode, {d1}, t0, waiting_policy::until_removed).waiting[0].ticket;
+  EXPECT_EQ(p.manager.probe_finished(ticket, false, t0), probe_verdict::kept);
+  EXPECT_EQ(p.manager.remove(backend_role::decode, {d1}).removed.size(), 1u);
+  EXPECT_TRUE(p.manager.list().empty());
+  EXPECT_EQ(p.manager.probe_finished(ticket, false, t0), probe_verdict::gone);
+}
+
+TEST(pool_manager, a_bounded_waiting_instance_added_again_until_removed_is_kept) {
+  pools p({.max_waiting_retries = 1, .retry_interval = seconds(1), .max_waiting = 10});
+  const auto ticket = p.manager.add(backend_role::decode, {d1}, t0).waiting[0].ticket;
+  const auto again = p.manager.add(backend_role::decode, {d1}, t0, waiting_policy::until_removed);
+  EXPECT_EQ(again.present.size(), 1u);
+  EXPECT_EQ(p.manager.probe_finished(ticket, false, t0), probe_verdict::kept);
+  EXPECT_EQ(p.manager.list().size(), 1u);
+}
+
 TEST(pool_manager, zero_retries_still_probes_once) {
   pools p({.max_waiting_retries = 0, .retry_interval = seconds(1), .max_waiting = 10});
   const auto ticket = p.manager.add(backend_role::decode, {d1}, t0).waiting[0].ticket;
