@@ -28,7 +28,7 @@ dpkg-deb --field "$deb" Package Version Depends | sed "s/^/  /"
 dpkg-deb --contents "$deb" | awk '{print $6}' | grep -qx './etc/pd-proxy/pd-proxy.toml'
 dpkg-deb --contents "$deb" | awk '{print $6}' | grep -qx './usr/lib/systemd/system/pd-proxy.service'
 dpkg-deb --contents "$deb" | awk '{print $6}' | grep -qx './usr/bin/pd-proxy'
-dpkg-deb --contents "$deb" | awk '{print $6}' | grep -qx './usr/share/man/man1/pd-proxy.1'
+for page in pd-proxy pd-mock pd-bench; do dpkg-deb --contents "$deb" | awk '{print $6}' | grep -qx "./usr/share/man/man1/$page.1"; done
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx '/etc/pd-proxy/pd-proxy.toml'
 echo "package-check: built $(basename "$deb")"
 
