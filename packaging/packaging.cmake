@@ -8,15 +8,18 @@ set(PD_PROXY_CONFIG_DIR "/etc/pd-proxy" CACHE STRING "Where the example pd-proxy
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/pd-proxy.service DESTINATION ${PD_PROXY_SYSTEMD_UNIT_DIR})
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/pd-proxy.toml DESTINATION ${PD_PROXY_CONFIG_DIR})
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/pd-proxy.default DESTINATION /etc/default RENAME pd-proxy)
-# The man page: `pd-proxy --help` in roff (packaging/make-manpage.cmake), built with the binary.
-add_custom_command(
-  OUTPUT ${CMAKE_BINARY_DIR}/pd-proxy.1
-  COMMAND ${CMAKE_COMMAND} -DPD_PROXY=$<TARGET_FILE:pd-proxy> -DOUTPUT=${CMAKE_BINARY_DIR}/pd-proxy.1
-          -DVERSION=${PROJECT_VERSION} -P ${CMAKE_CURRENT_LIST_DIR}/make-manpage.cmake
-  DEPENDS pd-proxy ${CMAKE_CURRENT_LIST_DIR}/make-manpage.cmake
-  COMMENT "Writing the pd-proxy(1) man page")
-add_custom_target(pd-proxy-manpage ALL DEPENDS ${CMAKE_BINARY_DIR}/pd-proxy.1)
-install(FILES ${CMAKE_BINARY_DIR}/pd-proxy.1 DESTINATION share/man/man1)
+# The man pages: each tool prints its own with --help-man, from the flag table its --help prints
+# (packaging/make-manpage.cmake); tests/man/check_man_pages.py renders them.
+foreach(tool pd-proxy pd-mock pd-bench)
+  add_custom_command(
+    OUTPUT ${CMAKE_BINARY_DIR}/${tool}.1
+    COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:${tool}> -DOUTPUT=${CMAKE_BINARY_DIR}/${tool}.1
+            -P ${CMAKE_CURRENT_LIST_DIR}/make-manpage.cmake
+    DEPENDS ${tool} ${CMAKE_CURRENT_LIST_DIR}/make-manpage.cmake
+    COMMENT "Writing the ${tool}(1) man page")
+  add_custom_target(${tool}-manpage ALL DEPENDS ${CMAKE_BINARY_DIR}/${tool}.1)
+  install(FILES ${CMAKE_BINARY_DIR}/${tool}.1 DESTINATION share/man/man1)
+endforeach()
 install(FILES ${CMAKE_SOURCE_DIR}/docs/configuration.md ${CMAKE_SOURCE_DIR}/docs/operations.md
               ${CMAKE_SOURCE_DIR}/docs/migrating.md
         DESTINATION share/doc/pd-proxy)

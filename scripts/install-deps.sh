@@ -7,6 +7,7 @@ packages=(g++ cmake ninja-build pkg-config libboost1.81-dev nlohmann-json3-dev l
           libgtest-dev libgmock-dev libbenchmark-dev clang-format curl
           libssl-dev openssl  # TLS on the listener; certificates in the tests
           systemd dpkg-dev file python3  # package-check.sh (systemd-analyze, dpkg-shlibdeps), deployment_files test
+          groff-base  # the man_pages test renders the man pages
           prometheus-cpp-dev prometheus  # /metrics; promtool in the tests
           "$@")
 missing=()

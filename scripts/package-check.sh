@@ -18,7 +18,8 @@ deb=$(ls "$work"/deb/pd-proxy_*.deb)
 dpkg-deb --field "$deb" Package Version Maintainer Depends | sed "s/^/  /"
 contents=$(dpkg-deb --contents "$deb" | awk '{print $6}')
 for f in ./etc/pd-proxy/pd-proxy.toml ./etc/default/pd-proxy ./usr/lib/systemd/system/pd-proxy.service \
-         ./usr/bin/pd-proxy ./usr/bin/pd-mock ./usr/bin/pd-bench ./usr/share/man/man1/pd-proxy.1; do
+         ./usr/bin/pd-proxy ./usr/bin/pd-mock ./usr/bin/pd-bench ./usr/share/man/man1/pd-proxy.1 \
+         ./usr/share/man/man1/pd-mock.1 ./usr/share/man/man1/pd-bench.1; do
   grep -qx "$f" <<<"$contents" || fail "$(basename "$deb") lacks $f"
 done
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx '/etc/pd-proxy/pd-proxy.toml' ||

@@ -66,6 +66,8 @@ mock_cli_outcome parse_mock_command_line(int argc, const char* const* argv) {
                  "Fixed `created` timestamp, for byte-reproducible output (0: clock)");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warning, error, off");
 
+  if (wants_man_page(argc, argv))
+    return mock_cli_outcome{std::nullopt, 0, render_man_page(app, mock_man_page())};
   std::ostringstream out, err;
   try {
     app.parse(argc, argv);

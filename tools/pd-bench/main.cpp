@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "pd_proxy/bench/bench_man_page.hpp"
 #include "pd_proxy/bench/plot.hpp"
 #include "pd_proxy/bench/runner.hpp"
 
@@ -87,6 +88,10 @@ int main(int argc, char** argv) {
   app.add_option("--result-md", result_md, "Write a Markdown summary here");
   app.add_option("--plot", plot_dir,
                  "Write PNG charts (latency CDFs, throughput over time) here, with gnuplot");
+  if (wants_man_page(argc, argv)) {
+    std::fputs(render_man_page(app, bench_man_page()).c_str(), stdout);
+    return 0;
+  }
   CLI11_PARSE(app, argc, argv);
 
   run_options options;

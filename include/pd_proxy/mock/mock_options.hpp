@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "pd_proxy/core/config/man_page.hpp"
 #include "pd_proxy/mock/timing_model.hpp"
 
 namespace pd_proxy::mock {
@@ -44,7 +45,10 @@ struct mock_cli_outcome {
   std::string output;
 };
 
-/// Parses pd-mock's argv. Never throws.
+/// Parses pd-mock's argv. Never throws. With --help-man, `output` is the man page.
 mock_cli_outcome parse_mock_command_line(int argc, const char* const* argv);
+
+/// The prose of pd-mock(1).
+man_page mock_man_page();
 
 }  // namespace pd_proxy::mock

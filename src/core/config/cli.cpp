@@ -20,6 +20,7 @@
 
 #include "pd_proxy/core/backends/pool_expansion.hpp"
 #include "pd_proxy/core/config/config_sources.hpp"
+#include "pd_proxy/core/config/man_page.hpp"
 #include "pd_proxy/core/http/authorization.hpp"
 #include "pd_proxy/core/scheduling/selection_policy.hpp"
 
@@ -123,8 +124,12 @@ class flag_set {
                                      const std::string& type) {
     std::string shown = type;  // as CLI11 shows an unlimited list, without CLI11's "[...]" around defaults
     for (std::size_t i = 0; i < initial.size(); ++i) shown += (i == 0 ? "=" : " ") + initial[i];
+    std::string defaults;  // for the man page, which shows the type and the default apart
+    for (const auto& value : initial) defaults += (defaults.empty() ? "" : " ") + value;
     auto& values = lists_.emplace_back(std::move(initial));
     app_.add_option(name, values, help)
+        ->type_name(type)
+        ->default_str(defaults)
         ->option_text(shown + " ...")
         ->expected(1, max_list_values)
         ->allow_extra_args(false)
@@ -327,7 +332,7 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
       "decoder.",
       "pd-proxy"};
   app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.set_version_flag("--version", std::string("pd-proxy ") + "0.1.0");
+  app.set_version_flag("--version", std::string("pd-proxy ") + PD_PROXY_VERSION);
   app.get_formatter()->column_width(40);
   app.footer(help_footer());
   bool check_only = false;
@@ -353,12 +358,14 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                  "A name whose every A/AAAA record is a prefiller on PORT, resolved every "
                  "--dns-refresh-interval (repeatable; alongside or instead of --prefiller-hosts)")
       ->type_name("NAME:PORT")
+      ->default_str("")  // none, rather than CLI11's "[]"
       ->take_all()
       ->group("Prefiller pool");
   app.add_option("--decoder-dns", decoder_dns,
                  "A name whose every A/AAAA record is a decoder on PORT, resolved every "
                  "--dns-refresh-interval (repeatable; alongside or instead of --decoder-hosts)")
       ->type_name("NAME:PORT")
+      ->default_str("")  // none, rather than CLI11's "[]"
       ->take_all()
       ->group("Decoder pool");
   flags.add_seconds("--dns-refresh-interval", config.dns_refresh_interval,
@@ -518,6 +525,7 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
       ->group("Security");
   flags.add_integer("--workers", config.workers, 1, max_workers,
                     "I/O threads (default: number of cores, 1-1024)", "Runtime");
+  app.get_option("--workers")->default_str("");  // the build machine's core count is no default to show
   flags.add_text("--log-level", config.log_level,
                  "trace, debug, info, warning, error, critical or off (any case)", "Runtime", "LEVEL",
                  [&config](const std::string& text) -> std::string {
@@ -547,7 +555,8 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                    config.log_format = text;
                    return {};
                  });
-  const auto sources = arguments_with_environment(app, argc, argv, env);
+  const auto sources = arguments_with_environment(app, argc, argv, env);  // also names each flag's variable
+  if (wants_man_page(argc, argv)) return cli_outcome{std::nullopt, 0, render_man_page(app, proxy_man_page())};
   if (!sources.error.empty()) return usage_error(sources.error);
   std::vector<const char*> args;
   for (const auto& arg : sources.args) args.push_back(arg.c_str());
