@@ -12,7 +12,7 @@ scripts/install-deps.sh
 
 # The build tree and flags of scripts/test.sh's main build, so that neither command rebuilds the other's work
 # (the deployment_files test fails if the two configure lines differ).
-cmake -S . -B build -G Ninja -DPD_PROXY_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake -S . -B build -G Ninja -DPD_PROXY_WERROR=ON -DPD_PROXY_PCH=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build -j "$(nproc)" --target pd-proxy pd-mock
 
 free=$(scripts/free-ports.py 1 6)
