@@ -129,7 +129,8 @@ const std::map<std::string, std::string> not_flags{
     {"--retry",
      "an argparse prefix of --retry-delay: what pd-proxy refuses (migrating.md, configuration.md)"},
     {"--kv-transfer-config", "vLLM's flag, in operations.md's runbook"},
-    {"--api-keys", "the unknown flag configuration.md and security.md show refused without echoing its value"},
+    {"--api-keys",
+     "the unknown flag configuration.md and security.md show refused without echoing its value"},
 };
 
 // The programs whose flags the documents show besides the project's, not checked here.
