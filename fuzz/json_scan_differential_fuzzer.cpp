@@ -35,7 +35,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pd_proxy/core/flow/json_scan.hpp"
+#include "pd_proxy/core/json/json_scan.hpp"
 
 namespace {
 

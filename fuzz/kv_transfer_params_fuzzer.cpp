@@ -19,8 +19,8 @@
 #include <string>
 #include <string_view>
 
-#include "pd_proxy/core/flow/json_scan.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
+#include "pd_proxy/core/json/json_scan.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/sse/sse_parser.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy::bench {
 namespace {
@@ -27,7 +27,7 @@ struct run_state {
   const run_options& options;
   const std::vector<prepared_request>& requests;
   backend target;  // the proxy (or backend) under test
-  backend_pool pool;
+  connection_pool pool;
   clock::time_point started;
   clock::time_point last_finished;
   std::vector<request_record> records;
@@ -159,7 +159,7 @@ std::vector<request_record> run_load(const run_options& options,
   const std::size_t idle = options.max_concurrency > 0 ? options.max_concurrency : 4096;
   const auto now = clock::now();
   run_state run{
-      options, requests, {1, backend_role::decode, options.target}, backend_pool(idle), now, now, {}, 0,
+      options, requests, {1, backend_role::decode, options.target}, connection_pool(idle), now, now, {}, 0,
       0,       {}};
   if (requests.empty()) return {};
   bool dispatching = true;

@@ -11,8 +11,8 @@
 #include "pd_proxy/mock/openai_format.hpp"
 #include "pd_proxy/net/backend/backend_connection.hpp"
 #include "pd_proxy/net/client/client_request_reader.hpp"
-#include "pd_proxy/net/client/client_response.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/http/client_response.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy::mock {
 namespace {

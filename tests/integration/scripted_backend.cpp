@@ -1,6 +1,6 @@
 #include "scripted_backend.hpp"
 
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy::test {
 

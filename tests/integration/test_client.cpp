@@ -1,6 +1,6 @@
 #include "test_client.hpp"
 
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy::test {
 

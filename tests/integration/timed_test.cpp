@@ -2,8 +2,6 @@
 // one that gets data in time does not, a shorter limit after a longer one still fires, a cancelled
 // coroutine's operation is aborted, not timed out, and a write larger than the socket takes is finished
 // asynchronously, or times out when the peer does not read.
-#include "pd_proxy/net/timed.hpp"
-
 #include <gtest/gtest.h>
 
 #include <array>
@@ -12,6 +10,7 @@
 #include <string>
 #include <tuple>
 
+#include "pd_proxy/net/operation_timer.hpp"
 #include "pd_proxy/net/write_all.hpp"
 
 namespace pd_proxy {

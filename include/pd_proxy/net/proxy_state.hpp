@@ -40,7 +40,7 @@ struct proxy_state {
   std::shared_ptr<backend> add_backend(backend_role role, backend_address address);
   /// Takes a backend out of the registry and of scheduling: no new request picks it; requests that hold it
   /// finish and release their load against it. False when no current backend has `id`. Thread-safe. (The
-  /// workers' idle connections to it are not closed yet: backend_pool::forget is for run-time pools.)
+  /// workers' idle connections to it are not closed yet: connection_pool::forget is for run-time pools.)
   bool remove_backend(backend_id id);
 
   /// The configuration requests read: the one the server last installed on the calling thread (a reload

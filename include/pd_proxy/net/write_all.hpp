@@ -6,7 +6,7 @@
 #include <type_traits>
 
 #include "pd_proxy/net/net.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "pd_proxy/core/flow/json_scan.hpp"
 #include "pd_proxy/core/flow/request_validation.hpp"
+#include "pd_proxy/core/json/json_scan.hpp"
 
 namespace pd_proxy {
 

@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "pd_proxy/core/flow/json_scan.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
-#include "pd_proxy/core/flow/utf8.hpp"
+#include "pd_proxy/core/json/json_scan.hpp"
+#include "pd_proxy/core/json/utf8.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>

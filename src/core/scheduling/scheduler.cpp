@@ -99,7 +99,7 @@ scheduler::scheduler(std::unique_ptr<selection_policy> prefill, std::unique_ptr<
 
 void scheduler::add(std::shared_ptr<backend> b, bool probed) {
   if (b == nullptr) return;
-  pool& p = pool_of(b->role());
+  role_state& p = state_of(b->role());
   std::lock_guard lock(p.mutex);
   backend& target = *b;
   const auto [it, inserted] = p.candidates.try_emplace(target.id(), std::move(b));
@@ -111,7 +111,7 @@ void scheduler::add(std::shared_ptr<backend> b, bool probed) {
 }
 
 void scheduler::remove(const backend& b) {
-  pool& p = pool_of(b.role());
+  role_state& p = state_of(b.role());
   std::shared_ptr<backend> removed;  // destroyed after the unlock
   std::lock_guard lock(p.mutex);
   const auto found = p.candidates.find(b.id());
@@ -128,7 +128,7 @@ void scheduler::remove(const backend& b) {
 
 void scheduler::set_policy(backend_role role, std::unique_ptr<selection_policy> policy) {
   if (policy == nullptr) return;
-  pool& p = pool_of(role);
+  role_state& p = state_of(role);
   std::lock_guard lock(p.mutex);
   for (auto& [id, b] : p.candidates) {
     if (!b->routed_) continue;
@@ -142,7 +142,7 @@ bool scheduler::is_candidate_locked(const backend& b) {
   return b.candidate_;
 }
 
-void scheduler::refresh_locked(pool& p, backend& b, clock::time_point now) {
+void scheduler::refresh_locked(role_state& p, backend& b, clock::time_point now) {
   const bool usable = b.health_state_.usable(now);
   if (usable != b.routed_) {
     if (usable) {
@@ -163,12 +163,12 @@ void scheduler::refresh_locked(pool& p, backend& b, clock::time_point now) {
   }
 }
 
-void scheduler::wake_locked(pool& p, clock::time_point now) {
+void scheduler::wake_locked(role_state& p, clock::time_point now) {
   p.next_wake = clock::time_point::max();
   for (auto& [id, b] : p.candidates) refresh_locked(p, *b, now);  // also finds the next wake
 }
 
-std::shared_ptr<backend> scheduler::reserve_locked(pool& p, const request_context& request,
+std::shared_ptr<backend> scheduler::reserve_locked(role_state& p, const request_context& request,
                                                    std::int64_t tokens, std::int64_t kv) {
   const clock::time_point now = now_();
   if (now >= p.next_wake) wake_locked(p, now);
@@ -206,7 +206,7 @@ std::optional<decode_reservation> scheduler::reserve_decode(double score, const 
 }
 
 void scheduler::adjust(backend& b, std::int64_t tokens, std::int64_t kv, int inflight) {
-  pool& p = pool_of(b.role());
+  role_state& p = state_of(b.role());
   std::lock_guard lock(p.mutex);
   b.load_.tokens += tokens;
   b.load_.kv += kv;
@@ -215,7 +215,7 @@ void scheduler::adjust(backend& b, std::int64_t tokens, std::int64_t kv, int inf
 }
 
 void scheduler::report(backend& b, leg_result result) {
-  pool& p = pool_of(b.role());
+  role_state& p = state_of(b.role());
   std::lock_guard lock(p.mutex);
   const clock::time_point now = now_();
   switch (result) {
@@ -233,7 +233,7 @@ void scheduler::report(backend& b, leg_result result) {
 }
 
 bool scheduler::report_load(backend_id id, const engine_load& load) {
-  for (pool* p : {&prefill_, &decode_}) {
+  for (role_state* p : {&prefill_, &decode_}) {
     std::lock_guard lock(p->mutex);
     const auto found = p->candidates.find(id);
     if (found == p->candidates.end()) continue;
@@ -247,7 +247,7 @@ bool scheduler::report_load(backend_id id, const engine_load& load) {
 }
 
 check_effect scheduler::check_result(backend& b, bool passed) {
-  pool& p = pool_of(b.role());
+  role_state& p = state_of(b.role());
   std::lock_guard lock(p.mutex);
   if (!is_candidate_locked(b)) return {};
   const clock::time_point now = now_();
@@ -264,7 +264,7 @@ check_effect scheduler::check_result(backend& b, bool passed) {
 }
 
 backend_status scheduler::status(const backend& b) const {
-  const pool& p = pool_of(b.role());
+  const role_state& p = state_of(b.role());
   std::lock_guard lock(p.mutex);
   const clock::time_point now = now_();
   return backend_status{
@@ -276,7 +276,7 @@ backend_status scheduler::status(const backend& b) const {
 }
 
 bool scheduler::any_usable(backend_role role) {
-  pool& p = pool_of(role);
+  role_state& p = state_of(role);
   if (p.routed.load(std::memory_order_relaxed) > 0) return true;
   std::lock_guard lock(p.mutex);
   const clock::time_point now = now_();
@@ -285,7 +285,7 @@ bool scheduler::any_usable(backend_role role) {
 }
 
 std::size_t scheduler::usable(backend_role role) const {
-  const pool& p = pool_of(role);
+  const role_state& p = state_of(role);
   std::lock_guard lock(p.mutex);
   const clock::time_point now = now_();
   std::size_t n = 0;
@@ -294,14 +294,14 @@ std::size_t scheduler::usable(backend_role role) const {
 }
 
 backend_load scheduler::load(const backend& b) const {
-  const pool& p = pool_of(b.role());
+  const role_state& p = state_of(b.role());
   std::lock_guard lock(p.mutex);
   return backend_load{fixed_load::tokens_of(b.load_.tokens), fixed_load::tokens_of(b.load_.kv),
                       b.load_.inflight};
 }
 
 std::size_t scheduler::size(backend_role role) const {
-  const pool& p = pool_of(role);
+  const role_state& p = state_of(role);
   std::lock_guard lock(p.mutex);
   return p.candidates.size();
 }

@@ -1,7 +1,7 @@
 #include "pd_proxy/net/backend/backend_connection.hpp"
 
 #include "pd_proxy/core/time/deadline.hpp"
-#include "pd_proxy/net/backend/backend_pool.hpp"
+#include "pd_proxy/net/backend/connection_pool.hpp"
 
 namespace pd_proxy {
 

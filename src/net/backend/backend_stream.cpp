@@ -3,7 +3,7 @@
 #include <array>
 #include <boost/container/small_vector.hpp>
 
-#include "pd_proxy/core/flow/retry.hpp"
+#include "pd_proxy/core/backends/fresh_connection.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
 #include "pd_proxy/net/write_all.hpp"
 

@@ -6,7 +6,7 @@
 
 #include "pd_proxy/core/http/http_framing.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
-#include "pd_proxy/net/client/client_response.hpp"
+#include "pd_proxy/net/http/client_response.hpp"
 #include "pd_proxy/net/observe/refusal.hpp"
 #include "pd_proxy/net/write_all.hpp"
 

@@ -14,9 +14,9 @@
 #include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/client/admission_wait.hpp"
 #include "pd_proxy/net/client/client_request_reader.hpp"
-#include "pd_proxy/net/client/client_response.hpp"
-#include "pd_proxy/net/flow/models_route.hpp"
+#include "pd_proxy/net/client/models_route.hpp"
 #include "pd_proxy/net/flow/pd_driver.hpp"
+#include "pd_proxy/net/http/client_response.hpp"
 #include "pd_proxy/net/observe/metrics_exposition.hpp"
 #include "pd_proxy/net/observe/refusal.hpp"
 #include "pd_proxy/net/observe/request_observer.hpp"
@@ -114,7 +114,7 @@ bool method_allowed(route r, http::verb method) {
 }
 
 // The PD flow behind --max-inflight: waits for a slot in the queue, or answers 429 with Retry-After.
-net::awaitable<pd_outcome> admit_and_run(proxy_state& state, backend_pool& pool, stop_list& stoppable,
+net::awaitable<pd_outcome> admit_and_run(proxy_state& state, connection_pool& pool, stop_list& stoppable,
                                          const pd_request& request, client_response& response) {
   co_await net::this_coro::throw_if_cancelled(false);
   const seconds_d queue_timeout = state.current_config()->queue_timeout;  // reloadable
@@ -141,7 +141,7 @@ net::awaitable<pd_outcome> admit_and_run(proxy_state& state, backend_pool& pool,
 }
 
 // Handles one request that was read whole. Returns false when the connection must end.
-net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop_list& stoppable,
+net::awaitable<bool> handle_request(proxy_state& state, connection_pool& pool, stop_list& stoppable,
                                     client_stream socket, operation_timer& write_timer,
                                     beast::flat_buffer& buffer, client_message& message,
                                     std::string_view client_address) {
@@ -252,7 +252,7 @@ net::awaitable<bool> handle_request(proxy_state& state, backend_pool& pool, stop
 }
 
 // The connection's requests one after another, on its plain or TLS stream.
-net::awaitable<void> serve_requests(client_stream socket, proxy_state& state, backend_pool& pool,
+net::awaitable<void> serve_requests(client_stream socket, proxy_state& state, connection_pool& pool,
                                     stop_list& stoppable) {
   co_await net::this_coro::throw_if_cancelled(false);
   auto config = state.current_config();  // taken again before each request: a reload applies to the next one
@@ -283,7 +283,7 @@ net::awaitable<void> serve_requests(client_stream socket, proxy_state& state, ba
 
 }  // namespace
 
-net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, backend_pool& pool,
+net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, connection_pool& pool,
                                         stop_list& stoppable) {
   co_await net::this_coro::throw_if_cancelled(false);
   error_code ignored;

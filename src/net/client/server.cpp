@@ -8,13 +8,13 @@
 #include <utility>
 
 #include "pd_proxy/core/http/request_id.hpp"
-#include "pd_proxy/net/client/client_response.hpp"
 #include "pd_proxy/net/client/client_session.hpp"
 #include "pd_proxy/net/client/task_group.hpp"
 #include "pd_proxy/net/client/tls_context.hpp"
+#include "pd_proxy/net/http/client_response.hpp"
 #include "pd_proxy/net/observe/refusal.hpp"
 #include "pd_proxy/net/observe/request_observer.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 
@@ -26,7 +26,7 @@ struct server::worker {
     pool.close_all();
   }
 
-  backend_pool pool;
+  connection_pool pool;
   stop_list stoppable;  // its in-flight PD requests, for the drain deadline
   task_group clients;   // its client connection coroutines; outlives `io`, whose destruction ends them
   net::io_context io;
@@ -60,7 +60,7 @@ class connection_slot {
 };
 
 net::awaitable<void> serve_connection(tcp::socket socket, [[maybe_unused]] connection_slot slot,
-                                      proxy_state& state, backend_pool& pool, stop_list& stoppable) {
+                                      proxy_state& state, connection_pool& pool, stop_list& stoppable) {
   co_await run_client_session(std::move(socket), state, pool, stoppable);
 }
 

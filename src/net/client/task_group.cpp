@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 namespace {

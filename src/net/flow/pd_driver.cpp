@@ -12,7 +12,7 @@
 #include "pd_proxy/core/sse/relay_framer.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 namespace {
@@ -25,7 +25,7 @@ constexpr std::size_t relay_buffer_bytes = 8 * 1024;
 // Executes one request's pd_flow actions. Lives in the coroutine frame of run_pd_flow.
 class pd_driver {
  public:
-  pd_driver(proxy_state& state, backend_pool& pool, const pd_request& request, client_response& response,
+  pd_driver(proxy_state& state, connection_pool& pool, const pd_request& request, client_response& response,
             stoppable_request& stop)
       : state_(state),
         config_ptr_(state.current_config()),
@@ -338,7 +338,7 @@ class pd_driver {
   proxy_state& state_;
   std::shared_ptr<const proxy_config> config_ptr_;  // this request's (reloadable settings), kept to its end
   const proxy_config& config_;
-  backend_pool& pool_;
+  connection_pool& pool_;
   const pd_request& request_;
   client_response& response_;
   stoppable_request& stop_;
@@ -365,7 +365,7 @@ class pd_driver {
 
 }  // namespace
 
-net::awaitable<pd_outcome> run_pd_flow(proxy_state& state, backend_pool& pool, stop_list& stoppable,
+net::awaitable<pd_outcome> run_pd_flow(proxy_state& state, connection_pool& pool, stop_list& stoppable,
                                        const pd_request& request, client_response& response) {
   inflight_guard inflight(state.request_num);
   state.counters.pd_requests.fetch_add(1, std::memory_order_relaxed);

@@ -1,7 +1,7 @@
 #include "pd_proxy/net/flow/stop_list.hpp"
 
 #include "pd_proxy/net/backend/backend_stream.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 

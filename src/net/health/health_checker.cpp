@@ -9,7 +9,7 @@
 
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 namespace {

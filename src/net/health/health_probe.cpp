@@ -5,7 +5,7 @@
 #include "pd_proxy/core/health/check_response.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
 #include "pd_proxy/net/backend/backend_connection.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 namespace {

@@ -10,8 +10,8 @@
 #include "pd_proxy/core/http/error.hpp"
 #include "pd_proxy/core/pools/instance_request.hpp"
 #include "pd_proxy/net/client/client_request_reader.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 #include "pd_proxy/net/pools/instance_probe.hpp"
-#include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
 namespace {

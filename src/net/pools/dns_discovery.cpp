@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "pd_proxy/core/pools/instance_request.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 #include "pd_proxy/net/pools/instance_probe.hpp"
-#include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
 namespace {

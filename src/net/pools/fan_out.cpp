@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 

@@ -6,8 +6,8 @@
 
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 #include "pd_proxy/net/pools/fan_out.hpp"
-#include "pd_proxy/net/timed.hpp"
 
 namespace pd_proxy {
 namespace {
@@ -56,7 +56,7 @@ void log_verdict(const probe_target& target, probe_verdict verdict, int max_retr
 net::awaitable<bool> probe_instance(const proxy_config& config, backend_role role,
                                     const backend_address& address) {
   const backend target(0, role, address);  // not registered: a connection pool of its own
-  backend_pool pool(0);
+  connection_pool pool(0);
   const seconds_d limit = probe_timeout(config);
   const std::string head = format_backend_request_head(
       {"GET", config.health_check_path, target.authority(), {}, config.backend_api_key, std::nullopt});

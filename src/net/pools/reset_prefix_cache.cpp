@@ -25,7 +25,7 @@ struct reset_result {
 
 net::awaitable<void> reset_one(const proxy_config& config, const std::string& target_path,
                                reset_result& result) {
-  backend_pool pool(0);  // a connection of its own: the admin plane does not touch the workers' pools
+  connection_pool pool(0);  // a connection of its own: the admin plane does not touch the workers' pools
   const backend& target = *result.target;
   const std::string head = format_backend_request_head(
       {"POST", target_path, target.authority(), {}, config.backend_api_key, std::size_t{0}});

@@ -10,12 +10,9 @@
 
 #include "pd_proxy/core/backends/backend_address.hpp"
 #include "pd_proxy/core/pools/dns_records.hpp"
+#include "pd_proxy/core/time/duration.hpp"
 
 namespace pd_proxy {
-
-/// Seconds. Every duration the CLI puts in proxy_config is finite, 0 or at least 1 ns, and at most 1e9 s
-/// (max_duration_seconds in cli.hpp), so steady_clock::now() plus it never overflows a timer.
-using seconds_d = std::chrono::duration<double>;
 
 /// What a decode retry sends to the next decoder (`--decode-retry-kv`).
 enum class decode_retry_kv {

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "pd_proxy/core/backends/backend_failure.hpp"
 #include "pd_proxy/core/config/config.hpp"
-#include "pd_proxy/core/flow/backend_failure.hpp"
 #include "pd_proxy/core/http/error.hpp"
 
 namespace pd_proxy {

@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "pd_proxy/core/backends/backend_failure.hpp"
 #include "pd_proxy/core/config/config.hpp"
-#include "pd_proxy/core/flow/backend_failure.hpp"
 
 namespace pd_proxy {
 
@@ -36,15 +36,6 @@ std::string reprefill_request_id(std::string_view request_id, int k);
 /// times `base`, so that no attempt count overflows it (attempt 2: base, 3: 2·base, ... 12 and later:
 /// 1024·base).
 seconds_d retry_backoff(seconds_d base, int attempt);
-
-/// Whether a request that failed on a reused keep-alive connection is sent once more, on a fresh connection
-/// to the same backend, before the attempt counts as failed: when the backend had closed the connection
-/// while it was idle (EOF, reset or broken pipe) before any byte of a response came back. Not when the
-/// connection was new, the client is gone, or the backend started answering.
-constexpr bool retry_on_fresh_connection(bool reused, bool client_gone, bool closed_by_backend,
-                                         bool response_started) {
-  return reused && !client_gone && closed_by_backend && !response_started;
-}
 
 /// Whether a decode retry first runs the prefill again: with --decode-retry-kv reprefill, once the failed
 /// decoder received the whole request (it may have pulled the KV, which the prefiller then frees). A decoder

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "pd_proxy/core/flow/backend_failure.hpp"
+#include "pd_proxy/core/backends/backend_failure.hpp"
 #include "pd_proxy/core/flow/pd_flow.hpp"
 
 namespace pd_proxy {

@@ -172,7 +172,7 @@ class scheduler {
   friend class prefill_reservation;
   friend class decode_reservation;
 
-  struct pool {
+  struct role_state {
     mutable std::mutex mutex;  // guards everything below and the load of every backend of this role
     std::unique_ptr<selection_policy> policy;
     std::unordered_map<backend_id, std::shared_ptr<backend>> candidates;
@@ -180,24 +180,26 @@ class scheduler {
     std::atomic<std::size_t> routed{0};  // candidates in the policy's index; written under the mutex
   };
 
-  pool& pool_of(backend_role role) { return role == backend_role::prefill ? prefill_ : decode_; }
-  const pool& pool_of(backend_role role) const { return role == backend_role::prefill ? prefill_ : decode_; }
+  role_state& state_of(backend_role role) { return role == backend_role::prefill ? prefill_ : decode_; }
+  const role_state& state_of(backend_role role) const {
+    return role == backend_role::prefill ? prefill_ : decode_;
+  }
   /// Under p.mutex: picks, adds the load, tells the policy. Null when the role has no candidate.
-  std::shared_ptr<backend> reserve_locked(pool& p, const request_context& request, std::int64_t tokens,
+  std::shared_ptr<backend> reserve_locked(role_state& p, const request_context& request, std::int64_t tokens,
                                           std::int64_t kv);
   /// Adds the (signed) deltas to `b`'s load under its role's lock and tells the policy if `b` is a candidate.
   void adjust(backend& b, std::int64_t tokens, std::int64_t kv, int inflight);
   /// A request's result on `b` (a candidate or not) reaches its health state.
   void report(backend& b, leg_result result);
-  /// Under the mutex of b's pool: whether b is one of its candidates.
+  /// Under the mutex of b's role: whether b is one of its candidates.
   static bool is_candidate_locked(const backend& b);
   /// Under p.mutex: puts candidate `b` in the policy's index or takes it out, as its health says now.
-  void refresh_locked(pool& p, backend& b, clock::time_point now);
+  void refresh_locked(role_state& p, backend& b, clock::time_point now);
   /// Under p.mutex: brings back the candidates whose open period ended (called when now >= next_wake).
-  void wake_locked(pool& p, clock::time_point now);
+  void wake_locked(role_state& p, clock::time_point now);
 
-  pool prefill_;
-  pool decode_;
+  role_state prefill_;
+  role_state decode_;
   health_settings health_;
   bool checked_;
   time_source now_;

@@ -7,11 +7,11 @@
 #include "pd_proxy/core/backends/backend.hpp"
 #include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/net/net.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 
-class backend_pool;
+class connection_pool;
 
 /// One TCP connection to one backend and the bytes read from it but not yet parsed.
 struct backend_connection {
@@ -29,7 +29,7 @@ struct backend_connection {
 class backend_lease {
  public:
   backend_lease() = default;
-  backend_lease(backend_pool& pool, backend_id id, std::unique_ptr<backend_connection> connection)
+  backend_lease(connection_pool& pool, backend_id id, std::unique_ptr<backend_connection> connection)
       : pool_(&pool), id_(id), connection_(std::move(connection)) {}
   backend_lease(backend_lease&& other) noexcept { *this = std::move(other); }
   backend_lease& operator=(backend_lease&& other) noexcept;
@@ -47,7 +47,7 @@ class backend_lease {
   void finish();
 
  private:
-  backend_pool* pool_ = nullptr;
+  connection_pool* pool_ = nullptr;
   backend_id id_ = 0;
   std::unique_ptr<backend_connection> connection_;
   bool reusable_ = false;

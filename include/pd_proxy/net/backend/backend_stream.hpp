@@ -7,11 +7,11 @@
 #include <string_view>
 
 #include "pd_proxy/core/backends/backend.hpp"
+#include "pd_proxy/core/backends/backend_failure.hpp"
 #include "pd_proxy/core/config/config.hpp"
-#include "pd_proxy/core/flow/backend_failure.hpp"
 #include "pd_proxy/net/backend/backend_connection.hpp"
-#include "pd_proxy/net/backend/backend_pool.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/backend/connection_pool.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 
@@ -22,7 +22,7 @@ namespace pd_proxy {
 class backend_stream {
  public:
   /// `target` must outlive the stream (the request's reservation on it keeps it alive).
-  backend_stream(backend_pool& pool, const backend& target) : pool_(pool), target_(target) {}
+  backend_stream(connection_pool& pool, const backend& target) : pool_(pool), target_(target) {}
 
   /// Connects (within `connect_timeout`), writes `head` and `body`, and reads the head of the final response
   /// (interim 1xx responses are read and dropped; a 101 or more than 8 of them is a transport failure); the
@@ -72,7 +72,7 @@ class backend_stream {
   // Resolves the target's address unless the pool has it, then connects within `limit`.
   net::awaitable<std::tuple<error_code, std::unique_ptr<backend_connection>>> connect(seconds_d limit);
 
-  backend_pool& pool_;
+  connection_pool& pool_;
   const backend& target_;
   backend_lease lease_;
   std::optional<http::response_parser<http::buffer_body>> parser_;

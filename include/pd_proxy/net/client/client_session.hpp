@@ -1,7 +1,7 @@
 // One client connection: reads requests, routes them, writes responses, watches for disconnects.
 #pragma once
 
-#include "pd_proxy/net/backend/backend_pool.hpp"
+#include "pd_proxy/net/backend/connection_pool.hpp"
 #include "pd_proxy/net/flow/stop_list.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 
@@ -14,7 +14,7 @@ namespace pd_proxy {
 /// drains, a request is answered 503 "proxy shutting down" and the connection closes. Runs on one worker;
 /// `pool` and `stoppable` are that worker's. A cancellation of the coroutine (the drain's last step) ends the
 /// session: the operation in progress is aborted and the connection closes. Never throws.
-net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, backend_pool& pool,
+net::awaitable<void> run_client_session(tcp::socket socket, proxy_state& state, connection_pool& pool,
                                         stop_list& stoppable);
 
 }  // namespace pd_proxy

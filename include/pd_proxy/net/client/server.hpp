@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "pd_proxy/net/backend/backend_pool.hpp"
+#include "pd_proxy/net/backend/connection_pool.hpp"
 #include "pd_proxy/net/health/health_checker.hpp"
 #include "pd_proxy/net/pools/dns_discovery.hpp"
 #include "pd_proxy/net/pools/instance_probe.hpp"

@@ -7,9 +7,9 @@
 #include "pd_proxy/core/flow/pd_flow.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
 #include "pd_proxy/core/observe/request_record.hpp"
-#include "pd_proxy/net/backend/backend_pool.hpp"
-#include "pd_proxy/net/client/client_response.hpp"
+#include "pd_proxy/net/backend/connection_pool.hpp"
 #include "pd_proxy/net/flow/stop_list.hpp"
+#include "pd_proxy/net/http/client_response.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 
 namespace pd_proxy {
@@ -36,7 +36,7 @@ struct pd_request {
 /// `stoppable` while it runs: when the drain deadline stops it, it ends with 503 "proxy shutting down" (an
 /// SSE error event once the stream started) instead of being cut. Returns how the request ended; when the
 /// client went away (the coroutine's cancellation aborted a backend operation) that is client_gone.
-net::awaitable<pd_outcome> run_pd_flow(proxy_state& state, backend_pool& pool, stop_list& stoppable,
+net::awaitable<pd_outcome> run_pd_flow(proxy_state& state, connection_pool& pool, stop_list& stoppable,
                                        const pd_request& request, client_response& response);
 
 }  // namespace pd_proxy

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "pd_proxy/core/observe/request_record.hpp"
-#include "pd_proxy/net/client/client_response.hpp"
+#include "pd_proxy/net/http/client_response.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 
 namespace pd_proxy {

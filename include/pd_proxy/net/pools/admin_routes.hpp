@@ -3,8 +3,8 @@
 
 #include <string_view>
 
-#include "pd_proxy/net/backend/backend_pool.hpp"
-#include "pd_proxy/net/client/client_response.hpp"
+#include "pd_proxy/net/backend/connection_pool.hpp"
+#include "pd_proxy/net/http/client_response.hpp"
 #include "pd_proxy/net/net.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 

@@ -44,15 +44,6 @@ TEST(retry, a_new_prefill_only_with_reprefill_and_only_after_a_decoder_got_the_r
 namespace pd_proxy {
 namespace {
 
-TEST(retry, a_stale_pooled_connection_is_retried_once_on_a_fresh_one) {
-  EXPECT_TRUE(retry_on_fresh_connection(/*reused=*/true, /*client_gone=*/false, /*closed_by_backend=*/true,
-                                        /*response_started=*/false));
-  EXPECT_FALSE(retry_on_fresh_connection(false, false, true, false));  // a new connection: a real failure
-  EXPECT_FALSE(retry_on_fresh_connection(true, true, true, false));    // the client is gone
-  EXPECT_FALSE(retry_on_fresh_connection(true, false, false, false));  // e.g. a timeout, not a close
-  EXPECT_FALSE(retry_on_fresh_connection(true, false, true, true));    // the backend began to answer
-}
-
 TEST(retry, an_empty_2xx_decode_body_is_a_transport_failure) {
   EXPECT_EQ(first_read_failure(backend_failure::none, 0), backend_failure::transport);
   EXPECT_EQ(first_read_failure(backend_failure::none, 1), backend_failure::none);

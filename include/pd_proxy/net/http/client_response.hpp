@@ -7,9 +7,9 @@
 
 #include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/core/http/error.hpp"
-#include "pd_proxy/net/client/client_stream.hpp"
+#include "pd_proxy/net/http/client_stream.hpp"
 #include "pd_proxy/net/net.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 

@@ -1,4 +1,4 @@
-#include "pd_proxy/core/flow/utf8.hpp"
+#include "pd_proxy/core/json/utf8.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "pd_proxy/net/flow/models_route.hpp"
+#include "pd_proxy/net/client/models_route.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -9,7 +9,7 @@
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 namespace {
@@ -45,10 +45,10 @@ struct models_race {
   bool decided() const { return winner.has_value() || (running == 0 && next == targets.size()); }
 };
 
-void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, backend_pool& pool,
+void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, connection_pool& pool,
                  std::string_view request_id, clock::time_point deadline);
 
-net::awaitable<void> ask_models(std::shared_ptr<models_race> race, proxy_state& state, backend_pool& pool,
+net::awaitable<void> ask_models(std::shared_ptr<models_race> race, proxy_state& state, connection_pool& pool,
                                 std::string request_id, models_target target, clock::time_point deadline) {
   const auto config_ptr = state.current_config();
   const auto& config = *config_ptr;
@@ -74,7 +74,7 @@ net::awaitable<void> ask_models(std::shared_ptr<models_race> race, proxy_state& 
   if (race->decided()) race->wake.cancel();
 }
 
-void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, backend_pool& pool,
+void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, connection_pool& pool,
                  std::string_view request_id, clock::time_point deadline) {
   if (race->next == race->targets.size()) return;
   const std::size_t i = race->next++;
@@ -86,7 +86,7 @@ void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, b
 
 }  // namespace
 
-net::awaitable<void> serve_models(proxy_state& state, backend_pool& pool, client_response& response,
+net::awaitable<void> serve_models(proxy_state& state, connection_pool& pool, client_response& response,
                                   std::string_view request_id, std::string_view backend_headers) {
   // Prefillers and decoders alternate, so that neither role's dead backends can keep the other's from being
   // asked.

@@ -1,4 +1,4 @@
-#include "pd_proxy/net/timed.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "pd_proxy/net/backend/backend_pool.hpp"
+#include "pd_proxy/net/backend/connection_pool.hpp"
 
 #include <sys/socket.h>
 
@@ -18,7 +18,7 @@ bool looks_open(tcp::socket& socket) {
 
 }  // namespace
 
-std::unique_ptr<backend_connection> backend_pool::take_idle(backend_id id) {
+std::unique_ptr<backend_connection> connection_pool::take_idle(backend_id id) {
   const auto found = entries_.find(id);
   if (found == entries_.end()) return nullptr;
   auto& idle = found->second.idle;
@@ -30,28 +30,28 @@ std::unique_ptr<backend_connection> backend_pool::take_idle(backend_id id) {
   return nullptr;
 }
 
-void backend_pool::put_idle(backend_id id, std::unique_ptr<backend_connection> connection) {
+void connection_pool::put_idle(backend_id id, std::unique_ptr<backend_connection> connection) {
   if (closed_ || connection->buffer.size() != 0) return;  // closed by the destructor
   auto& idle = entries_[id].idle;
   if (idle.size() >= max_idle_) return;
   idle.push_back(std::move(connection));
 }
 
-tcp::resolver::results_type backend_pool::endpoints(backend_id id) const {
+tcp::resolver::results_type connection_pool::endpoints(backend_id id) const {
   const auto found = entries_.find(id);
   return found == entries_.end() ? tcp::resolver::results_type() : found->second.endpoints;
 }
 
-void backend_pool::set_endpoints(backend_id id, tcp::resolver::results_type endpoints) {
+void connection_pool::set_endpoints(backend_id id, tcp::resolver::results_type endpoints) {
   if (!closed_) entries_[id].endpoints = std::move(endpoints);
 }
 
-void backend_pool::forget_endpoints(backend_id id) {
+void connection_pool::forget_endpoints(backend_id id) {
   const auto found = entries_.find(id);
   if (found != entries_.end()) found->second.endpoints = {};
 }
 
-void backend_pool::close_all() {
+void connection_pool::close_all() {
   closed_ = true;
   entries_.clear();
 }

@@ -1,4 +1,4 @@
-#include "pd_proxy/core/flow/json_scan.hpp"
+#include "pd_proxy/core/json/json_scan.hpp"
 
 #include <cstring>
 

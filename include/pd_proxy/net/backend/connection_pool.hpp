@@ -14,12 +14,12 @@ namespace pd_proxy {
 /// Owned by one worker (one thread): not thread-safe. At most `max_idle` connections are kept per backend;
 /// more are closed. A backend's address is resolved on its first connect and kept until a connect to it
 /// fails (the next connect then resolves again), so a name is not looked up on every connect.
-class backend_pool {
+class connection_pool {
  public:
-  explicit backend_pool(std::size_t max_idle) : max_idle_(max_idle) {}
-  ~backend_pool() { close_all(); }
-  backend_pool(const backend_pool&) = delete;
-  backend_pool& operator=(const backend_pool&) = delete;
+  explicit connection_pool(std::size_t max_idle) : max_idle_(max_idle) {}
+  ~connection_pool() { close_all(); }
+  connection_pool(const connection_pool&) = delete;
+  connection_pool& operator=(const connection_pool&) = delete;
 
   /// An idle connection to `id` that still looks open (no EOF or stray bytes pending), or nullptr.
   std::unique_ptr<backend_connection> take_idle(backend_id id);

@@ -3,8 +3,8 @@
 
 #include <string_view>
 
-#include "pd_proxy/net/backend/backend_pool.hpp"
-#include "pd_proxy/net/client/client_response.hpp"
+#include "pd_proxy/net/backend/connection_pool.hpp"
+#include "pd_proxy/net/http/client_response.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
 
 namespace pd_proxy {
@@ -15,7 +15,7 @@ namespace pd_proxy {
 /// shorter for connecting): 72 unresponsive backends cost 3 s, not minutes. Answers 503 when no backend
 /// answered 2xx in time. Stops at once when the coroutine is cancelled. `backend_headers` (complete header
 /// lines, forwarded_header_lines) go on every backend request.
-net::awaitable<void> serve_models(proxy_state& state, backend_pool& pool, client_response& response,
+net::awaitable<void> serve_models(proxy_state& state, connection_pool& pool, client_response& response,
                                   std::string_view request_id, std::string_view backend_headers = {});
 
 }  // namespace pd_proxy

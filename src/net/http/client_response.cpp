@@ -1,4 +1,4 @@
-#include "pd_proxy/net/client/client_response.hpp"
+#include "pd_proxy/net/http/client_response.hpp"
 
 #include <array>
 
