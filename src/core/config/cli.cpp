@@ -21,6 +21,7 @@
 #include "pd_proxy/core/backends/pool_expansion.hpp"
 #include "pd_proxy/core/config/config_sources.hpp"
 #include "pd_proxy/core/config/man_page.hpp"
+#include "pd_proxy/core/flow/protocols/registry.hpp"
 #include "pd_proxy/core/http/authorization.hpp"
 #include "pd_proxy/core/scheduling/selection_policy.hpp"
 
@@ -372,6 +373,22 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                     "Seconds between resolutions of the --prefiller-dns/--decoder-dns names", "DNS discovery",
                     false);
 
+  flags.add_text("--pd-protocol", config.pd_protocol,
+                 "The PD protocol family spoken to the backends: two-stage (vLLM's: prefill with "
+                 "max_tokens 1, then decode with the prefiller's kv_transfer_params)",
+                 "Retries", "two-stage", [&config](const std::string& text) -> std::string {
+                   if (find_pd_protocol(text) == nullptr) {
+                     std::string known;
+                     for (const auto& protocol : pd_protocols()) {
+                       if (!known.empty()) known += ", ";
+                       known += protocol.name;
+                     }
+                     return "--pd-protocol: unknown value " + quote_for_message(text) + " (expected " +
+                            known + ")";
+                   }
+                   config.pd_protocol = text;
+                   return {};
+                 });
   flags.add_integer(
       "--max-retries", config.max_retries, INT_MIN, max_retries_limit,
       "Attempts per backend leg (the reference's name; values below 1 mean 1; at most 100). Each "

@@ -9,4 +9,13 @@ unsigned default_workers() {
   return std::clamp(std::thread::hardware_concurrency(), 1u, max_workers);
 }
 
+flow_settings flow_settings_of(const proxy_config& config) {
+  return {.attempts = std::max(1, config.max_retries),
+          .retry_delay = config.retry_delay,
+          .decode_retry_kv = config.decode_retry_kv,
+          .prefill_timeout = config.prefill_timeout,
+          .first_token_timeout = config.first_token_timeout,
+          .stream_idle_timeout = config.stream_idle_timeout};
+}
+
 }  // namespace pd_proxy

@@ -64,6 +64,7 @@ reload_plan plan_reload(const proxy_config& running, const proxy_config& next) {
   using pc = proxy_config;
   c.fixed("--host", &pc::host);
   c.fixed("--port", &pc::port);
+  c.fixed("--pd-protocol", &pc::pd_protocol);
   c.reloadable("--max-retries", &pc::max_retries);
   c.reloadable("--retry-delay", &pc::retry_delay);
   c.reloadable("--decode-retry-kv", &pc::decode_retry_kv);

@@ -65,29 +65,6 @@ std::string_view to_string(request_outcome outcome) {
   return "ok";
 }
 
-request_outcome outcome_of(pd_outcome outcome, backend_failure last_failure) {
-  switch (outcome) {
-    case pd_outcome::pending:
-    case pd_outcome::completed:
-      return request_outcome::ok;
-    case pd_outcome::midstream_error:
-    case pd_outcome::backend_error:
-      return last_failure == backend_failure::timeout ? request_outcome::timeout
-                                                      : request_outcome::backend_error;
-    case pd_outcome::passed_through:
-      return request_outcome::backend_rejected;
-    case pd_outcome::no_backend:
-      return request_outcome::no_backend;
-    case pd_outcome::shutting_down:
-      return request_outcome::shutting_down;
-    case pd_outcome::client_gone:
-      return request_outcome::client_abort;
-    case pd_outcome::rejected:
-      return request_outcome::rejected;
-  }
-  return request_outcome::ok;
-}
-
 request_outcome outcome_of_status(int status) {
   if (status == 429) return request_outcome::rejected;
   if (status >= 400 && status < 500) return request_outcome::invalid_request;

@@ -10,28 +10,20 @@
 
 #include "pd_proxy/core/backends/backend_address.hpp"
 #include "pd_proxy/core/pools/dns_records.hpp"
+#include "pd_proxy/core/flow/flow_settings.hpp"
 #include "pd_proxy/core/time/duration.hpp"
 
 namespace pd_proxy {
-
-/// What a decode retry sends to the next decoder (`--decode-retry-kv`).
-enum class decode_retry_kv {
-  reuse,      // the same kv_transfer_params the prefiller returned (right when the failed decoder had not
-              // pulled the KV yet; no extra prefill)
-  reprefill,  // run the prefill again on a prefiller and send its fresh kv_transfer_params (right when a
-              // decoder may fail after pulling the KV: the prefiller frees its blocks once they are pulled)
-};
-
-/// "reuse" or "reprefill", as on the command line.
-constexpr std::string_view to_string(decode_retry_kv mode) {
-  return mode == decode_retry_kv::reprefill ? "reprefill" : "reuse";
-}
 
 /// The most I/O threads the proxy runs (`--workers`).
 inline constexpr unsigned max_workers = 1024;
 
 /// One I/O thread per core: std::thread::hardware_concurrency(), at least 1, at most max_workers.
 unsigned default_workers();
+
+struct proxy_config;
+/// The PD flow's settings out of `config`.
+flow_settings flow_settings_of(const proxy_config& config);
 
 struct proxy_config {
   // Listener.
@@ -50,8 +42,11 @@ struct proxy_config {
   // Retries: attempts per leg = max(1, max_retries) (the CLI accepts at most 100); delay before attempt k+1 =
   // retry_delay * 2^(k-1).
   int max_retries = 3;
+  // The PD protocol family spoken to the backends (--pd-protocol), a name from core/flow/protocols/registry.
+  // Fixed at start-up.
+  std::string pd_protocol = "two-stage";
   seconds_d retry_delay{0.001};
-  // What a decode retry sends to the next decoder (see decode_retry_kv above).
+  // What a decode retry sends to the next decoder (see decode_retry_kv in core/flow/flow_settings.hpp).
   ::pd_proxy::decode_retry_kv decode_retry_kv = ::pd_proxy::decode_retry_kv::reuse;
 
   // Accepted for compatibility with the reference's later flags; nothing uses them yet (they are to bound

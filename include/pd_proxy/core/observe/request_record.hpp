@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "pd_proxy/core/backends/backend_failure.hpp"
-#include "pd_proxy/core/flow/pd_flow.hpp"
+#include "pd_proxy/core/observe/request_outcome.hpp"
 
 namespace pd_proxy {
 
@@ -32,26 +32,6 @@ std::string_view to_string(request_route route);
 /// The route of a request path (without its query).
 request_route route_of_path(std::string_view path);
 
-/// How a request ended, as the access log says it.
-enum class request_outcome : std::uint8_t {
-  ok,                // answered in full (any 2xx, or a route's own answer such as /ready's 503)
-  client_abort,      // the client went away before its response ended
-  backend_error,     // backends failed (502, or a failure after the stream began)
-  timeout,           // a backend limit passed (504, or a stalled stream)
-  rejected,          // --max-inflight: queue full or timed out (429)
-  no_backend,        // a role had no usable backend (503)
-  shutting_down,     // the drain refused or stopped the request (503)
-  backend_rejected,  // a backend's own non-retryable answer (4xx) was passed through
-  invalid_request,   // the proxy refused the request itself (4xx: bad JSON, unknown route, ...)
-};
-
-/// "ok", "client_abort", "backend_error", "timeout", "rejected", "no_backend", "shutting_down",
-/// "backend_rejected", "invalid_request".
-std::string_view to_string(request_outcome outcome);
-
-/// The outcome of a PD request from its flow's outcome and the last backend failure it saw (`timeout` turns
-/// a backend error or a mid-stream failure into `timeout`).
-request_outcome outcome_of(pd_outcome outcome, backend_failure last_failure);
 /// The outcome of a request the proxy answered itself (not the PD flow) from its status.
 request_outcome outcome_of_status(int status);
 
