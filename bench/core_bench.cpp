@@ -39,14 +39,14 @@ void bm_schedule_request(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   bench_cluster c(n);
   // Keep half the pool busy so picks are not all ties.
-  std::vector<decode_reservation> background;
+  std::vector<leg_reservation> background;
   for (std::size_t i = 0; i < n / 2; ++i)
     background.push_back(*c.sched.reserve_decode(1000.0 + static_cast<double>(i)));
   for (auto _ : state) {
     auto p = c.sched.reserve_prefill(prefill_score(4096));
-    p->prefill_finished();
+    p->release(leg_hold::tokens);
     auto d = c.sched.reserve_decode(decode_score(4096));
-    p->release_kv();
+    p->release(leg_hold::kv);
     benchmark::DoNotOptimize(d->target().id());
   }
 }

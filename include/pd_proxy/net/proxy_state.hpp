@@ -10,7 +10,9 @@
 #include "pd_proxy/core/admission/inflight_limit.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/flow/protocols/registry.hpp"
 #include "pd_proxy/core/observe/metrics_shard.hpp"
+#include "pd_proxy/core/observe/proxy_counters.hpp"
 #include "pd_proxy/core/pools/pool_manager.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
 #include "pd_proxy/net/observe/access_log.hpp"
@@ -20,16 +22,6 @@ class context;
 }  // namespace boost::asio::ssl
 
 namespace pd_proxy {
-
-/// Monotonic counters, updated with relaxed atomics from any worker.
-struct proxy_counters {
-  std::atomic<std::uint64_t> pd_requests{0};         // PD requests started
-  std::atomic<std::uint64_t> local_prefills{0};      // prefiller returned no kv_transfer_params
-  std::atomic<std::uint64_t> client_disconnects{0};  // client went away before its response ended
-  std::atomic<std::uint64_t> prefill_retries{0};     // prefill attempts after the first
-  std::atomic<std::uint64_t> decode_retries{0};      // decode attempts after the first
-  std::atomic<std::uint64_t> midstream_failures{0};  // decoder failed after bytes reached the client
-};
 
 /// Created once before the workers start and destroyed after they stop. Thread-safe.
 struct proxy_state {
@@ -58,6 +50,7 @@ struct proxy_state {
   const proxy_config config;
   backend_registry backends;                 // the current backends (a snapshot per reader)
   scheduler sched;                           // their load and the policies that pick among them
+  const pd_protocol& protocol;               // --pd-protocol (the CLI checked the name)
   std::atomic<std::int64_t> request_num{0};  // PD requests in flight (the reference's request_num)
   std::atomic<std::int64_t> other_requests{
       0};  // other requests that wait on backends (/v1/models), for the drain
@@ -77,20 +70,6 @@ struct proxy_state {
  private:
   mutable std::mutex latest_mutex_;
   std::shared_ptr<const proxy_config> latest_;  // null until a reload; under latest_mutex_
-};
-
-/// Increments `request_num` for its lifetime.
-class inflight_guard {
- public:
-  explicit inflight_guard(std::atomic<std::int64_t>& n) : n_(n) {
-    n_.fetch_add(1, std::memory_order_relaxed);
-  }
-  ~inflight_guard() { n_.fetch_sub(1, std::memory_order_relaxed); }
-  inflight_guard(const inflight_guard&) = delete;
-  inflight_guard& operator=(const inflight_guard&) = delete;
-
- private:
-  std::atomic<std::int64_t>& n_;
 };
 
 }  // namespace pd_proxy

@@ -4,17 +4,17 @@
 
 namespace pd_proxy {
 
-prefill_reservation& prefill_reservation::operator=(prefill_reservation&& other) noexcept {
+leg_reservation& leg_reservation::operator=(leg_reservation&& other) noexcept {
   if (this != &other) {
-    release_all();
-    prefill_reservation gone;
+    release(leg_hold::all);
+    leg_reservation gone;
     swap(gone);  // drop our backend, then take the other's state
     swap(other);
   }
   return *this;
 }
 
-void prefill_reservation::swap(prefill_reservation& other) noexcept {
+void leg_reservation::swap(leg_reservation& other) noexcept {
   std::swap(owner_, other.owner_);
   std::swap(backend_, other.backend_);
   std::swap(units_, other.units_);
@@ -24,68 +24,22 @@ void prefill_reservation::swap(prefill_reservation& other) noexcept {
   std::swap(reported_, other.reported_);
 }
 
-void prefill_reservation::report(leg_result result) {
+void leg_reservation::report(leg_result result) {
   if (scheduler_ == nullptr || reported_) return;
   reported_ = true;
   scheduler_->report(*backend_, result);
 }
 
-void prefill_reservation::prefill_finished() {
-  if (owner_ == nullptr || !tokens_held_) return;
-  tokens_held_ = false;
-  owner_->adjust(*backend_, -units_, 0, -1);
-  if (!kv_held_) owner_ = nullptr;
-}
-
-void prefill_reservation::release_kv() {
-  if (owner_ == nullptr || !kv_held_) return;
-  kv_held_ = false;
-  owner_->adjust(*backend_, 0, -units_, 0);
-  if (!tokens_held_) owner_ = nullptr;
-}
-
-void prefill_reservation::release_all() {
+void leg_reservation::release(leg_hold hold) {
   if (owner_ == nullptr) return;
+  const bool tokens = tokens_held_ && hold != leg_hold::kv;
+  const bool kv = kv_held_ && hold != leg_hold::tokens;
+  if (!tokens && !kv) return;
+  if (tokens) tokens_held_ = false;
+  if (kv) kv_held_ = false;
   scheduler* owner = owner_;
-  const std::int64_t tokens = tokens_held_ ? -units_ : 0;
-  const std::int64_t kv = kv_held_ ? -units_ : 0;
-  const int inflight = tokens_held_ ? -1 : 0;
-  owner_ = nullptr;
-  tokens_held_ = kv_held_ = false;
-  owner->adjust(*backend_, tokens, kv, inflight);
-}
-
-//------------------------------------------------------------------------------
-
-decode_reservation& decode_reservation::operator=(decode_reservation&& other) noexcept {
-  if (this != &other) {
-    release();
-    decode_reservation gone;
-    swap(gone);
-    swap(other);
-  }
-  return *this;
-}
-
-void decode_reservation::swap(decode_reservation& other) noexcept {
-  std::swap(owner_, other.owner_);
-  std::swap(backend_, other.backend_);
-  std::swap(units_, other.units_);
-  std::swap(scheduler_, other.scheduler_);
-  std::swap(reported_, other.reported_);
-}
-
-void decode_reservation::report(leg_result result) {
-  if (scheduler_ == nullptr || reported_) return;
-  reported_ = true;
-  scheduler_->report(*backend_, result);
-}
-
-void decode_reservation::release() {
-  if (owner_ == nullptr) return;
-  scheduler* owner = owner_;
-  owner_ = nullptr;
-  owner->adjust(*backend_, -units_, 0, -1);
+  if (!tokens_held_ && !kv_held_) owner_ = nullptr;
+  owner->adjust(*backend_, tokens ? -units_ : 0, kv ? -units_ : 0, tokens ? -1 : 0);
 }
 
 //------------------------------------------------------------------------------
@@ -183,26 +137,18 @@ std::shared_ptr<backend> scheduler::reserve_locked(role_state& p, const request_
   return picked->shared_from_this();  // a candidate: owned by p.candidates
 }
 
-std::optional<prefill_reservation> scheduler::reserve_prefill(double score, const request_context& request) {
+std::optional<leg_reservation> scheduler::reserve(backend_role role, double score,
+                                                  const request_context& request) {
   const std::int64_t units = fixed_load::units(score);
+  const bool holds_kv = role == backend_role::prefill;
+  role_state& p = state_of(role);
   std::shared_ptr<backend> target;
   {
-    std::lock_guard lock(prefill_.mutex);
-    target = reserve_locked(prefill_, request, units, units);
+    std::lock_guard lock(p.mutex);
+    target = reserve_locked(p, request, units, holds_kv ? units : 0);
   }
   if (target == nullptr) return std::nullopt;
-  return prefill_reservation(this, std::move(target), units);
-}
-
-std::optional<decode_reservation> scheduler::reserve_decode(double score, const request_context& request) {
-  const std::int64_t units = fixed_load::units(score);
-  std::shared_ptr<backend> target;
-  {
-    std::lock_guard lock(decode_.mutex);
-    target = reserve_locked(decode_, request, units, 0);
-  }
-  if (target == nullptr) return std::nullopt;
-  return decode_reservation(this, std::move(target), units);
+  return leg_reservation(this, std::move(target), units, holds_kv);
 }
 
 void scheduler::adjust(backend& b, std::int64_t tokens, std::int64_t kv, int inflight) {

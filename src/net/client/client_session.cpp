@@ -114,30 +114,31 @@ bool method_allowed(route r, http::verb method) {
 }
 
 // The PD flow behind --max-inflight: waits for a slot in the queue, or answers 429 with Retry-After.
-net::awaitable<pd_outcome> admit_and_run(proxy_state& state, connection_pool& pool, stop_list& stoppable,
-                                         const pd_request& request, client_response& response) {
+net::awaitable<request_outcome> admit_and_run(proxy_state& state, const pd_driver_deps& deps, connection_pool& pool,
+                                              stop_list& stoppable, flow_request& request,
+                                              client_response& response) {
   co_await net::this_coro::throw_if_cancelled(false);
-  const seconds_d queue_timeout = state.current_config()->queue_timeout;  // reloadable
+  const seconds_d queue_timeout = deps.config->queue_timeout;  // reloadable
   auto admitted = co_await wait_for_slot(state.admission, queue_timeout);
   switch (admitted.outcome) {
     case admission::result::admitted:
-      co_return co_await run_pd_flow(state, pool, stoppable, request, response);
+      co_return co_await run_pd_flow(deps, pool, stoppable, request, response);
     case admission::result::queue_full:
       co_await response.send_error(errc::too_many_requests,
                                    "too many requests in flight and the queue is full", retry_after_header);
-      co_return pd_outcome::rejected;
+      co_return request_outcome::rejected;
     case admission::result::timed_out:
       co_await response.send_error(errc::too_many_requests,
                                    "too many requests in flight: timed out in the queue", retry_after_header);
-      co_return pd_outcome::rejected;
+      co_return request_outcome::rejected;
     case admission::result::shutting_down:  // the drain began while it waited: it never gets a slot
       response.close_after_response();
       co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
-      co_return pd_outcome::shutting_down;
+      co_return request_outcome::shutting_down;
     case admission::result::cancelled:
       break;
   }
-  co_return pd_outcome::client_gone;
+  co_return request_outcome::client_abort;
 }
 
 // Handles one request that was read whole. Returns false when the connection must end.
@@ -223,19 +224,17 @@ net::awaitable<bool> handle_request(proxy_state& state, connection_pool& pool, s
       co_await response.send_error(errc::bad_request, checked.error);
       co_return response.keep_alive();
     }
-    const pd_request request{r == route::completions ? "/v1/completions" : "/v1/chat/completions",
-                             *checked.request,
-                             message.body_hold,
-                             request_id,
-                             observed.record(),
-                             backend_headers,
-                             std::string_view(req[session_header])};
-    std::variant<pd_outcome, std::monostate> finished;
+    flow_request request(r == route::completions ? "/v1/completions" : "/v1/chat/completions",
+                         *checked.request, message.body_hold, request_id, observed.record(), backend_headers,
+                         std::string_view(req[session_header]));
+    const pd_driver_deps deps{state.sched, state.counters, state.metrics.local(), state.request_num, config_ptr,
+                              state.protocol};
+    std::variant<request_outcome, std::monostate> finished;
     if (state.admission.limited()) {
-      finished = co_await (admit_and_run(state, pool, stoppable, request, response) ||
+      finished = co_await (admit_and_run(state, deps, pool, stoppable, request, response) ||
                            watch_client(socket, buffer, config.ignore_client_half_close, watch));
     } else {
-      finished = co_await (run_pd_flow(state, pool, stoppable, request, response) ||
+      finished = co_await (run_pd_flow(deps, pool, stoppable, request, response) ||
                            watch_client(socket, buffer, config.ignore_client_half_close, watch));
     }
     client_gone = finished.index() == 1;

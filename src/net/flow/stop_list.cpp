@@ -1,17 +1,16 @@
 #include "pd_proxy/net/flow/stop_list.hpp"
 
-#include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 
-stoppable_request::stoppable_request(stop_list& list) {
+stoppable_request::stoppable_request(stop_list& list, abortable& legs) : legs_(legs) {
   list.requests_.push_back(*this);
 }
 
 void stoppable_request::stop() {
   stopping_ = true;
-  if (leg_ != nullptr) leg_->abort();
+  legs_.abort_in_flight();
   if (sleeping_ != nullptr) sleeping_->cancel();
 }
 

@@ -36,7 +36,7 @@ request_observer::~request_observer() {
   } else if (shutting_down_) {
     record_.outcome = request_outcome::shutting_down;
   } else if (pd_outcome_) {
-    record_.outcome = outcome_of(*pd_outcome_, record_.last_failure);
+    record_.outcome = *pd_outcome_;
   } else if (record_.status == 0) {
     record_.outcome = request_outcome::client_abort;  // ended before any answer: the connection was cut
   } else {

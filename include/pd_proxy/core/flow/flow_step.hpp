@@ -13,6 +13,7 @@
 #include "pd_proxy/core/flow/request_rewrite.hpp"
 #include "pd_proxy/core/http/error.hpp"
 #include "pd_proxy/core/observe/request_outcome.hpp"
+#include "pd_proxy/core/scheduling/leg_reservation.hpp"
 #include "pd_proxy/core/scheduling/leg_result.hpp"
 #include "pd_proxy/core/time/duration.hpp"
 
@@ -22,12 +23,8 @@ namespace pd_proxy {
 using leg_id = std::uint8_t;
 inline constexpr std::size_t max_legs = 4;
 
-/// What a leg's reservation holds on its backend. `tokens`: the request's share of the backend's active
-/// tokens (released when the backend's work for the leg is over); `kv`: the KV cache the backend keeps for
-/// another leg to pull (a prefiller's, until the decoder answered). Both are held from the reservation on.
-enum class leg_hold : std::uint8_t { tokens, kv, all };
-
-/// What happened since the last action. Views stay valid until the next resume() returns.
+/// What happened since the last action. Views stay valid until the next resume() returns (a leg's answer:
+/// until the leg's next read).
 struct flow_event {
   enum class kind : std::uint8_t {
     start,         // the request was read and checked: begin
@@ -47,6 +44,7 @@ struct flow_event {
     client_answered,  // answer_error / pass_through was written (or the client is gone)
     stopped,          // the drain deadline stopped the request before its answer started
     client_gone,      // the client went away: every leg is being closed
+    driver_error,     // the driver could not carry the action out (a bug): the machine ends the request
   };
 
   kind what = kind::start;
@@ -65,6 +63,7 @@ struct flow_event {
 /// carried out at once and answered with their result (done_sync for those without one). Asynchronous ones
 /// (send, read_body, read_first_byte, relay, back_off, answer_error, pass_through) are started and answered
 /// with `started`; their completion is reported after a `wait`. Several may be in flight, on different legs.
+/// The views an action holds (body, request_id, message, text) must stay valid until its completion.
 struct flow_action {
   enum class kind : std::uint8_t {
     check_role,       // whether `role` has a usable backend now (nothing is reserved)
@@ -104,7 +103,7 @@ struct flow_action {
   const spliced_body* body = nullptr;         // send; owned by the machine, valid until the leg's next send
   std::string_view request_id{};              // send: empty means the client's request id
   errc code = errc::internal;                 // answer_error
-  std::string_view message{};                 // answer_error; valid until the next resume()
+  std::string_view message{};                 // answer_error
   int status = 0;                             // pass_through
   std::string_view content_type{};            // pass_through: never empty
   std::string_view text{};                    // pass_through: the body

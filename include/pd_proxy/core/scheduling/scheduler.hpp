@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "pd_proxy/core/backends/backend.hpp"
+#include "pd_proxy/core/scheduling/leg_reservation.hpp"
 #include "pd_proxy/core/scheduling/leg_result.hpp"
 #include "pd_proxy/core/scheduling/request_context.hpp"
 #include "pd_proxy/core/scheduling/selection_policy.hpp"
@@ -19,84 +20,6 @@
 namespace pd_proxy {
 
 class scheduler;
-
-/// A prefiller's share of one request. Selection adds `score` to the prefiller's active_tokens and
-/// active_kv; `prefill_finished()` releases the tokens (the prefill response arrived or the leg ended),
-/// `release_kv()` releases the KV (the decoder's first chunk arrived, so the KV has been pulled). The
-/// destructor releases whatever is still held, so every path (error, timeout, client abort) releases
-/// exactly once, against the backend it was reserved on (even if that backend was removed meanwhile).
-/// Move-only.
-class prefill_reservation {
- public:
-  prefill_reservation() = default;
-  prefill_reservation(prefill_reservation&& other) noexcept { swap(other); }
-  prefill_reservation& operator=(prefill_reservation&& other) noexcept;
-  ~prefill_reservation() {
-    release_all();
-    report(leg_result::abandoned);
-  }
-
-  /// The backend reserved on. Precondition: shared() is not null (made by the scheduler, not moved from).
-  /// Stays valid after the release (the reservation keeps the backend alive until it is destroyed).
-  const backend& target() const { return *backend_; }
-  const std::shared_ptr<backend>& shared() const { return backend_; }
-  /// True while some load is still held.
-  bool active() const { return owner_ != nullptr; }
-  void prefill_finished();
-  void release_kv();
-  void release_all();
-  /// Reports the leg's result to the backend's health (once; later calls are ignored). A reservation
-  /// destroyed without a report reports `abandoned`.
-  void report(leg_result result);
-
- private:
-  friend class scheduler;
-  prefill_reservation(scheduler* owner, std::shared_ptr<backend> target, std::int64_t units)
-      : owner_(owner), scheduler_(owner), backend_(std::move(target)), units_(units) {}
-  void swap(prefill_reservation& other) noexcept;
-
-  scheduler* owner_ = nullptr;      // until the load is released
-  scheduler* scheduler_ = nullptr;  // the one that made it (null: default-constructed or moved from)
-  bool reported_ = false;
-  std::shared_ptr<backend> backend_;
-  std::int64_t units_ = 0;  // the score in fixed_load units, exactly as reserved
-  bool tokens_held_ = true;
-  bool kv_held_ = true;
-};
-
-/// A decoder's share of one request: `score` on its active_tokens from selection until release() or
-/// destruction, whichever comes first. Move-only.
-class decode_reservation {
- public:
-  decode_reservation() = default;
-  decode_reservation(decode_reservation&& other) noexcept { swap(other); }
-  decode_reservation& operator=(decode_reservation&& other) noexcept;
-  ~decode_reservation() {
-    release();
-    report(leg_result::abandoned);
-  }
-
-  /// As prefill_reservation::target().
-  const backend& target() const { return *backend_; }
-  const std::shared_ptr<backend>& shared() const { return backend_; }
-  bool active() const { return owner_ != nullptr; }
-  void release();
-  /// As prefill_reservation::report. A decode that began its body reports when the body ended: a stream
-  /// that breaks is a failure.
-  void report(leg_result result);
-
- private:
-  friend class scheduler;
-  decode_reservation(scheduler* owner, std::shared_ptr<backend> target, std::int64_t units)
-      : owner_(owner), scheduler_(owner), backend_(std::move(target)), units_(units) {}
-  void swap(decode_reservation& other) noexcept;
-
-  scheduler* owner_ = nullptr;      // until the load is released
-  scheduler* scheduler_ = nullptr;  // the one that made it (null: default-constructed or moved from)
-  bool reported_ = false;
-  std::shared_ptr<backend> backend_;
-  std::int64_t units_ = 0;
-};
 
 /// What the scheduler knows of one backend (a consistent copy, for /ready, /healthcheck and logs).
 struct backend_status {
@@ -141,8 +64,14 @@ class scheduler {
 
   /// Picks a usable prefiller (avoiding `request.tried` while an untried one exists) and reserves `score` on
   /// it. nullopt when the role has no usable candidate.
-  std::optional<prefill_reservation> reserve_prefill(double score, const request_context& request = {});
-  std::optional<decode_reservation> reserve_decode(double score, const request_context& request = {});
+  /// A prefill reservation holds tokens and KV, a decode one tokens only.
+  std::optional<leg_reservation> reserve(backend_role role, double score, const request_context& request = {});
+  std::optional<leg_reservation> reserve_prefill(double score, const request_context& request = {}) {
+    return reserve(backend_role::prefill, score, request);
+  }
+  std::optional<leg_reservation> reserve_decode(double score, const request_context& request = {}) {
+    return reserve(backend_role::decode, score, request);
+  }
 
   /// `policy` (not null) picks `role`'s backends from now on; it is given every usable candidate with its
   /// current load. Reservations already made are unaffected (a reload of --prefill-policy/--decode-policy).
@@ -169,8 +98,7 @@ class scheduler {
   bool checked() const { return checked_; }
 
  private:
-  friend class prefill_reservation;
-  friend class decode_reservation;
+  friend class leg_reservation;
 
   struct role_state {
     mutable std::mutex mutex;  // guards everything below and the load of every backend of this role

@@ -8,24 +8,30 @@
 
 namespace pd_proxy {
 
-class backend_stream;
 class stop_list;
 
-/// One PD request in flight, linked into its worker's stop_list for its lifetime. The request tells it which
-/// backend leg it is waiting on; when the list is stopped, that leg is aborted and `stopping()` turns true,
-/// so the request ends with "proxy shutting down" (an SSE error event once bytes were sent) instead of being
-/// cut.
+/// What the drain deadline interrupts in a request: its backend operations in flight.
+class abortable {
+ public:
+  /// Makes every backend operation in flight complete with an error at once, without resuming anyone.
+  virtual void abort_in_flight() = 0;
+
+ protected:
+  ~abortable() = default;
+};
+
+/// One PD request in flight, linked into its worker's stop_list for its lifetime. When the list is stopped,
+/// `stopping()` turns true, the request's backend operations are aborted and its back-off sleep ends, so the
+/// request ends with "proxy shutting down" (an SSE error event once bytes were sent) instead of being cut.
 class stoppable_request
     : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
  public:
-  explicit stoppable_request(stop_list& list);
+  /// `legs` must outlive the object.
+  stoppable_request(stop_list& list, abortable& legs);
   stoppable_request(const stoppable_request&) = delete;
   stoppable_request& operator=(const stoppable_request&) = delete;
 
   bool stopping() const { return stopping_; }
-
-  /// The leg the request is waiting on now, or nullptr between legs. Must outlive its registration.
-  void set_leg(backend_stream* leg) { leg_ = leg; }
 
   /// Sleeps for `d`. False when the sleep was cut short: the request was stopped or the coroutine cancelled.
   net::awaitable<bool> sleep_for(seconds_d d);
@@ -34,21 +40,9 @@ class stoppable_request
   friend class stop_list;
   void stop();
 
-  backend_stream* leg_ = nullptr;
+  abortable& legs_;
   net::steady_timer* sleeping_ = nullptr;  // the timer of a sleep in progress
   bool stopping_ = false;
-};
-
-/// Registers `leg` as the request's current leg for this object's scope (which the leg must outlive).
-class current_leg {
- public:
-  current_leg(stoppable_request& request, backend_stream& leg) : request_(request) { request_.set_leg(&leg); }
-  ~current_leg() { request_.set_leg(nullptr); }
-  current_leg(const current_leg&) = delete;
-  current_leg& operator=(const current_leg&) = delete;
-
- private:
-  stoppable_request& request_;
 };
 
 /// Not thread-safe: one per worker, used only on its thread.

@@ -29,7 +29,7 @@ class request_observer {
 
   request_record& record() { return record_; }
   /// The PD flow ended with `outcome` (else the outcome follows the status).
-  void pd_ended(pd_outcome outcome) { pd_outcome_ = outcome; }
+  void pd_ended(request_outcome outcome) { pd_outcome_ = outcome; }
   /// The client went away: client_abort (status 499 when no response head was sent).
   void client_gone() { client_gone_ = true; }
   /// The drain refused the request.
@@ -39,7 +39,7 @@ class request_observer {
   proxy_state& state_;
   const client_response& response_;
   request_record record_;
-  std::optional<pd_outcome> pd_outcome_;
+  std::optional<request_outcome> pd_outcome_;
   bool client_gone_ = false;
   bool shutting_down_ = false;
 };

@@ -188,7 +188,7 @@ TEST(pool_manager, remove_drains_until_the_last_reservation_ends) {
   ASSERT_EQ(again.waiting.size(), 1u);
   p.manager.probe_finished(again.waiting[0].ticket, true, t0);
 
-  held->release();  // the load ends on the removed backend, not on the new one
+  held->release(leg_hold::all);  // the load ends on the removed backend, not on the new one
   EXPECT_EQ(p.manager.collect_gone(), (std::vector<backend_id>{id}));
   EXPECT_TRUE(p.manager.collect_gone().empty());
   list = p.manager.list();

@@ -67,11 +67,11 @@ TEST(least_loaded_policy, tied_cluster_keeps_exact_round_robin_after_many_cycles
     s.add(pool.back());
   }
   std::mt19937 rng(11);
-  std::vector<prefill_reservation> held;
+  std::vector<leg_reservation> held;
   for (int step = 0; step < 50000; ++step) {
     if (held.empty() || rng() % 3 != 0) {
       held.push_back(*s.reserve_prefill(prefill_score(rng() % 7777) / 3.0 + 0.1));
-      if (rng() % 2 == 0) held.back().prefill_finished();
+      if (rng() % 2 == 0) held.back().release(leg_hold::tokens);
     } else {
       const auto i = rng() % held.size();
       std::swap(held[i], held.back());

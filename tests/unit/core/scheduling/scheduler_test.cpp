@@ -69,9 +69,9 @@ TEST(scheduler, reference_worked_example) {
   EXPECT_EQ(&r1p->target(), c.prefillers[0].get());
   auto r2p = s.reserve_prefill(128.7);  // R2 arrives during R1's prefill: P1 is idle
   EXPECT_EQ(&r2p->target(), c.prefillers[1].get());
-  r1p->prefill_finished();
+  r1p->release(leg_hold::tokens);
   auto r1d = s.reserve_decode(2000);
-  r2p->prefill_finished();
+  r2p->release(leg_hold::tokens);
   auto r2d = s.reserve_decode(1000);
   EXPECT_NE(&r1d->target(), &r2d->target());
   // P0 holds 0.3*137.3 KV, P1 0.3*128.7: R3 goes to P1.
@@ -100,7 +100,7 @@ TEST(scheduler, least_loaded_picks_the_minimum) {
 TEST(scheduler, tried_backends_are_avoided_while_another_exists) {
   cluster c(3, 1);
   const std::vector<backend_id> tried{c.prefillers[0]->id(), c.prefillers[2]->id()};
-  std::vector<prefill_reservation> held;  // P1 gets loaded, yet stays the only untried one
+  std::vector<leg_reservation> held;  // P1 gets loaded, yet stays the only untried one
   for (int i = 0; i < 5; ++i) {
     held.push_back(*c.sched.reserve_prefill(1, {.tried = tried}));
     EXPECT_EQ(&held.back().target(), c.prefillers[1].get());
@@ -124,11 +124,11 @@ TEST(scheduler, every_path_releases_exactly_once) {
   {
     auto p = s.reserve_prefill(10);
     EXPECT_TRUE(p->active());
-    p->prefill_finished();
-    p->prefill_finished();     // idempotent
+    p->release(leg_hold::tokens);
+    p->release(leg_hold::tokens);     // idempotent
     EXPECT_TRUE(p->active());  // the KV is still held
-    p->release_kv();
-    p->release_kv();
+    p->release(leg_hold::kv);
+    p->release(leg_hold::kv);
     EXPECT_FALSE(p->active());
   }
   {
@@ -136,24 +136,24 @@ TEST(scheduler, every_path_releases_exactly_once) {
     auto moved = std::move(*p);
     EXPECT_FALSE(p->active());
     EXPECT_EQ(p->shared(), nullptr);
-    prefill_reservation assigned;
+    leg_reservation assigned;
     assigned = std::move(moved);
     auto other = s.reserve_prefill(10);
     assigned = std::move(*other);  // releases what `assigned` held, takes the other's
   }
   {
     auto p = s.reserve_prefill(10);
-    p->prefill_finished();  // decode failed before the first chunk: KV released by the destructor
+    p->release(leg_hold::tokens);  // decode failed before the first chunk: KV released by the destructor
   }
   {
     auto d = s.reserve_decode(77);
-    d->release();
+    d->release(leg_hold::all);
     EXPECT_FALSE(d->active());
   }
   { auto d = s.reserve_decode(77); }
   {
     auto d = s.reserve_decode(77);
-    decode_reservation assigned;
+    leg_reservation assigned;
     assigned = std::move(*d);
     auto other = s.reserve_decode(5);
     assigned = std::move(*other);
@@ -165,16 +165,16 @@ TEST(scheduler, random_interleavings_return_to_zero) {
   cluster c(8, 64);
   auto& s = c.sched;
   std::mt19937 rng(7);
-  std::vector<prefill_reservation> prefills;
-  std::vector<decode_reservation> decodes;
+  std::vector<leg_reservation> prefills;
+  std::vector<leg_reservation> decodes;
   for (int step = 0; step < 20000; ++step) {
     const auto op = rng() % 5;
     if (op == 0 || prefills.empty()) {
       prefills.push_back(*s.reserve_prefill(prefill_score(rng() % 100000)));
     } else if (op == 1) {
-      prefills[rng() % prefills.size()].prefill_finished();
+      prefills[rng() % prefills.size()].release(leg_hold::tokens);
     } else if (op == 2) {
-      prefills[rng() % prefills.size()].release_kv();
+      prefills[rng() % prefills.size()].release(leg_hold::kv);
     } else if (op == 3) {
       decodes.push_back(*s.reserve_decode(rng() % 100000));
     } else {
@@ -201,7 +201,7 @@ TEST(scheduler, removed_backend_is_not_picked_and_its_load_is_released_against_i
   auto on_b = c.sched.reserve_decode(7);
   ASSERT_EQ(on_b->shared(), b);
   EXPECT_DOUBLE_EQ(c.sched.load(*a).active_tokens, 100);
-  held->release();
+  held->release(leg_hold::all);
   const auto a_load = c.sched.load(*a);
   EXPECT_EQ(a_load.active_tokens, 0.0);
   EXPECT_EQ(a_load.inflight, 0u);
@@ -220,7 +220,7 @@ TEST(scheduler, removed_backend_outlives_registry_and_scheduler_references) {
   c.registry.remove(c.prefillers[0]->id());
   c.prefillers.erase(c.prefillers.begin());
   EXPECT_FALSE(watch.expired());  // the reservation still holds it
-  held->release_all();
+  held->release(leg_hold::all);
   EXPECT_EQ(c.sched.load(held->target()).active_kv, 0.0);
   held.reset();
   EXPECT_TRUE(watch.expired());
@@ -270,8 +270,8 @@ TEST(scheduler, a_new_policy_gets_every_candidate_with_its_load_and_picks_from_t
   auto picked = c.sched.reserve_decode(1);
   ASSERT_TRUE(picked);
   EXPECT_EQ(&picked->target(), policy.order.back());
-  picked->release();
-  held->release();  // a reservation made under the old policy is released through the new one
+  picked->release(leg_hold::all);
+  held->release(leg_hold::all);  // a reservation made under the old policy is released through the new one
   EXPECT_EQ(policy.loads.at(c.decoders[0]->id()).inflight, 0u);
   EXPECT_EQ(policy.loads.at(c.decoders[1]->id()).inflight, 0u);
   c.expect_idle();

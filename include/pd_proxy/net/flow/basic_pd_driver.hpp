@@ -1,0 +1,580 @@
+// Runs one request's flow_machine (core/flow/flow_machine.hpp) on an I/O transport: a table of legs, the
+// machine's actions carried out on them, their completions multiplexed back to the machine. A template on
+// the transport so that tests/unit/net drive it with a fake one and manual_clock; net/flow/pd_driver.cpp
+// instantiates it on sockets.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pd_proxy/core/flow/flow_machine.hpp"
+#include "pd_proxy/core/flow/flow_request.hpp"
+#include "pd_proxy/core/flow/midstream_error.hpp"
+#include "pd_proxy/core/flow/retry.hpp"
+#include "pd_proxy/core/http/http_wire.hpp"
+#include "pd_proxy/core/observe/metrics_shard.hpp"
+#include "pd_proxy/core/scheduling/scheduler.hpp"
+#include "pd_proxy/core/sse/relay_framer.hpp"
+#include "pd_proxy/core/time/deadline.hpp"
+#include "pd_proxy/net/flow/pd_driver_deps.hpp"
+#include "pd_proxy/net/flow/stop_list.hpp"
+#include "pd_proxy/net/net.hpp"
+#include "pd_proxy/net/operation_timer.hpp"
+
+namespace pd_proxy {
+
+/// Carries out a flow_machine's actions for one request, then returns its outcome. `Io` names the transport:
+///   Io::clock        a steady clock (deadlines, the record's times);
+///   Io::connections  what a stream is made from (the worker's connection_pool);
+///   Io::stream       one backend exchange, `stream(connections&, const backend&)`, with open(), status(),
+///                    content_type(), read_some(), read_all(), done(), request_sent(), close(), abort() as
+///                    backend_stream has them;
+///   Io::client       the client's response, with send_whole(), send_error(), start_stream(), write_chunk(),
+///                    end_stream() and close_after_response() as client_response has them.
+/// Asynchronous actions on different legs run concurrently: one alone is awaited in place (the common
+/// two-stage case costs no extra coroutine); when several are in flight each runs as a child coroutine and
+/// their completions reach the machine in the order they happen. A leg closed by the machine has its
+/// operation aborted and its completion dropped. When the client goes away or the machine is done, every
+/// operation still in flight is aborted and awaited before the legs (streams, then reservations) go, so
+/// every hold is released on every path. Not thread-safe; lives in its request's coroutine frame.
+template <class Io>
+class basic_pd_driver final : public abortable {
+ public:
+  using clock = typename Io::clock;
+  using stream_type = typename Io::stream;
+  using client_type = typename Io::client;
+  using connections_type = typename Io::connections;
+
+  basic_pd_driver(const pd_driver_deps& deps, connections_type& connections, flow_request& request,
+                  client_type& response, flow_machine& machine, stop_list& stoppable)
+      : deps_(deps),
+        config_(*deps.config),
+        connections_(connections),
+        request_(request),
+        response_(response),
+        machine_(machine),
+        stop_(stoppable, *this) {}
+
+  basic_pd_driver(const basic_pd_driver&) = delete;
+  basic_pd_driver& operator=(const basic_pd_driver&) = delete;
+
+  net::awaitable<request_outcome> run() {
+    co_await net::this_coro::throw_if_cancelled(false);
+    executor_ = co_await net::this_coro::executor;
+    flow_action action = machine_.resume({.what = flow_event::kind::start});
+    while (action.what != flow_action::kind::done) {
+      flow_event event;
+      if (action.what == flow_action::kind::wait) {
+        event = co_await next_completion();
+      } else if (is_async(action.what)) {
+        event = start(action);
+      } else {
+        event = execute(action);
+      }
+      action = machine_.resume(event);
+    }
+    co_await settle();
+    co_return machine_.outcome();
+  }
+
+  /// The drain deadline: every backend operation in flight fails at once (abortable).
+  void abort_in_flight() override {
+    for (auto& leg : legs_) {
+      if (leg.stream) leg.stream->abort();
+    }
+  }
+
+ private:
+  // Operations are keyed by slot: a leg's own (0 .. max_legs-1), the client's answer, the back-off timer.
+  static constexpr std::size_t client_slot = max_legs;
+  static constexpr std::size_t timer_slot = max_legs + 1;
+  static constexpr std::size_t slot_count = max_legs + 2;
+
+  struct leg_state {
+    std::optional<leg_reservation> reservation;
+    std::optional<stream_type> stream;
+    std::vector<backend_id> tried;  // backends this leg tried (a fresh reserve forgets them)
+    backend_role role = backend_role::prefill;
+    typename clock::time_point deadline = clock::time_point::max();  // from its last send
+    int attempt = 0;
+    int attempts = 0;
+    std::string answer;       // the answer read whole
+    std::string answer_type;  // its Content-Type (for error answers)
+  };
+
+  // An asynchronous action and where it is: queued (started for the machine, not yet run), running as a
+  // child coroutine, or completed with `event` waiting for the machine.
+  struct operation {
+    flow_action action;
+    flow_event event;
+    bool queued = false;
+    bool running = false;
+    bool completed = false;
+    bool dropped = false;  // its leg was closed: the completion is not reported
+    net::cancellation_signal signal;
+  };
+
+  static constexpr bool is_async(flow_action::kind what) {
+    using k = flow_action::kind;
+    return what == k::send || what == k::read_body || what == k::read_first_byte || what == k::relay ||
+           what == k::back_off || what == k::answer_error || what == k::pass_through;
+  }
+
+  static std::size_t slot_of(const flow_action& action) {
+    using k = flow_action::kind;
+    if (action.what == k::answer_error || action.what == k::pass_through) return client_slot;
+    if (action.what == k::back_off) return timer_slot;
+    return action.leg;
+  }
+
+  //------------------------------------------------------------------------------
+  // Multiplexing
+
+  flow_event start(const flow_action& action) {
+    const std::size_t slot = slot_of(action);
+    const operation& busy = ops_[slot];
+    if (action.leg >= max_legs || busy.queued || (busy.running && !busy.dropped) || busy.completed) {
+      return bug("an operation on a busy leg");
+    }
+    operation& op = ops_[slot];
+    op.action = action;
+    op.queued = true;
+    ++queued_;
+    return {.what = flow_event::kind::started, .leg = action.leg};
+  }
+
+  // The next completion for the machine. A lone queued operation with nothing else in flight runs here;
+  // otherwise every queued one becomes a child coroutine and the first completion is awaited.
+  net::awaitable<flow_event> next_completion() {
+    if (queued_ == 1 && running_ == 0 && ready_count_ == 0) {
+      for (std::size_t slot = 0; slot < slot_count; ++slot) {
+        if (!ops_[slot].queued) continue;
+        ops_[slot].queued = false;
+        queued_ = 0;
+        co_return co_await perform(ops_[slot].action);
+      }
+    }
+    for (std::size_t slot = 0; slot < slot_count; ++slot) {
+      if (ops_[slot].queued && !ops_[slot].running) spawn(slot);
+    }
+    while (ready_count_ == 0) {
+      if (running_ == 0) co_return bug("a wait with nothing in flight");
+      wake_->expires_at(clock_max());
+      co_await wake_->async_wait(use_nothrow);
+      if (co_await cancelled()) {
+        abort_all();
+        co_return flow_event{.what = flow_event::kind::client_gone};
+      }
+    }
+    co_return take_ready();
+  }
+
+  void spawn(std::size_t slot) {
+    if (!wake_) wake_.emplace(executor_);
+    operation& op = ops_[slot];
+    op.queued = false;
+    op.running = true;
+    op.dropped = false;
+    --queued_;
+    ++running_;
+    net::co_spawn(executor_, perform(op.action),
+                  net::bind_cancellation_slot(op.signal.slot(),
+                                              [this, slot](std::exception_ptr error, flow_event event) {
+                                                completed(slot, error, event);
+                                              }));
+  }
+
+  void completed(std::size_t slot, std::exception_ptr error, flow_event event) {
+    operation& op = ops_[slot];
+    op.running = false;
+    --running_;
+    if (op.dropped) {
+      if (slot < max_legs) legs_[slot].stream.reset();  // closed while it ran: its connection goes now
+      if (op.queued) spawn(slot);  // the leg's next operation waited for this one to end
+    } else {
+      if (error) event = bug("an operation threw");
+      op.event = event;
+      op.completed = true;
+      ready_[ready_count_++] = static_cast<std::uint8_t>(slot);
+    }
+    if (wake_) wake_->cancel();
+  }
+
+  flow_event take_ready() {
+    const std::size_t slot = ready_[0];
+    for (std::size_t i = 1; i < ready_count_; ++i) ready_[i - 1] = ready_[i];
+    --ready_count_;
+    ops_[slot].completed = false;
+    return ops_[slot].event;
+  }
+
+  // Every operation in flight completes with an error at once; their completions are dropped.
+  void abort_all() {
+    for (std::size_t slot = 0; slot < slot_count; ++slot) {
+      operation& op = ops_[slot];
+      op.queued = false;
+      if (!op.running) continue;
+      op.dropped = true;
+      op.signal.emit(net::cancellation_type::terminal);
+      if (slot < max_legs && legs_[slot].stream) legs_[slot].stream->abort();
+    }
+    queued_ = 0;
+  }
+
+  // Once the machine is done: no child coroutine outlives the driver, then the legs go (each stream closes
+  // before its reservation is released).
+  net::awaitable<void> settle() {
+    abort_all();
+    while (running_ > 0) {
+      wake_->expires_at(clock_max());
+      co_await wake_->async_wait(use_nothrow);
+    }
+    for (auto& leg : legs_) {
+      leg.stream.reset();
+      leg.reservation.reset();
+    }
+  }
+
+  static std::chrono::steady_clock::time_point clock_max() {
+    return std::chrono::steady_clock::time_point::max();
+  }
+
+  flow_event bug(std::string_view what) {
+    spdlog::error("request {}: PD driver: {}", request_.request_id, what);
+    return {.what = flow_event::kind::driver_error};
+  }
+
+  //------------------------------------------------------------------------------
+  // Synchronous actions
+
+  flow_event execute(const flow_action& action) {
+    using k = flow_action::kind;
+    if (action.what == k::check_role) {
+      return {.what = flow_event::kind::role_checked,
+              .none_usable = deps_.sched.size(action.role) > 0,
+              .usable = deps_.sched.any_usable(action.role)};
+    }
+    if (action.leg >= max_legs) return bug("an action on no leg");
+    leg_state& leg = legs_[action.leg];
+    switch (action.what) {
+      case k::reserve:
+        return reserve(action, leg);
+      case k::release:
+        if (leg.reservation) leg.reservation->release(action.hold);
+        break;
+      case k::report:
+        if (leg.reservation) leg.reservation->report(action.result);
+        break;
+      case k::close:
+        close(action.leg);
+        break;
+      case k::end_leg:
+        close(action.leg);
+        leg.reservation.reset();
+        break;
+      default:
+        return bug("an unknown action");
+    }
+    return {.what = flow_event::kind::done_sync, .leg = action.leg};
+  }
+
+  // Closes the leg's connection; an operation running on it is aborted and its completion dropped (the
+  // stream goes when it has completed).
+  void close(leg_id id) {
+    operation& op = ops_[id];
+    if (op.queued) {
+      op.queued = false;
+      --queued_;
+    }
+    if (op.completed) drop_ready(id);
+    leg_state& leg = legs_[id];
+    if (op.running) {
+      op.dropped = true;
+      op.signal.emit(net::cancellation_type::terminal);
+      if (leg.stream) leg.stream->abort();
+      return;
+    }
+    leg.stream.reset();
+  }
+
+  void drop_ready(std::size_t slot) {
+    ops_[slot].completed = false;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < ready_count_; ++i) {
+      if (ready_[i] != slot) ready_[kept++] = ready_[i];
+    }
+    ready_count_ = kept;
+  }
+
+  flow_event reserve(const flow_action& action, leg_state& leg) {
+    if (leg.reservation) return bug("a reserve on a leg that holds a reservation");
+    if (action.fresh) leg.tried.clear();
+    leg.role = action.role;
+    leg.attempt = action.attempt;
+    leg.attempts = action.attempts;
+    request_context context = request_.context;
+    context.tried = leg.tried;
+    const std::size_t size = request_.body.size();
+    const double score = action.role == backend_role::prefill ? prefill_score(size) : decode_score(size);
+    leg.reservation = deps_.sched.reserve(action.role, score, context);
+    if (!leg.reservation) {
+      leg.reservation.reset();
+      return {.what = flow_event::kind::no_backend,
+              .leg = action.leg,
+              .none_usable = deps_.sched.size(action.role) > 0};
+    }
+    const backend& target = leg.reservation->target();
+    leg.tried.push_back(target.id());
+    (action.role == backend_role::prefill ? request_.record.prefiller : request_.record.decoder)
+        .assign(target.authority());
+    return {.what = flow_event::kind::reserved, .leg = action.leg};
+  }
+
+  //------------------------------------------------------------------------------
+  // Asynchronous actions: each completes with the event the machine reads
+
+  // Not a coroutine: hands out the action's own coroutine (one frame per operation).
+  net::awaitable<flow_event> perform(const flow_action& action) {
+    using k = flow_action::kind;
+    switch (action.what) {
+      case k::send:
+        return send(action);
+      case k::read_body:
+        return read_body(action);
+      case k::read_first_byte:
+        return read_first_byte(action);
+      case k::relay:
+        return relay(action);
+      case k::back_off:
+        return back_off(action);
+      case k::answer_error:
+      case k::pass_through:
+        return answer(action);
+      default:
+        return unknown();
+    }
+  }
+
+  net::awaitable<flow_event> unknown() { co_return bug("an unknown asynchronous action"); }
+
+  net::awaitable<flow_event> answer(flow_action action) {
+    if (action.what == flow_action::kind::pass_through) {
+      co_await response_.send_whole(action.status, action.content_type, action.text);
+    } else if (action.retry_after) {
+      co_await response_.send_error(action.code, action.message, retry_after_header);
+    } else {
+      co_await response_.send_error(action.code, action.message);
+    }
+    co_return flow_event{.what = flow_event::kind::client_answered};
+  }
+
+  std::string request_head(const backend& target, std::size_t body_size, std::string_view request_id) const {
+    // With --forward-client-authorization the client's Authorization (if any) is in backend_headers instead.
+    const std::string_view api_key =
+        config_.forward_client_authorization ? std::string_view() : std::string_view(config_.backend_api_key);
+    return format_backend_request_head({"POST", request_.route, target.authority(),
+                                        request_id.empty() ? request_.request_id : request_id, api_key,
+                                        body_size, request_.backend_headers});
+  }
+
+  // The end of an operation on a leg that did not succeed: the client went away, the drain stopped the
+  // request, or the leg failed (logged and counted here).
+  flow_event ended(const flow_action& action, const leg_state& leg, backend_failure failure) {
+    if (failure == backend_failure::cancelled) return {.what = flow_event::kind::client_gone};
+    if (stop_.stopping()) return {.what = flow_event::kind::stopped, .leg = action.leg};
+    const backend& target = leg.reservation->target();
+    spdlog::warn("request {}: {} attempt {}/{} on {} failed: {}", request_.request_id, to_string(leg.role),
+                 leg.attempt, leg.attempts, target.authority(), to_string(failure));
+    deps_.shard.backend_error(leg.role, target.authority(), failure_kind(failure));
+    request_.record.last_failure = failure;
+    return {.what = flow_event::kind::leg_failed,
+            .leg = action.leg,
+            .failure = failure,
+            .request_sent = leg.stream && leg.stream->request_sent()};
+  }
+
+  net::awaitable<flow_event> send(flow_action action) {
+    leg_state& leg = legs_[action.leg];
+    if (!leg.reservation || action.body == nullptr) co_return bug("a send without a reservation or body");
+    const backend& target = leg.reservation->target();
+    const auto now = clock::now();
+    (leg.role == backend_role::prefill ? request_.record.prefill_start : request_.record.decode_start) =
+        std::chrono::steady_clock::now();
+    if (leg.role == backend_role::prefill) request_.record.prefill_done = {};
+    if (leg.role == backend_role::decode && machine_.local_prefill()) note_local_prefill();
+    leg.deadline = deadline_after<clock>(action.timeout, now);
+    const std::string head = request_head(target, action.body->size(), action.request_id);
+    auto& stream = leg.stream.emplace(connections_, target);
+    const auto failure = co_await stream.open(head, action.body->pieces, config_.connect_timeout, action.timeout);
+    if (failure != backend_failure::none || stop_.stopping()) co_return ended(action, leg, failure);
+    co_return flow_event{.what = flow_event::kind::head,
+                         .leg = action.leg,
+                         .status = stream.status(),
+                         .content_type = stream.content_type()};
+  }
+
+  net::awaitable<flow_event> read_body(flow_action action) {
+    leg_state& leg = legs_[action.leg];
+    if (!leg.stream) co_return bug("a read on a leg without a connection");
+    auto& stream = *leg.stream;
+    const seconds_d limit =
+        action.timeout.count() > 0 ? action.timeout : time_left<clock>(leg.deadline, clock::now());
+    leg.answer.clear();
+    const auto failure = co_await stream.read_all(leg.answer, config_.max_body_size, limit);
+    if (failure != backend_failure::none || stop_.stopping()) co_return ended(action, leg, failure);
+    const int status = stream.status();
+    const backend& target = leg.reservation->target();
+    if (is_retryable_status(status)) {
+      spdlog::warn("request {}: {} attempt {}/{} on {} answered HTTP {}", request_.request_id,
+                   to_string(leg.role), leg.attempt, leg.attempts, target.authority(), status);
+      deps_.shard.backend_error(leg.role, target.authority(), answer_kind(status));
+    }
+    leg.answer_type.assign(is_success_status(status) ? std::string_view() : stream.content_type());
+    if (leg.role == backend_role::prefill && is_success_status(status)) {
+      request_.record.prefill_done = std::chrono::steady_clock::now();
+    }
+    co_return flow_event{.what = flow_event::kind::body,
+                         .leg = action.leg,
+                         .status = status,
+                         .content_type = leg.answer_type,
+                         .body = leg.answer};
+  }
+
+  net::awaitable<flow_event> read_first_byte(flow_action action) {
+    leg_state& leg = legs_[action.leg];
+    if (!leg.stream) co_return bug("a read on a leg without a connection");
+    const seconds_d left = time_left<clock>(leg.deadline, clock::now());
+    auto [failure, n] = co_await leg.stream->read_some(buffer_.data(), buffer_.size(), left);
+    failure = first_read_failure(failure, n);
+    if (failure != backend_failure::none || stop_.stopping()) co_return ended(action, leg, failure);
+    first_leg_ = action.leg;
+    first_ = n;
+    co_return flow_event{.what = flow_event::kind::first_byte, .leg = action.leg};
+  }
+
+  void note_local_prefill() {
+    if (request_.record.local_prefill) return;
+    request_.record.local_prefill = true;
+    deps_.counters.local_prefills.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("request {}: prefiller {} returned no kv_transfer_params; the decoder will prefill locally",
+                 request_.request_id, request_.record.prefiller);
+  }
+
+  net::awaitable<flow_event> back_off(flow_action action) {
+    const bool prefill = action.role == backend_role::prefill;
+    (prefill ? deps_.counters.prefill_retries : deps_.counters.decode_retries)
+        .fetch_add(1, std::memory_order_relaxed);
+    ++(prefill ? request_.record.prefill_retries : request_.record.decode_retries);
+    const bool slept = co_await stop_.sleep_for(action.timeout);
+    if (stop_.stopping()) co_return flow_event{.what = flow_event::kind::stopped};
+    if (!slept) co_return flow_event{.what = flow_event::kind::client_gone};
+    co_return flow_event{.what = flow_event::kind::backoff_done, .leg = action.leg};
+  }
+
+  // Relays the leg's body to the client; its first piece is in buffer_[0, first_).
+  net::awaitable<flow_event> relay(flow_action action) {
+    leg_state& leg = legs_[action.leg];
+    if (!leg.stream || first_leg_ != action.leg) co_return bug("a relay of a leg whose body did not begin");
+    if (action.keep_request) {
+      request_.keep_for_continuation();
+    } else {
+      // No retry can need the prompt any more, nor the answers read whole.
+      request_.release_prompt();
+      for (std::size_t i = 0; i < max_legs; ++i) {
+        if (!ops_[i].running) legs_[i].answer = {};
+      }
+    }
+    auto& stream = *leg.stream;
+    const bool sse = request_.body.stream();
+    relay_framer framer(sse);
+    response_.start_stream(200, sse ? "text/event-stream; charset=utf-8" : "application/json");
+    std::size_t n = first_;
+    while (true) {
+      const std::string_view piece(buffer_.data(), n);
+      if (request_.keeps_prompt()) request_.keep_generated(piece);
+      const auto plan = framer.feed(piece, stream.done());
+      if (!plan.idle()) {
+        // Done, or the client is gone or stalled past the write timeout.
+        if (co_await response_.write_chunk(plan.first, plan.second, plan.last)) {
+          co_return flow_event{.what = flow_event::kind::client_gone};
+        }
+        framer.written();
+        written_to_client(sse);
+      }
+      if (plan.last) co_return flow_event{.what = flow_event::kind::relay_ended, .leg = action.leg};
+
+      auto [failure, got] = co_await stream.read_some(buffer_.data(), buffer_.size(), action.timeout);
+      if (failure == backend_failure::cancelled) co_return flow_event{.what = flow_event::kind::client_gone};
+      if (failure != backend_failure::none) co_return co_await end_after_failure(action, leg, framer, failure);
+      n = got;
+    }
+  }
+
+  // A relayed piece reached the client: the first is the request's first token; for streams the time since
+  // the previous write is an inter-token latency.
+  void written_to_client(bool sse) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!request_record::reached(request_.record.first_byte)) {
+      request_.record.first_byte = now;
+    } else if (sse) {
+      deps_.shard.itl.observe(std::chrono::duration<double>(now - last_write_).count());
+    }
+    last_write_ = now;
+  }
+
+  net::awaitable<flow_event> end_after_failure(const flow_action& action, const leg_state& leg,
+                                               const relay_framer& framer, backend_failure failure) {
+    const bool stopping = stop_.stopping();
+    if (!stopping) {
+      deps_.counters.midstream_failures.fetch_add(1, std::memory_order_relaxed);
+      deps_.shard.backend_error(leg.role, leg.reservation->target().authority(), failure_kind(failure));
+      request_.record.last_failure = failure;
+      spdlog::warn("request {}: {} stream failed after the first byte: {}", request_.request_id,
+                   to_string(leg.role), to_string(failure));
+    }
+    const flow_event ended{
+        .what = flow_event::kind::relay_ended, .leg = action.leg, .failure = failure, .stopping = stopping};
+    response_.close_after_response();
+    if (!framer.stream()) {
+      co_await response_.end_stream(/*complete=*/false);
+      co_return ended;
+    }
+    const auto error = midstream_error(stopping, failure);
+    const std::string event = sse_error_event(error.code, error.message);
+    const std::string tail = framer.failure_tail(event);
+    if (!tail.empty() && co_await response_.write_chunk(tail)) co_return ended;
+    co_await response_.end_stream(/*complete=*/true);
+    co_return ended;
+  }
+
+  pd_driver_deps deps_;
+  const proxy_config& config_;  // the request's snapshot, kept alive by deps_.config
+  connections_type& connections_;
+  flow_request& request_;
+  client_type& response_;
+  flow_machine& machine_;
+  stoppable_request stop_;
+  net::any_io_executor executor_;
+  std::array<leg_state, max_legs> legs_{};
+  std::array<operation, slot_count> ops_{};
+  std::array<std::uint8_t, slot_count> ready_{};  // completed operations' slots, oldest first
+  std::size_t ready_count_ = 0;
+  std::size_t queued_ = 0;
+  std::size_t running_ = 0;
+  std::optional<net::steady_timer> wake_;  // woken by every completion of a child coroutine
+  std::array<char, 8 * 1024> buffer_;      // relay reads; the first piece of the body that began
+  std::size_t first_ = 0;
+  leg_id first_leg_ = max_legs;
+  std::chrono::steady_clock::time_point last_write_{};  // the relay's last write to the client
+};
+
+}  // namespace pd_proxy
