@@ -373,8 +373,8 @@ TEST(two_stage, a_decoders_4xx_passes_through_with_its_own_content_type) {
   h.to_decode();
   const auto pass = h.answered(decode_leg, 422, "<p>bad</p>", "text/html");
   EXPECT_EQ(pass.kinds(), "read_body wait report end_leg pass_through wait");
-  expect_passed_through(pass, 422, "text/html", "<p>bad</p>");
   EXPECT_EQ(pass.only(act::end_leg).leg, decode_leg);
+  expect_passed_through(pass, 422, "text/html", "<p>bad</p>");
   EXPECT_EQ(h.client_answered(), request_outcome::backend_rejected);
 }
 
