@@ -268,7 +268,7 @@ flow_action two_stage::on_backoff_done() {
 flow_action two_stage::leg_exhausted(leg_id leg) {
   const leg_state& last = of(leg);
   if (last.status != 0 && !last.body.empty()) {
-    return pass_through(last.status, last.content_type, last.body, request_outcome::backend_error);
+    return pass_through(last.status, last.content_type, last.body, failure_outcome());
   }
   std::string message(to_string(role_of(leg)));
   errc code = errc::backend_failed;
@@ -286,7 +286,8 @@ flow_action two_stage::leg_exhausted(leg_id leg) {
 }
 
 request_outcome two_stage::failure_outcome() const {
-  return last_failure_ == backend_failure::timeout ? request_outcome::timeout : request_outcome::backend_error;
+  return last_failure_ == backend_failure::timeout ? request_outcome::timeout
+                                                   : request_outcome::backend_error;
 }
 
 flow_action two_stage::answer(errc code, std::string message, request_outcome outcome, bool retry_after) {

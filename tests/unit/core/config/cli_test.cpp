@@ -453,6 +453,16 @@ TEST(cli, new_flags_parse) {
   expect_usage_error(parse("--ignore-client-half-close yes"), "", "yes");
 }
 
+TEST(cli, pd_protocol_takes_a_registered_family) {
+  EXPECT_EQ(parse("").config->pd_protocol, "two-stage");
+  const auto r = parse("--pd-protocol two-stage");
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->pd_protocol, "two-stage");
+  expect_usage_error(parse("--pd-protocol foo"), "--pd-protocol foo", "--pd-protocol",
+                     {"'foo'", "two-stage"});
+  expect_usage_error(parse("--pd-protocol"), "--pd-protocol", "--pd-protocol");
+}
+
 TEST(cli, help_lists_the_new_flags) {
   const auto r = parse("--help");
   for (const char* flag : {"--max-buffered-body-bytes", "--decode-retry-kv", "--ignore-client-half-close",

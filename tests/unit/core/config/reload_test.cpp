@@ -131,6 +131,15 @@ TEST(reload, fixed_settings_keep_the_running_value_and_are_reported) {
   EXPECT_EQ(plan.applied, names{"--max-retries"});
 }
 
+TEST(reload, the_pd_protocol_needs_a_restart) {
+  proxy_config running, next;
+  next.pd_protocol = "another";  // what the command line would check; the plan only compares
+  const auto plan = plan_reload(running, next);
+  EXPECT_EQ(plan.config.pd_protocol, "two-stage");
+  EXPECT_EQ(plan.ignored, names{"--pd-protocol"});
+  EXPECT_TRUE(plan.applied.empty());
+}
+
 TEST(reload, the_new_pools_become_the_reference_for_the_next_reload) {
   proxy_config running, next;
   running.decoders = {at("a", 1)};
