@@ -17,7 +17,7 @@ proxy_state::proxy_state(proxy_config c)
       sched(make_policy(config.prefill_policy), make_policy(config.decode_policy), health_settings_of(config),
             /*checked=*/config.health_check_interval.count() > 0),
       protocol(find_pd_protocol(config.pd_protocol) != nullptr ? *find_pd_protocol(config.pd_protocol)
-                                                                : pd_protocols().front()),
+                                                               : pd_protocols().front()),
       bodies(config.max_buffered_body_bytes),
       admission(config.max_inflight, config.max_queue),
       access(std::make_unique<access_log>(config.access_log)),

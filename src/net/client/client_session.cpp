@@ -114,9 +114,9 @@ bool method_allowed(route r, http::verb method) {
 }
 
 // The PD flow behind --max-inflight: waits for a slot in the queue, or answers 429 with Retry-After.
-net::awaitable<request_outcome> admit_and_run(proxy_state& state, const pd_driver_deps& deps, connection_pool& pool,
-                                              stop_list& stoppable, flow_request& request,
-                                              client_response& response) {
+net::awaitable<request_outcome> admit_and_run(proxy_state& state, const pd_driver_deps& deps,
+                                              connection_pool& pool, stop_list& stoppable,
+                                              flow_request& request, client_response& response) {
   co_await net::this_coro::throw_if_cancelled(false);
   const seconds_d queue_timeout = deps.config->queue_timeout;  // reloadable
   auto admitted = co_await wait_for_slot(state.admission, queue_timeout);
@@ -227,8 +227,8 @@ net::awaitable<bool> handle_request(proxy_state& state, connection_pool& pool, s
     flow_request request(r == route::completions ? "/v1/completions" : "/v1/chat/completions",
                          *checked.request, message.body_hold, request_id, observed.record(), backend_headers,
                          std::string_view(req[session_header]));
-    const pd_driver_deps deps{state.sched, state.counters, state.metrics.local(), state.request_num, config_ptr,
-                              state.protocol};
+    const pd_driver_deps deps{state.sched,       state.counters, state.metrics.local(),
+                              state.request_num, config_ptr,     state.protocol};
     std::variant<request_outcome, std::monostate> finished;
     if (state.admission.limited()) {
       finished = co_await (admit_and_run(state, deps, pool, stoppable, request, response) ||

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "pd_proxy/core/backends/backend_address.hpp"
-#include "pd_proxy/core/pools/dns_records.hpp"
 #include "pd_proxy/core/flow/flow_settings.hpp"
+#include "pd_proxy/core/pools/dns_records.hpp"
 #include "pd_proxy/core/time/duration.hpp"
 
 namespace pd_proxy {

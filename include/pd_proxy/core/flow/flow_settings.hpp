@@ -24,8 +24,8 @@ constexpr std::string_view to_string(decode_retry_kv mode) {
 /// The settings of one request's flow (a request keeps the ones it started with; a reload applies to new
 /// requests).
 struct flow_settings {
-  int attempts = 1;            // per leg, at least 1 (--max-retries)
-  seconds_d retry_delay{0};    // the first back-off (--retry-delay), doubled per attempt
+  int attempts = 1;          // per leg, at least 1 (--max-retries)
+  seconds_d retry_delay{0};  // the first back-off (--retry-delay), doubled per attempt
   ::pd_proxy::decode_retry_kv decode_retry_kv = ::pd_proxy::decode_retry_kv::reuse;
   seconds_d prefill_timeout{0};      // a prefill leg, from its send to its whole answer (zero: none)
   seconds_d first_token_timeout{0};  // a decode leg, from its send to its first body byte

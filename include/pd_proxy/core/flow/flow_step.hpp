@@ -97,16 +97,16 @@ struct flow_action {
   leg_result result = leg_result::abandoned;  // report
   bool retry_after = false;                   // answer_error
   bool keep_request = false;                  // relay
-  int attempt = 0;                            // reserve: the attempt of this leg it starts (1-based), for logs
-  int attempts = 0;                           // reserve: the attempts allowed
-  seconds_d timeout{0};                       // send, read_body, relay, back_off
-  const spliced_body* body = nullptr;         // send; owned by the machine, valid until the leg's next send
-  std::string_view request_id{};              // send: empty means the client's request id
-  errc code = errc::internal;                 // answer_error
-  std::string_view message{};                 // answer_error
-  int status = 0;                             // pass_through
-  std::string_view content_type{};            // pass_through: never empty
-  std::string_view text{};                    // pass_through: the body
+  int attempt = 0;                     // reserve: the attempt of this leg it starts (1-based), for logs
+  int attempts = 0;                    // reserve: the attempts allowed
+  seconds_d timeout{0};                // send, read_body, relay, back_off
+  const spliced_body* body = nullptr;  // send; owned by the machine, valid until the leg's next send
+  std::string_view request_id{};       // send: empty means the client's request id
+  errc code = errc::internal;          // answer_error
+  std::string_view message{};          // answer_error
+  int status = 0;                      // pass_through
+  std::string_view content_type{};     // pass_through: never empty
+  std::string_view text{};             // pass_through: the body
 };
 
 }  // namespace pd_proxy

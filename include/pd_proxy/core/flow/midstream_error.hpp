@@ -8,8 +8,8 @@
 
 namespace pd_proxy {
 
-/// The client's error after the relayed backend failed mid-stream: 503 "proxy shutting down" when the drain deadline
-/// stopped it, 504 for a stall, else 502.
+/// The client's error after the relayed backend failed mid-stream: 503 "proxy shutting down" when the drain
+/// deadline stopped it, 504 for a stall, else 502.
 struct midstream_error_info {
   errc code;
   std::string_view message{};

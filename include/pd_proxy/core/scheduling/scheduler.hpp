@@ -65,7 +65,8 @@ class scheduler {
   /// Picks a usable prefiller (avoiding `request.tried` while an untried one exists) and reserves `score` on
   /// it. nullopt when the role has no usable candidate.
   /// A prefill reservation holds tokens and KV, a decode one tokens only.
-  std::optional<leg_reservation> reserve(backend_role role, double score, const request_context& request = {});
+  std::optional<leg_reservation> reserve(backend_role role, double score,
+                                         const request_context& request = {});
   std::optional<leg_reservation> reserve_prefill(double score, const request_context& request = {}) {
     return reserve(backend_role::prefill, score, request);
   }

@@ -199,7 +199,7 @@ class basic_pd_driver final : public abortable {
     --running_;
     if (op.dropped) {
       if (slot < max_legs) legs_[slot].stream.reset();  // closed while it ran: its connection goes now
-      if (op.queued) spawn(slot);  // the leg's next operation waited for this one to end
+      if (op.queued) spawn(slot);                       // the leg's next operation waited for this one to end
     } else {
       if (error) event = bug("an operation threw");
       op.event = event;
@@ -414,7 +414,8 @@ class basic_pd_driver final : public abortable {
     leg.deadline = deadline_after<clock>(action.timeout, now);
     const std::string head = request_head(target, action.body->size(), action.request_id);
     auto& stream = leg.stream.emplace(connections_, target);
-    const auto failure = co_await stream.open(head, action.body->pieces, config_.connect_timeout, action.timeout);
+    const auto failure =
+        co_await stream.open(head, action.body->pieces, config_.connect_timeout, action.timeout);
     if (failure != backend_failure::none || stop_.stopping()) co_return ended(action, leg, failure);
     co_return flow_event{.what = flow_event::kind::head,
                          .leg = action.leg,
@@ -514,7 +515,8 @@ class basic_pd_driver final : public abortable {
 
       auto [failure, got] = co_await stream.read_some(buffer_.data(), buffer_.size(), action.timeout);
       if (failure == backend_failure::cancelled) co_return flow_event{.what = flow_event::kind::client_gone};
-      if (failure != backend_failure::none) co_return co_await end_after_failure(action, leg, framer, failure);
+      if (failure != backend_failure::none)
+        co_return co_await end_after_failure(action, leg, framer, failure);
       n = got;
     }
   }

@@ -14,12 +14,12 @@
 namespace pd_proxy {
 
 struct pd_driver_deps {
-  scheduler& sched;                             // picks and holds the backends
-  proxy_counters& counters;                     // process-wide counters
-  metrics_shard& shard;                         // this worker's metrics (the request stays on its worker)
-  std::atomic<std::int64_t>& in_flight;         // PD requests in flight (the reference's request_num)
-  std::shared_ptr<const proxy_config> config;   // the request's snapshot (reloadable settings), to its end
-  const pd_protocol& protocol;                  // --pd-protocol
+  scheduler& sched;                            // picks and holds the backends
+  proxy_counters& counters;                    // process-wide counters
+  metrics_shard& shard;                        // this worker's metrics (the request stays on its worker)
+  std::atomic<std::int64_t>& in_flight;        // PD requests in flight (the reference's request_num)
+  std::shared_ptr<const proxy_config> config;  // the request's snapshot (reloadable settings), to its end
+  const pd_protocol& protocol;                 // --pd-protocol
 };
 
 }  // namespace pd_proxy

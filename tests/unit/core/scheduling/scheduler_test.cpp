@@ -125,8 +125,8 @@ TEST(scheduler, every_path_releases_exactly_once) {
     auto p = s.reserve_prefill(10);
     EXPECT_TRUE(p->active());
     p->release(leg_hold::tokens);
-    p->release(leg_hold::tokens);     // idempotent
-    EXPECT_TRUE(p->active());  // the KV is still held
+    p->release(leg_hold::tokens);  // idempotent
+    EXPECT_TRUE(p->active());      // the KV is still held
     p->release(leg_hold::kv);
     p->release(leg_hold::kv);
     EXPECT_FALSE(p->active());

@@ -14,8 +14,8 @@ class client_request;
 
 /// Makes one request's machine. `request` (the client's checked request) and `request_id` must outlive it.
 using make_flow_machine = std::unique_ptr<flow_machine> (*)(const flow_settings& settings,
-                                                             const client_request& request,
-                                                             std::string_view request_id);
+                                                            const client_request& request,
+                                                            std::string_view request_id);
 
 struct pd_protocol {
   std::string_view name;  // as --pd-protocol takes it
