@@ -7,13 +7,14 @@
 #include <mutex>
 
 #include "pd_proxy/core/admission/body_budget.hpp"
+#include "pd_proxy/core/admission/inflight_guard.hpp"
 #include "pd_proxy/core/admission/inflight_limit.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/core/observe/metrics_shard.hpp"
 #include "pd_proxy/core/pools/pool_manager.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
-#include "pd_proxy/net/observe/access_log.hpp"
+#include "pd_proxy/net/observe/record_sinks.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -53,6 +54,8 @@ struct proxy_state {
   /// drain).
   std::shared_ptr<const proxy_config> latest_config() const;
   void set_latest_config(std::shared_ptr<const proxy_config> next);
+  /// Where finished requests' records go (`metrics` and `access`).
+  record_sinks sinks() { return {metrics, *access}; }
 
   /// The start-up configuration: what cannot change at run time (listener, workers, limits) is read here.
   const proxy_config config;
@@ -77,20 +80,6 @@ struct proxy_state {
  private:
   mutable std::mutex latest_mutex_;
   std::shared_ptr<const proxy_config> latest_;  // null until a reload; under latest_mutex_
-};
-
-/// Increments `request_num` for its lifetime.
-class inflight_guard {
- public:
-  explicit inflight_guard(std::atomic<std::int64_t>& n) : n_(n) {
-    n_.fetch_add(1, std::memory_order_relaxed);
-  }
-  ~inflight_guard() { n_.fetch_sub(1, std::memory_order_relaxed); }
-  inflight_guard(const inflight_guard&) = delete;
-  inflight_guard& operator=(const inflight_guard&) = delete;
-
- private:
-  std::atomic<std::int64_t>& n_;
 };
 
 }  // namespace pd_proxy
