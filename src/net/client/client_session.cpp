@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <nlohmann/json.hpp>
 #include <variant>
 
 #include "pd_proxy/core/http/authorization.hpp"
