@@ -44,23 +44,10 @@ const route_entry* entry_of(route r) {
 }  // namespace
 
 std::string_view to_string(request_route label) {
-  switch (label) {
-    case request_route::completions:
-      return "/v1/completions";
-    case request_route::chat_completions:
-      return "/v1/chat/completions";
-    case request_route::models:
-      return "/v1/models";
-    case request_route::health:
-      return "/health";
-    case request_route::healthcheck:
-      return "/healthcheck";
-    case request_route::ready:
-      return "/ready";
-    case request_route::metrics:
-      return "/metrics";
-    case request_route::other:
-      return "other";
+  // A labelled route's label is its path; the admin routes and unknown paths share `other`.
+  if (label == request_route::other) return "other";
+  for (const auto& e : table) {
+    if (e.label == label) return e.path;
   }
   return "other";
 }
