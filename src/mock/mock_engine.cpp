@@ -8,6 +8,7 @@
 
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
+#include "pd_proxy/core/http/routes.hpp"
 #include "pd_proxy/mock/openai_format.hpp"
 #include "pd_proxy/net/backend/backend_connection.hpp"
 #include "pd_proxy/net/client/client_request_reader.hpp"

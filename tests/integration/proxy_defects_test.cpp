@@ -508,6 +508,24 @@ TEST(proxy_defects, the_503_for_too_many_connections_carries_a_request_id) {
   EXPECT_NE(refused.find("X-Request-Id: "), std::string::npos) << refused;
 }
 
+// The route table (core/http/routes) gives every route's 405 its Allow header, the admin routes' too.
+TEST(proxy_defects, every_routes_405_names_its_methods) {
+  cluster c({{fast_engines(1)}}, {{fast_engines(1)}});
+  keep_alive_client client(c.port());  // a loopback client: the admin routes serve it without a key
+  for (const char* path : {"/v1/completions", "/v1/chat/completions", "/instances/add", "/instances/remove",
+                           "/reset_prefix_cache"}) {
+    const auto wrong = client.send(http::verb::get, path);
+    EXPECT_EQ(wrong.result_int(), 405) << path;
+    EXPECT_EQ(wrong[http::field::allow], "POST") << path;
+  }
+  for (const char* path : {"/health", "/healthcheck", "/ready", "/metrics", "/v1/models", "/instances"}) {
+    const auto wrong = client.send(http::verb::post, path, "{}");
+    EXPECT_EQ(wrong.result_int(), 405) << path;
+    EXPECT_EQ(wrong[http::field::allow], "GET, HEAD") << path;
+  }
+  EXPECT_EQ(client.send(http::verb::get, "/instances/").result_int(), 404);
+}
+
 TEST(proxy_defects, http_conformance_allow_head_host) {
   cluster c({{fast_engines(1)}}, {{fast_engines(1)}});
   keep_alive_client client(c.port());

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "pd_proxy/core/admission/body_budget.hpp"
+#include "pd_proxy/core/admission/inflight_guard.hpp"
 #include "pd_proxy/core/admission/inflight_limit.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
@@ -15,7 +16,7 @@
 #include "pd_proxy/core/observe/proxy_counters.hpp"
 #include "pd_proxy/core/pools/pool_manager.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
-#include "pd_proxy/net/observe/access_log.hpp"
+#include "pd_proxy/net/observe/record_sinks.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -45,6 +46,8 @@ struct proxy_state {
   /// drain).
   std::shared_ptr<const proxy_config> latest_config() const;
   void set_latest_config(std::shared_ptr<const proxy_config> next);
+  /// Where finished requests' records go (`metrics` and `access`).
+  record_sinks sinks() { return {metrics, *access}; }
 
   /// The start-up configuration: what cannot change at run time (listener, workers, limits) is read here.
   const proxy_config config;

@@ -2,19 +2,12 @@
 
 #include <charconv>
 
+#include "pd_proxy/core/http/ascii.hpp"
+
 namespace pd_proxy {
 namespace {
 
 constexpr std::string_view crlf = "\r\n";
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -25,7 +18,7 @@ std::string_view trim(std::string_view s) {
 bool contains_token(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     const auto comma = list.find(',');
-    if (equals_ignoring_case(trim(list.substr(0, comma)), token)) return true;
+    if (iequals_ascii(trim(list.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -77,16 +70,16 @@ check_response parse_check_response(std::string_view received, std::size_t capac
     if (colon == std::string_view::npos) return answer;  // judged, not kept
     const auto name = field.substr(0, colon);
     const auto value = trim(field.substr(colon + 1));
-    if (equals_ignoring_case(name, "content-length")) {
+    if (iequals_ascii(name, "content-length")) {
       std::size_t n = 0;
       const auto [end_ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
       if (length_known || value.empty() || ec != std::errc{} || end_ptr != value.data() + value.size())
         return answer;
       length_known = true;
       body_length = n;
-    } else if (equals_ignoring_case(name, "transfer-encoding")) {
+    } else if (iequals_ascii(name, "transfer-encoding")) {
       return answer;
-    } else if (equals_ignoring_case(name, "connection")) {
+    } else if (iequals_ascii(name, "connection")) {
       if (contains_token(value, "close")) keep_alive = false;
       if (contains_token(value, "keep-alive")) keep_alive = keep_alive || minor == 0;
     }

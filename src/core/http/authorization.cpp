@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "pd_proxy/core/http/ascii.hpp"
+
 namespace pd_proxy {
 namespace {
 
@@ -13,15 +15,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (is_blank(s.front()) || s.front() == '\r')) s.remove_prefix(1);
   while (!s.empty() && (is_blank(s.back()) || s.back() == '\r')) s.remove_suffix(1);
   return s;
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -67,6 +60,48 @@ admin_access decide_admin_access(std::string_view authorization_header, bool cli
   const std::string_view token = bearer_token(authorization_header);
   if (!token.empty() && constant_time_equal(token, admin_key)) return admin_access::allowed;
   return admin_access::unauthorized;
+}
+
+std::optional<access_refusal> refusal_of(api_key_check verdict) {
+  switch (verdict) {
+    case api_key_check::none:
+      return std::nullopt;
+    case api_key_check::missing:
+      return access_refusal{errc::unauthorized, "missing API key: send 'Authorization: Bearer <key>'",
+                            www_authenticate_header};
+    case api_key_check::invalid:
+      return access_refusal{errc::unauthorized, "invalid API key", www_authenticate_header};
+  }
+  return std::nullopt;
+}
+
+std::optional<access_refusal> refusal_of(admin_access verdict) {
+  switch (verdict) {
+    case admin_access::allowed:
+      return std::nullopt;
+    case admin_access::unauthorized:
+      return access_refusal{errc::unauthorized, "admin routes need Authorization: Bearer <admin key>",
+                            www_authenticate_header};
+    case admin_access::forbidden:
+      return access_refusal{errc::forbidden,
+                            "admin routes are served to loopback clients only (no --admin-api-key is set)",
+                            {}};
+  }
+  return std::nullopt;
+}
+
+std::optional<access_refusal> check_access(route_guard guard, std::string_view authorization_header,
+                                           bool client_is_loopback, const std::vector<std::string>& api_keys,
+                                           const std::string& admin_key) {
+  switch (guard) {
+    case route_guard::open:
+      return std::nullopt;
+    case route_guard::api_key:
+      return refusal_of(check_api_key(authorization_header, api_keys));
+    case route_guard::admin:
+      return refusal_of(decide_admin_access(authorization_header, client_is_loopback, admin_key));
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> parse_api_key_lines(std::string_view text) {

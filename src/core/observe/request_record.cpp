@@ -8,39 +8,6 @@
 
 namespace pd_proxy {
 
-std::string_view to_string(request_route route) {
-  switch (route) {
-    case request_route::completions:
-      return "/v1/completions";
-    case request_route::chat_completions:
-      return "/v1/chat/completions";
-    case request_route::models:
-      return "/v1/models";
-    case request_route::health:
-      return "/health";
-    case request_route::healthcheck:
-      return "/healthcheck";
-    case request_route::ready:
-      return "/ready";
-    case request_route::metrics:
-      return "/metrics";
-    case request_route::other:
-      return "other";
-  }
-  return "other";
-}
-
-request_route route_of_path(std::string_view path) {
-  if (path == "/v1/completions") return request_route::completions;
-  if (path == "/v1/chat/completions") return request_route::chat_completions;
-  if (path == "/v1/models") return request_route::models;
-  if (path == "/health") return request_route::health;
-  if (path == "/healthcheck") return request_route::healthcheck;
-  if (path == "/ready") return request_route::ready;
-  if (path == "/metrics") return request_route::metrics;
-  return request_route::other;
-}
-
 std::string_view to_string(request_outcome outcome) {
   switch (outcome) {
     case request_outcome::ok:

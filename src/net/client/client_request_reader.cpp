@@ -6,6 +6,7 @@
 
 #include "pd_proxy/core/http/http_framing.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
+#include "pd_proxy/core/http/routes.hpp"
 #include "pd_proxy/net/http/client_response.hpp"
 #include "pd_proxy/net/observe/refusal.hpp"
 #include "pd_proxy/net/write_all.hpp"
@@ -104,18 +105,6 @@ bool is_quiet_close(const error_code& ec) {
 }
 
 }  // namespace
-
-std::string_view path_of(std::string_view target) {
-  // Absolute form (RFC 9112 §3.2.2), "http://host:port/path?query": the path starts after the authority.
-  for (const std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() >= scheme.size() && beast::iequals(target.substr(0, scheme.size()), scheme)) {
-      const std::size_t slash = target.find('/', scheme.size());
-      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-      break;
-    }
-  }
-  return target.substr(0, target.find('?'));
-}
 
 net::awaitable<std::optional<client_message>> read_client_request(client_stream socket,
                                                                   beast::flat_buffer& buffer,

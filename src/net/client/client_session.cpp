@@ -3,13 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <nlohmann/json.hpp>
 #include <variant>
 
 #include "pd_proxy/core/http/authorization.hpp"
 #include "pd_proxy/core/http/forwarded_headers.hpp"
 #include "pd_proxy/core/http/http_wire.hpp"
+#include "pd_proxy/core/http/readiness.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
+#include "pd_proxy/core/http/routes.hpp"
 #include "pd_proxy/core/scheduling/request_context_of.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/client/admission_wait.hpp"
@@ -25,76 +26,33 @@
 namespace pd_proxy {
 namespace {
 
-std::string healthcheck_body(const proxy_state& state) {
+// GET /healthcheck's counts, gathered from the registry, the scheduler and the admission queue.
+healthcheck_inputs healthcheck_inputs_of(const proxy_state& state) {
   const auto backends = state.backends.snapshot();
-  const nlohmann::ordered_json body = {{"status", "ok"},
-                                       {"prefill_instances", backends->prefillers.size()},
-                                       {"decode_instances", backends->decoders.size()},
-                                       {"request_num", state.request_num.load(std::memory_order_relaxed)},
-                                       {"prefill_healthy", state.sched.usable(backend_role::prefill)},
-                                       {"decode_healthy", state.sched.usable(backend_role::decode)},
-                                       {"queued", state.admission.queued()}};
-  return body.dump();
+  return {.prefill_instances = backends->prefillers.size(),
+          .decode_instances = backends->decoders.size(),
+          .request_num = state.request_num.load(std::memory_order_relaxed),
+          .prefill_healthy = state.sched.usable(backend_role::prefill),
+          .decode_healthy = state.sched.usable(backend_role::decode),
+          .queued = state.admission.queued()};
 }
 
-// GET /ready: 200 when a request could be served now (a usable prefiller and decoder, not draining).
-struct readiness {
-  int status;
-  std::string body;
-};
-
-readiness ready_answer(const proxy_state& state) {
-  const std::size_t prefill = state.sched.usable(backend_role::prefill);
-  const std::size_t decode = state.sched.usable(backend_role::decode);
-  std::string_view reason;
-  if (state.draining.load(std::memory_order_relaxed)) {
-    reason = "proxy shutting down";
-  } else if (prefill == 0) {
-    reason = "no healthy prefill instance";
-  } else if (decode == 0) {
-    reason = "no healthy decode instance";
-  }
-  nlohmann::ordered_json body = {{"status", reason.empty() ? "ready" : "not_ready"}};
-  if (!reason.empty()) body["reason"] = reason;
-  body["prefill_healthy"] = prefill;
-  body["decode_healthy"] = decode;
-  return {reason.empty() ? 200 : 503, body.dump()};
+// GET /ready's inputs: the usable backends of each role and the drain flag.
+readiness_inputs readiness_inputs_of(const proxy_state& state) {
+  return {.prefill_usable = state.sched.usable(backend_role::prefill),
+          .decode_usable = state.sched.usable(backend_role::decode),
+          .draining = state.draining.load(std::memory_order_relaxed)};
 }
 
-enum class route { completions, chat_completions, healthcheck, health, ready, models, unknown, metrics };
-
-route route_of(std::string_view path) {
-  if (path == "/v1/completions") return route::completions;
-  if (path == "/v1/chat/completions") return route::chat_completions;
-  if (path == "/healthcheck") return route::healthcheck;
-  if (path == "/health") return route::health;
-  if (path == "/ready") return route::ready;
-  if (path == "/v1/models") return route::models;
-  if (path == "/metrics") return route::metrics;
-  return route::unknown;
+// GET /metrics' sources.
+metrics_sources metrics_sources_of(proxy_state& state) {
+  return {state.metrics,   state.backends,           state.sched,  state.request_num,
+          state.admission, state.client_connections, *state.access};
 }
 
-// The methods a route serves, as an Allow header value; HEAD is served wherever GET is.
-std::string_view allowed_methods(route r) {
-  switch (r) {
-    case route::completions:
-    case route::chat_completions:
-      return "POST";
-    case route::healthcheck:
-    case route::health:
-    case route::ready:
-    case route::models:
-    case route::metrics:
-      return "GET, HEAD";
-    case route::unknown:
-      return {};
-  }
-  return {};
-}
-
-// The routes behind --api-key: the OpenAI routes. Health, readiness and metrics stay open.
-bool needs_api_key(route r) {
-  return r == route::completions || r == route::chat_completions || r == route::models;
+// The admin routes' sources.
+admin_sources admin_sources_of(proxy_state& state) {
+  return {state.pools, state.backends, state.config, state.draining, state.other_requests};
 }
 
 // What of the client's head goes to the backends (docs/security.md): trace context always, Authorization
@@ -106,11 +64,6 @@ std::string backend_header_lines(const proxy_config& config, const http::request
   if (config.forward_client_authorization)
     values.authorization = std::string_view(req[http::field::authorization]);
   return forwarded_header_lines(values);
-}
-
-bool method_allowed(route r, http::verb method) {
-  if (r == route::completions || r == route::chat_completions) return method == http::verb::post;
-  return method == http::verb::get || method == http::verb::head;
 }
 
 // The PD flow behind --max-inflight: waits for a slot in the queue, or answers 429 with Retry-After.
@@ -156,11 +109,11 @@ net::awaitable<bool> handle_request(proxy_state& state, connection_pool& pool, s
   if (req.method() == http::verb::head) response.omit_body();
   const std::string_view path = path_of(req.target());
   const route r = route_of(path);
-  request_observer observed(state, response, http::to_string(req.method()), path, request_id, client_address,
-                            req.body().size());
+  request_observer observed(state.sinks(), response, http::to_string(req.method()), label_of(r), request_id,
+                            client_address, req.body().size());
 
-  if (r == route::ready && (req.method() == http::verb::get || req.method() == http::verb::head)) {
-    const readiness ready = ready_answer(state);  // 503 at once while draining
+  if (r == route::ready && method_allowed(r, req.method_string())) {
+    const route_answer ready = ready_answer(readiness_inputs_of(state));  // 503 at once while draining
     co_await response.send_whole(ready.status, "application/json", ready.body);
     co_return response.keep_alive();
   }
@@ -169,43 +122,45 @@ net::awaitable<bool> handle_request(proxy_state& state, connection_pool& pool, s
     co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
     co_return false;
   }
-  if (is_admin_route(path)) {  // /instances, /instances/add, /instances/remove, /reset_prefix_cache
-    co_await serve_admin_route(state, response, req, peer_is_loopback(socket.socket()));
-    co_return response.keep_alive();
-  }
   if (r == route::unknown) {
     const std::string text = "no route for " + std::string(path);
     co_await response.send_error(errc::not_found, text);
     co_return response.keep_alive();
   }
-  if (needs_api_key(r)) {
-    const api_key_check verdict =
-        check_api_key(std::string_view(req[http::field::authorization]), config.api_keys);
-    if (verdict != api_key_check::none) {
-      std::string_view text = "invalid API key";
-      if (verdict == api_key_check::missing) text = "missing API key: send 'Authorization: Bearer <key>'";
-      co_await response.send_error(errc::unauthorized, text, www_authenticate_header);
+  const route_guard guard = guard_of(r);
+  const auto refused = check_access(guard, std::string_view(req[http::field::authorization]),
+                                    guard == route_guard::admin && peer_is_loopback(socket.socket()),
+                                    config.api_keys, config.admin_api_key);
+  if (refused) {
+    co_await response.send_error(refused->code, refused->text, refused->headers);
+    co_return response.keep_alive();
+  }
+  if (const auto wrong_method = check_method(r, req.method_string(), path)) {
+    co_await response.send_error(errc::method_not_allowed, wrong_method->text, wrong_method->allow);
+    co_return response.keep_alive();
+  }
+  switch (r) {
+    case route::health:
+      co_await response.send_whole(200, "application/json", R"({"status":"ok"})");
+      co_return response.keep_alive();
+    case route::metrics: {
+      const std::string exposition = render_metrics(metrics_sources_of(state));
+      co_await response.send_whole(200, metrics_content_type, exposition);
       co_return response.keep_alive();
     }
-  }
-  if (!method_allowed(r, req.method())) {
-    const std::string allow = "Allow: " + std::string(allowed_methods(r)) + "\r\n";
-    const std::string text = std::string(req.method_string()) + " is not allowed on " + std::string(path);
-    co_await response.send_error(errc::method_not_allowed, text, allow);
-    co_return response.keep_alive();
-  }
-  if (r == route::health) {
-    co_await response.send_whole(200, "application/json", R"({"status":"ok"})");
-    co_return response.keep_alive();
-  }
-  if (r == route::metrics) {
-    const std::string exposition = render_metrics(state);
-    co_await response.send_whole(200, metrics_content_type, exposition);
-    co_return response.keep_alive();
-  }
-  if (r == route::healthcheck) {
-    co_await response.send_whole(200, "application/json", healthcheck_body(state));
-    co_return response.keep_alive();
+    case route::healthcheck:
+      co_await response.send_whole(200, "application/json", healthcheck_body(healthcheck_inputs_of(state)));
+      co_return response.keep_alive();
+    case route::instances:
+    case route::instances_add:
+    case route::instances_remove:
+    case route::reset_prefix_cache: {
+      const admin_sources sources = admin_sources_of(state);
+      co_await serve_admin_route(sources, response, req, r);
+      co_return response.keep_alive();
+    }
+    default:
+      break;
   }
 
   using namespace net::experimental::awaitable_operators;
@@ -214,7 +169,8 @@ net::awaitable<bool> handle_request(proxy_state& state, connection_pool& pool, s
   if (r == route::models) {
     inflight_guard inflight(state.other_requests);
     const std::string backend_headers = backend_header_lines(config, req);
-    const auto finished = co_await (serve_models(state, pool, response, request_id, backend_headers) ||
+    const models_sources sources{state.backends, config_ptr, pool};
+    const auto finished = co_await (serve_models(sources, response, request_id, backend_headers) ||
                                     watch_client(socket, buffer, config.ignore_client_half_close, watch));
     client_gone = finished.index() == 1;
   } else {
@@ -259,13 +215,13 @@ net::awaitable<void> serve_requests(client_stream socket, proxy_state& state, co
   request_limits limits{64 * 1024, config->max_body_size, config->client_header_timeout,
                         config->client_header_timeout, config->stream_idle_timeout};
   operation_timer read_timer, write_timer;  // the connection's, for its requests one after another
-  const std::string client_address = client_address_for_log(state, socket.socket());
+  const std::string client_address = client_address_for_log(*state.access, socket.socket());
   refusal refused;
   while (true) {
     buffer.reserve(8 * 1024);
     auto message = co_await read_client_request(socket, buffer, limits, read_timer, state.bodies, refused);
     if (!message) {
-      record_refusal(state, std::move(refused), client_address);
+      record_refusal(state.sinks(), std::move(refused), client_address);
       break;
     }
     if (buffer.size() == 0) buffer.shrink_to_fit();  // nothing pipelined: hold no read buffer while streaming

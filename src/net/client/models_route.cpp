@@ -41,17 +41,17 @@ struct models_race {
   std::size_t next = 0;                                 // the next target to ask
   std::size_t running = 0;
   std::optional<models_answer> winner;
-  std::string backend_headers;  // forwarded client headers, on every attempt
+  std::string backend_headers;                 // forwarded client headers, on every attempt
+  std::shared_ptr<const proxy_config> config;  // the request's
   bool decided() const { return winner.has_value() || (running == 0 && next == targets.size()); }
 };
 
-void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, connection_pool& pool,
-                 std::string_view request_id, clock::time_point deadline);
+void launch_next(const std::shared_ptr<models_race>& race, connection_pool& pool, std::string_view request_id,
+                 clock::time_point deadline);
 
-net::awaitable<void> ask_models(std::shared_ptr<models_race> race, proxy_state& state, connection_pool& pool,
+net::awaitable<void> ask_models(std::shared_ptr<models_race> race, connection_pool& pool,
                                 std::string request_id, models_target target, clock::time_point deadline) {
-  const auto config_ptr = state.current_config();
-  const auto& config = *config_ptr;
+  const auto& config = *race->config;
   backend_stream leg(pool, *target);
   std::string_view api_key = config.backend_api_key;
   if (config.forward_client_authorization) api_key = {};  // the client's own header is in backend_headers
@@ -70,27 +70,27 @@ net::awaitable<void> ask_models(std::shared_ptr<models_race> race, proxy_state& 
       !race->winner) {
     race->winner = models_answer{leg.status(), std::string(leg.content_type()), std::move(body)};
   }
-  if (!race->decided() && !co_await cancelled()) launch_next(race, state, pool, request_id, deadline);
+  if (!race->decided() && !co_await cancelled()) launch_next(race, pool, request_id, deadline);
   if (race->decided()) race->wake.cancel();
 }
 
-void launch_next(const std::shared_ptr<models_race>& race, proxy_state& state, connection_pool& pool,
-                 std::string_view request_id, clock::time_point deadline) {
+void launch_next(const std::shared_ptr<models_race>& race, connection_pool& pool, std::string_view request_id,
+                 clock::time_point deadline) {
   if (race->next == race->targets.size()) return;
   const std::size_t i = race->next++;
   ++race->running;
   net::co_spawn(race->wake.get_executor(),
-                ask_models(race, state, pool, std::string(request_id), race->targets[i], deadline),
+                ask_models(race, pool, std::string(request_id), race->targets[i], deadline),
                 net::bind_cancellation_slot(race->signals[i].slot(), net::detached));
 }
 
 }  // namespace
 
-net::awaitable<void> serve_models(proxy_state& state, connection_pool& pool, client_response& response,
+net::awaitable<void> serve_models(const models_sources& sources, client_response& response,
                                   std::string_view request_id, std::string_view backend_headers) {
   // Prefillers and decoders alternate, so that neither role's dead backends can keep the other's from being
   // asked.
-  const auto backends = state.backends.snapshot();
+  const auto backends = sources.backends.snapshot();
   const auto& prefillers = backends->prefillers;
   const auto& decoders = backends->decoders;
   // Usable backends (healthy, breaker closed) are asked first; the others only after them.
@@ -108,7 +108,8 @@ net::awaitable<void> serve_models(proxy_state& state, connection_pool& pool, cli
   const auto deadline = clock::now() + to_timer_duration(models_timeout);
   auto race = std::make_shared<models_race>(co_await net::this_coro::executor, std::move(targets));
   race->backend_headers = std::string(backend_headers);
-  for (std::size_t i = 0; i < models_fanout; ++i) launch_next(race, state, pool, request_id, deadline);
+  race->config = sources.config;
+  for (std::size_t i = 0; i < models_fanout; ++i) launch_next(race, sources.pool, request_id, deadline);
   if (!race->decided()) {
     race->wake.expires_at(deadline);
     co_await race->wake.async_wait(

@@ -71,7 +71,7 @@ net::awaitable<void> refuse_connection(tcp::socket socket, [[maybe_unused]] conn
   co_await net::this_coro::throw_if_cancelled(false);
   refusal refused;
   refused.request_id = new_request_id();
-  const std::string client_address = client_address_for_log(state, socket);
+  const std::string client_address = client_address_for_log(*state.access, socket);
   operation_timer write_timer;
   client_response response(socket, write_timer, refused.request_id, false, false, seconds_d{5});
   co_await response.send_error(errc::overloaded, "too many client connections (--max-connections)");
@@ -79,7 +79,7 @@ net::awaitable<void> refuse_connection(tcp::socket socket, [[maybe_unused]] conn
   refused.outcome = request_outcome::rejected;
   refused.bytes_sent = response.bytes_sent();
   refused.answered = std::chrono::system_clock::now();
-  record_refusal(state, std::move(refused), client_address);
+  record_refusal(state.sinks(), std::move(refused), client_address);
   error_code ignored;
   socket.shutdown(tcp::socket::shutdown_send, ignored);
   socket.close(ignored);
@@ -162,7 +162,9 @@ void server::start() {
   started_ = true;
   const auto& cfg = state_->config;
   if (cfg.health_check_interval.count() > 0) {
-    checker_ = std::make_unique<health_checker>(*state_, workers_.front()->io.get_executor());
+    health_check_sources sources{state_->backends, state_->sched, state_->config,
+                                 [&state = *state_] { return state.current_config(); }};
+    checker_ = std::make_unique<health_checker>(std::move(sources), workers_.front()->io.get_executor());
     checker_->start();
   }
   // Run-time pools: a draining backend's per-worker state (idle connections, resolved addresses) goes with

@@ -35,15 +35,15 @@ std::vector<backend_id> ids_of(const backend_set& set) {
 
 }  // namespace
 
-health_checker::health_checker(proxy_state& state, net::any_io_executor executor)
-    : state_(state),
+health_checker::health_checker(health_check_sources sources, net::any_io_executor executor)
+    : sources_(std::move(sources)),
       executor_(std::move(executor)),
-      schedule_(to_timer_duration(state.config.health_check_interval), max_concurrent_checks,
+      schedule_(to_timer_duration(sources_.startup.health_check_interval), max_concurrent_checks,
                 static_cast<std::uint64_t>(clock::now().time_since_epoch().count())),
-      slack_(batch_slack(state.config.health_check_interval)) {}
+      slack_(batch_slack(sources_.startup.health_check_interval)) {}
 
 void health_checker::start() {
-  const auto set = state_.backends.snapshot();
+  const auto set = sources_.backends.snapshot();
   for (const backend_id id : ids_of(*set)) first_round_.insert(id);
   if (first_round_.empty()) {
     first_round_reported_ = true;
@@ -78,7 +78,7 @@ net::awaitable<void> health_checker::run() {
   std::shared_ptr<const proxy_config> built_for;  // the configuration the probes' requests were built from
   while (!stopped_.load()) {
     const auto now = clock::now();
-    const auto config = state_.current_config();  // the path, the key and the timeout are reloadable
+    const auto config = sources_.current_config();  // the path, the key and the timeout are reloadable
     if (built_for != nullptr && (config->health_check_path != built_for->health_check_path ||
                                  config->backend_api_key != built_for->backend_api_key)) {
       for (auto& [id, probe] : probes) probe->close();
@@ -86,7 +86,7 @@ net::awaitable<void> health_checker::run() {
       set = nullptr;
     }
     built_for = config;
-    auto current = state_.backends.snapshot();
+    auto current = sources_.backends.snapshot();
     if (current != set) {
       set = std::move(current);
       sync_probes(*set, *config, probes);
@@ -172,7 +172,7 @@ void health_checker::finished(health_probe& probe, const check_outcome& outcome)
   in_flight_.pop_back();
   if (stopped_.load()) return;
   backend& target = *probe.target();
-  const check_effect effect = state_.sched.check_result(target, outcome.passed);
+  const check_effect effect = sources_.sched.check_result(target, outcome.passed);
   log_change(target, effect, outcome.reason);
   first_result(target.id());
   const auto now = clock::now();

@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "pd_proxy/core/health/answer_health.hpp"
 #include "pd_proxy/core/health/check_response.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
 #include "pd_proxy/net/backend/backend_connection.hpp"
@@ -131,7 +132,7 @@ void health_probe::on_read(const error_code& ec, std::size_t n) {
   }
   // Keep the connection only when exactly the answer was read.
   if (!answer.keep_alive || received_ != answer.length) close();
-  if (answer.status < 500) {
+  if (health_check_passes(static_cast<int>(answer.status))) {
     finish({.passed = true, .reason = {}});
   } else {
     finish(failed_because("HTTP " + std::to_string(answer.status)));

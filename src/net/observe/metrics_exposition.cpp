@@ -119,12 +119,12 @@ ClientMetric::Label label(std::string name, std::string value) {
 
 }  // namespace
 
-std::vector<backend_gauge> read_backend_gauges(const proxy_state& state) {
+std::vector<backend_gauge> read_backend_gauges(const backend_registry& registry, const scheduler& sched) {
   std::vector<backend_gauge> out;
-  const auto backends = state.backends.snapshot();
+  const auto backends = registry.snapshot();
   for (const auto* pool : {&backends->prefillers, &backends->decoders}) {
     for (const auto& b : *pool) {
-      const backend_status status = state.sched.status(*b);
+      const backend_status status = sched.status(*b);
       out.push_back({b->role(), b->authority(), status.load.inflight,
                      status.healthy && status.breaker != breaker_state::open});
     }
@@ -133,7 +133,7 @@ std::vector<backend_gauge> read_backend_gauges(const proxy_state& state) {
 }
 
 std::vector<MetricFamily> proxy_collector::Collect() const {
-  const metrics_totals totals = state_.metrics.totals();
+  const metrics_totals totals = sources_.metrics.totals();
   std::vector<MetricFamily> out;
 
   MetricFamily requests = family("pd_proxy_requests_total",
@@ -152,11 +152,11 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
 
   out.push_back(single("pd_proxy_inflight_requests", "PD requests in flight (admitted, not ended)",
                        MetricType::Gauge,
-                       static_cast<double>(state_.request_num.load(std::memory_order_relaxed))));
+                       static_cast<double>(sources_.request_num.load(std::memory_order_relaxed))));
   out.push_back(single("pd_proxy_queued_requests", "Requests waiting for a --max-inflight slot",
-                       MetricType::Gauge, static_cast<double>(state_.admission.queued())));
+                       MetricType::Gauge, static_cast<double>(sources_.admission.queued())));
   out.push_back(single("pd_proxy_client_connections", "Open client connections", MetricType::Gauge,
-                       static_cast<double>(state_.client_connections.load(std::memory_order_relaxed))));
+                       static_cast<double>(sources_.client_connections.load(std::memory_order_relaxed))));
 
   MetricFamily inflight =
       family("pd_proxy_backend_inflight", "Requests holding a reservation on a backend", MetricType::Gauge);
@@ -164,7 +164,7 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
                                 "1 when new requests may be routed to the backend (health checks passed, "
                                 "circuit breaker not open), else 0",
                                 MetricType::Gauge);
-  for (const auto& b : read_backend_gauges(state_)) {
+  for (const auto& b : read_backend_gauges(sources_.backends, sources_.sched)) {
     const std::string role(to_string(b.role));
     inflight.metric.push_back(value_metric(MetricType::Gauge, static_cast<double>(b.inflight),
                                            {label("backend", b.backend), label("role", role)}));
@@ -217,19 +217,19 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
                        MetricType::Counter, static_cast<double>(totals.local_prefills)));
   out.push_back(single("pd_proxy_log_dropped_total",
                        "Log lines dropped because the asynchronous logger's queue was full",
-                       MetricType::Counter, static_cast<double>(state_.metrics.log_dropped())));
+                       MetricType::Counter, static_cast<double>(sources_.metrics.log_dropped())));
   out.push_back(single(
       "pd_proxy_access_log_dropped_total",
       "Access log lines lost: the access log's queue was full, or writing or reopening its file failed",
-      MetricType::Counter, static_cast<double>(state_.access != nullptr ? state_.access->dropped() : 0)));
+      MetricType::Counter, static_cast<double>(sources_.access.dropped())));
 
   MetricFamily reloads =
       family("pd_proxy_config_reloads_total",
              "Configuration reloads (SIGHUP), by result: applied, or rejected (the running "
              "configuration stayed)",
              MetricType::Counter);
-  for (const auto& [result, n] : {std::pair{"applied", state_.metrics.reloads_applied.load()},
-                                  std::pair{"rejected", state_.metrics.reloads_rejected.load()}}) {
+  for (const auto& [result, n] : {std::pair{"applied", sources_.metrics.reloads_applied.load()},
+                                  std::pair{"rejected", sources_.metrics.reloads_rejected.load()}}) {
     reloads.metric.push_back(
         value_metric(MetricType::Counter, static_cast<double>(n), {label("result", result)}));
   }
@@ -256,9 +256,9 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
   return out;
 }
 
-std::string render_metrics(proxy_state& state) {
-  state.metrics.forget_backend_errors(state.backends.living_labels());
-  const proxy_collector collector(state);
+std::string render_metrics(const metrics_sources& sources) {
+  sources.metrics.forget_backend_errors(sources.backends.living_labels());
+  const proxy_collector collector(sources);
   const prometheus::TextSerializer serializer;
   return serializer.Serialize(collector.Collect());
 }

@@ -6,10 +6,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "pd_proxy/core/http/authorization.hpp"
+#include "pd_proxy/core/admission/inflight_guard.hpp"
 #include "pd_proxy/core/http/error.hpp"
 #include "pd_proxy/core/pools/instance_request.hpp"
-#include "pd_proxy/net/client/client_request_reader.hpp"
 #include "pd_proxy/net/operation_timer.hpp"
 #include "pd_proxy/net/pools/instance_probe.hpp"
 
@@ -41,10 +40,10 @@ struct add_progress {
   std::vector<std::string> not_added;  // failed their last allowed probe (or were removed meanwhile)
 };
 
-add_progress progress_of(const proxy_state& state, backend_role role, const add_outcome& added) {
-  const auto current = state.pools.current(role);
+add_progress progress_of(const pool_manager& pools, backend_role role, const add_outcome& added) {
+  const auto current = pools.current(role);
   std::vector<std::string> waiting;
-  for (const auto& info : state.pools.list()) {
+  for (const auto& info : pools.list()) {
     if (info.role == role && info.state == instance_state::waiting) waiting.push_back(info.address);
   }
   const auto has = [](const std::vector<std::string>& list, const std::string& a) {
@@ -99,9 +98,9 @@ std::string remove_message(backend_role role, const remove_outcome& removed) {
   return join_message(parts);
 }
 
-std::string instances_list_body(const proxy_state& state) {
+std::string instances_list_body(const pool_manager& pools) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const auto& info : state.pools.list()) {
+  for (const auto& info : pools.list()) {
     list.push_back({{"type", to_string(info.role)},
                     {"address", info.address},
                     {"id", info.id},
@@ -110,10 +109,9 @@ std::string instances_list_body(const proxy_state& state) {
                     {"active_tokens", info.load.active_tokens},
                     {"active_kv", info.load.active_kv}});
   }
-  const nlohmann::ordered_json body = {
-      {"instances", std::move(list)},
-      {"current_prefill_instances", state.pools.current(backend_role::prefill)},
-      {"current_decode_instances", state.pools.current(backend_role::decode)}};
+  const nlohmann::ordered_json body = {{"instances", std::move(list)},
+                                       {"current_prefill_instances", pools.current(backend_role::prefill)},
+                                       {"current_decode_instances", pools.current(backend_role::decode)}};
   return body.dump();
 }
 
@@ -124,62 +122,60 @@ struct first_probes {
   bool done = false;
 };
 
-net::awaitable<void> probe_then_wake(proxy_state& state, std::vector<probe_target> targets,
+net::awaitable<void> probe_then_wake(pool_manager& pools, const proxy_config& config,
+                                     std::vector<probe_target> targets,
                                      std::shared_ptr<first_probes> probes) {
-  co_await probe_and_report(state, std::move(targets));
+  co_await probe_and_report(pools, config, std::move(targets));
   probes->done = true;
   probes->wake.cancel();
 }
 
 // Starts the first probes of `targets` and waits for them at most max_add_wait; returns early when the drain
 // begins or the connection is cancelled. The probes go on after it returns. Runs on a worker (one thread).
-net::awaitable<void> await_first_probes(proxy_state& state, std::vector<probe_target> targets) {
+net::awaitable<void> await_first_probes(const admin_sources& sources, std::vector<probe_target> targets) {
   if (targets.empty()) co_return;
   const auto executor = co_await net::this_coro::executor;
   auto probes = std::make_shared<first_probes>(executor);
-  net::co_spawn(executor, probe_then_wake(state, std::move(targets), probes), net::detached);
+  net::co_spawn(executor, probe_then_wake(sources.pools, sources.config, std::move(targets), probes),
+                net::detached);
   const auto deadline = clock::now() + to_timer_duration(max_add_wait);
-  while (!probes->done && !state.draining.load(std::memory_order_relaxed) && clock::now() < deadline) {
+  while (!probes->done && !sources.draining.load(std::memory_order_relaxed) && clock::now() < deadline) {
     probes->wake.expires_at(std::min(deadline, clock::now() + drain_check_interval));
     co_await probes->wake.async_wait(use_nothrow);
     if ((co_await net::this_coro::cancellation_state).cancelled() != net::cancellation_type::none) break;
   }
 }
 
-net::awaitable<void> serve_add(proxy_state& state, client_response& response,
+net::awaitable<void> serve_add(const admin_sources& sources, client_response& response,
                                const instances_request& request) {
-  inflight_guard in_flight(state.other_requests);  // the drain waits for the answer
-  const auto added = state.pools.add(request.role, request.instances, clock::now());
+  inflight_guard in_flight(sources.other_requests);  // the drain waits for the answer
+  const auto added = sources.pools.add(request.role, request.instances, clock::now());
   // The first probes are awaited for a while: an instance that answers is active (and listed as current) in
   // the answer; one that has not answered yet is answered as waiting, and GET /instances shows the rest.
-  co_await await_first_probes(state, added.waiting);
-  if (state.draining.load(std::memory_order_relaxed)) {
+  co_await await_first_probes(sources, added.waiting);
+  if (sources.draining.load(std::memory_order_relaxed)) {
     co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
     co_return;
   }
-  const std::string message = add_message(request.role, added, progress_of(state, request.role, added));
+  const std::string message =
+      add_message(request.role, added, progress_of(sources.pools, request.role, added));
   spdlog::info("/instances/add: {}", message);
-  const std::string body = instances_answer_body(message, state.pools.current(backend_role::prefill),
-                                                 state.pools.current(backend_role::decode));
+  const std::string body = instances_answer_body(message, sources.pools.current(backend_role::prefill),
+                                                 sources.pools.current(backend_role::decode));
   co_await response.send_whole(200, "application/json", body);
 }
 
-net::awaitable<void> serve_remove(proxy_state& state, client_response& response,
+net::awaitable<void> serve_remove(pool_manager& pools, client_response& response,
                                   const instances_request& request) {
-  const auto removed = state.pools.remove(request.role, request.instances);
+  const auto removed = pools.remove(request.role, request.instances);
   const std::string message = remove_message(request.role, removed);
   spdlog::info("/instances/remove: {}", message);
-  const std::string body = instances_answer_body(message, state.pools.current(backend_role::prefill),
-                                                 state.pools.current(backend_role::decode));
+  const std::string body = instances_answer_body(message, pools.current(backend_role::prefill),
+                                                 pools.current(backend_role::decode));
   co_await response.send_whole(200, "application/json", body);
 }
 
 }  // namespace
-
-bool is_admin_route(std::string_view path) {
-  return path == "/instances" || path == "/instances/add" || path == "/instances/remove" ||
-         path == "/reset_prefix_cache";
-}
 
 bool peer_is_loopback(const tcp::socket& socket) {
   error_code ec;
@@ -193,44 +189,18 @@ bool peer_is_loopback(const tcp::socket& socket) {
   return false;
 }
 
-net::awaitable<void> serve_admin_route(proxy_state& state, client_response& response,
-                                       const http::request<http::string_body>& request,
-                                       bool client_is_loopback) {
-  const auto authorization = request[http::field::authorization];
-  const auto config = state.current_config();  // the admin key is reloadable
-  switch (decide_admin_access({authorization.data(), authorization.size()}, client_is_loopback,
-                              config->admin_api_key)) {
-    case admin_access::allowed:
-      break;
-    case admin_access::unauthorized:
-      co_await response.send_error(errc::unauthorized, "admin routes need Authorization: Bearer <admin key>",
-                                   www_authenticate_header);
-      co_return;
-    case admin_access::forbidden:
-      co_await response.send_error(
-          errc::forbidden, "admin routes are served to loopback clients only (no --admin-api-key is set)");
-      co_return;
-  }
-  const std::string_view target{request.target().data(), request.target().size()};
-  const std::string_view path = path_of(target);
-  const bool list = path == "/instances";
-  const bool allowed = list ? (request.method() == http::verb::get || request.method() == http::verb::head)
-                            : request.method() == http::verb::post;
-  if (!allowed) {
-    const std::string allow = list ? "Allow: GET, HEAD\r\n" : "Allow: POST\r\n";
-    const std::string text = std::string(request.method_string()) + " is not allowed on " + std::string(path);
-    co_await response.send_error(errc::method_not_allowed, text, allow);
-    co_return;
-  }
-  if (list) {
-    const std::string body = instances_list_body(state);
+net::awaitable<void> serve_admin_route(const admin_sources& sources, client_response& response,
+                                       const http::request<http::string_body>& request, route r) {
+  if (r == route::instances) {
+    const std::string body = instances_list_body(sources.pools);
     co_await response.send_whole(200, "application/json", body);
     co_return;
   }
-  if (path == "/reset_prefix_cache") {
+  if (r == route::reset_prefix_cache) {
+    const std::string_view target{request.target().data(), request.target().size()};
     const auto mark = target.find('?');
     const std::string_view query = mark == std::string_view::npos ? std::string_view{} : target.substr(mark);
-    co_await serve_reset_prefix_cache(state, response, query);
+    co_await serve_reset_prefix_cache(sources.backends, sources.config, response, query);
     co_return;
   }
   const auto parsed = parse_instances_request(request.body());
@@ -238,10 +208,10 @@ net::awaitable<void> serve_admin_route(proxy_state& state, client_response& resp
     co_await response.send_error(errc::bad_request, parsed.error);
     co_return;
   }
-  if (path == "/instances/add") {
-    co_await serve_add(state, response, parsed);
+  if (r == route::instances_add) {
+    co_await serve_add(sources, response, parsed);
   } else {
-    co_await serve_remove(state, response, parsed);
+    co_await serve_remove(sources.pools, response, parsed);
   }
 }
 

@@ -83,7 +83,8 @@ net::awaitable<void> dns_discovery::refresh(std::size_t i) {
       return std::find(added.refused.begin(), added.refused.end(), a.authority()) != added.refused.end();
     });
     if (!added.waiting.empty()) {
-      net::co_spawn(executor_, probe_and_report(state_, std::move(added.waiting)), net::detached);
+      net::co_spawn(executor_, probe_and_report(state_.pools, state_.config, std::move(added.waiting)),
+                    net::detached);
     }
   }
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "pd_proxy/core/health/answer_health.hpp"
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/operation_timer.hpp"
@@ -62,20 +63,21 @@ net::awaitable<bool> probe_instance(const proxy_config& config, backend_role rol
       {"GET", config.health_check_path, target.authority(), {}, config.backend_api_key, std::nullopt});
   backend_stream leg(pool, target);
   const auto failure = co_await leg.open(head, {}, limit, limit);
-  const bool passed = failure == backend_failure::none && leg.status() < 500;
+  const bool passed = failure == backend_failure::none && health_check_passes(leg.status());
   leg.abort();  // the body is not needed: the connection is not kept
   co_return passed;
 }
 
-net::awaitable<void> probe_and_report(proxy_state& state, std::vector<probe_target> targets) {
+net::awaitable<void> probe_and_report(pool_manager& pools, const proxy_config& config,
+                                      std::vector<probe_target> targets) {
   auto shared = std::make_shared<std::vector<probe_target>>(std::move(targets));
   // A named std::function: GCC 12 may destroy a temporary in a co_await expression twice.
-  std::function<net::awaitable<void>(std::size_t)> task = [&state,
+  std::function<net::awaitable<void>(std::size_t)> task = [&pools, &config,
                                                            shared](std::size_t i) -> net::awaitable<void> {
     const probe_target& target = (*shared)[i];
-    const bool passed = co_await probe_instance(state.config, target.role, target.address);
-    const auto verdict = state.pools.probe_finished(target.ticket, passed, clock::now());
-    log_verdict(target, verdict, state.config.max_waiting_retries);
+    const bool passed = co_await probe_instance(config, target.role, target.address);
+    const auto verdict = pools.probe_finished(target.ticket, passed, clock::now());
+    log_verdict(target, verdict, config.max_waiting_retries);
   };
   co_await for_each_concurrently(shared->size(), max_concurrent_probes, std::move(task));
 }
@@ -105,7 +107,7 @@ net::awaitable<void> pool_prober::run() {
     auto due = state_.pools.take_due(clock::now(), max_concurrent_probes);
     if (!due.empty()) {
       // Not awaited: a slow probe must not hold back the others' retries nor the collection below.
-      net::co_spawn(executor_, probe_and_report(state_, std::move(due)), net::detached);
+      net::co_spawn(executor_, probe_and_report(state_.pools, state_.config, std::move(due)), net::detached);
     }
     for (const backend_id id : state_.pools.collect_gone()) {
       if (on_gone_) on_gone_(id);

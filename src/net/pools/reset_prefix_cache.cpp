@@ -46,15 +46,14 @@ net::awaitable<void> reset_one(const proxy_config& config, const std::string& ta
 
 }  // namespace
 
-net::awaitable<void> serve_reset_prefix_cache(proxy_state& state, client_response& response,
-                                              std::string_view query) {
-  const auto set = state.backends.snapshot();  // holds every backend asked until the answer
+net::awaitable<void> serve_reset_prefix_cache(const backend_registry& backends, const proxy_config& config,
+                                              client_response& response, std::string_view query) {
+  const auto set = backends.snapshot();  // holds every backend asked until the answer
   auto results = std::make_shared<std::vector<reset_result>>();
   for (const auto role : {backend_role::prefill, backend_role::decode}) {
     for (const auto& b : set->of(role)) results->push_back(reset_result{b, 0, {}, {}});
   }
   const std::string target_path = "/reset_prefix_cache" + std::string(query);
-  const proxy_config& config = state.config;
   // A named std::function: GCC 12 may destroy a temporary in a co_await expression twice.
   std::function<net::awaitable<void>(std::size_t)> task =
       [&config, results, target_path](std::size_t i) -> net::awaitable<void> {

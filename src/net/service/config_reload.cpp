@@ -69,8 +69,8 @@ pool_change_hook add_and_drain_instances(server& proxy) {
       // Added first, the removed retired once the added are active or given up: no window without any.
       auto outcome = state.pools.replace(role, added, removed, now);
       if (!outcome.waiting.empty()) {
-        net::co_spawn(proxy.background_executor(), probe_and_report(state, std::move(outcome.waiting)),
-                      net::detached);
+        net::co_spawn(proxy.background_executor(),
+                      probe_and_report(state.pools, state.config, std::move(outcome.waiting)), net::detached);
       }
     };
     apply(backend_role::prefill, changes.added_prefillers, changes.removed_prefillers);

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "pd_proxy/core/backends/backend_failure.hpp"
+#include "pd_proxy/core/health/answer_health.hpp"
 #include "pd_proxy/core/config/config.hpp"
 
 namespace pd_proxy {
@@ -18,7 +19,7 @@ constexpr bool is_success_status(int status) {
 /// A backend answer the PD flow retries on another backend (before the client got a byte): 429 and 5xx.
 /// Every other non-2xx status is the backend's verdict on the request and is passed to the client.
 constexpr bool is_retryable_status(int status) {
-  return status == 429 || status >= 500;
+  return counts_against_breaker(status);  // the same statuses: the backend is broken or overloaded
 }
 
 /// The failure of a decoder's first read: a 2xx answer whose body ended before its first byte failed as a

@@ -1,9 +1,13 @@
 // Client authentication: API keys on the OpenAI routes, the admin key on admin routes (docs/security.md).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "pd_proxy/core/http/error.hpp"
+#include "pd_proxy/core/http/routes.hpp"
 
 namespace pd_proxy {
 
@@ -39,6 +43,26 @@ admin_access decide_admin_access(std::string_view authorization_header, bool cli
 
 /// The header line that goes with a 401 (RFC 6750 §3).
 inline constexpr std::string_view www_authenticate_header = "WWW-Authenticate: Bearer\r\n";
+
+/// What a refused request is answered: the error (its status), the message and the extra header lines.
+struct access_refusal {
+  errc code;
+  std::string_view text;
+  std::string_view headers;  // complete header lines, or empty
+};
+
+/// The answer to an API-key refusal: 401 with WWW-Authenticate, "missing API key: ..." or "invalid API key";
+/// nullopt for `none`.
+std::optional<access_refusal> refusal_of(api_key_check verdict);
+/// The answer to an admin refusal: 401 with WWW-Authenticate, or 403 (loopback only); nullopt for `allowed`.
+std::optional<access_refusal> refusal_of(admin_access verdict);
+
+/// The decision for a route that `guard` protects: nullopt when the request may go on, else its refusal.
+/// `open` asks nothing; `api_key` is check_api_key against `api_keys`; `admin` is decide_admin_access with
+/// `admin_key` (`client_is_loopback` is read only for `admin`).
+std::optional<access_refusal> check_access(route_guard guard, std::string_view authorization_header,
+                                           bool client_is_loopback, const std::vector<std::string>& api_keys,
+                                           const std::string& admin_key);
 
 /// The keys of an `--api-key-file`: one per line, blanks around a key dropped, blank lines and lines whose
 /// first non-blank character is `#` ignored.

@@ -16,18 +16,4 @@ struct proxy_counters {
   std::atomic<std::uint64_t> midstream_failures{0};  // decoder failed after bytes reached the client
 };
 
-/// Increments a count of requests in flight (e.g. proxy_state::request_num) for its lifetime.
-class inflight_guard {
- public:
-  explicit inflight_guard(std::atomic<std::int64_t>& n) : n_(n) {
-    n_.fetch_add(1, std::memory_order_relaxed);
-  }
-  ~inflight_guard() { n_.fetch_sub(1, std::memory_order_relaxed); }
-  inflight_guard(const inflight_guard&) = delete;
-  inflight_guard& operator=(const inflight_guard&) = delete;
-
- private:
-  std::atomic<std::int64_t>& n_;
-};
-
 }  // namespace pd_proxy

@@ -8,29 +8,10 @@
 #include <string_view>
 
 #include "pd_proxy/core/backends/backend_failure.hpp"
+#include "pd_proxy/core/http/routes.hpp"
 #include "pd_proxy/core/observe/request_outcome.hpp"
 
 namespace pd_proxy {
-
-/// The `route` label: one of a fixed set, so that a client cannot create label values (any other path is
-/// `other`).
-enum class request_route : std::uint8_t {
-  completions,
-  chat_completions,
-  models,
-  health,
-  healthcheck,
-  ready,
-  metrics,
-  other,
-};
-inline constexpr std::size_t request_route_count = 8;
-
-/// "/v1/completions", "/v1/chat/completions", "/v1/models", "/health", "/healthcheck", "/ready", "/metrics",
-/// "other".
-std::string_view to_string(request_route route);
-/// The route of a request path (without its query).
-request_route route_of_path(std::string_view path);
 
 /// The outcome of a request the proxy answered itself (not the PD flow) from its status.
 request_outcome outcome_of_status(int status);
@@ -44,9 +25,9 @@ struct request_record {
   using clock = std::chrono::steady_clock;
 
   std::string request_id;
-  std::string_view method;  // a static string (Beast's verb names)
-  request_route route = request_route::other;
-  int status = 0;  // the status sent to the client; 0 while none was
+  std::string_view method;                     // a static string (Beast's verb names)
+  request_route route = request_route::other;  // the label (core/http/routes)
+  int status = 0;                              // the status sent to the client; 0 while none was
   request_outcome outcome = request_outcome::ok;
   std::string prefiller;  // host:port of the last prefill attempt; empty when there was none
   std::string decoder;    // host:port of the last decode attempt

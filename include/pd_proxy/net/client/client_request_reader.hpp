@@ -57,8 +57,4 @@ struct client_watch {
 net::awaitable<void> watch_client(client_stream socket, beast::flat_buffer& buffer, bool ignore_half_close,
                                   client_watch& watch);
 
-/// The path of a request target in origin form ("/v1/models?x") or absolute form ("http://host/v1/models"),
-/// without its query string.
-std::string_view path_of(std::string_view target);
-
 }  // namespace pd_proxy

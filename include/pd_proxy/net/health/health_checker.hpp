@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -10,11 +11,22 @@
 #include <unordered_set>
 #include <vector>
 
+#include "pd_proxy/core/backends/registry.hpp"
+#include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/core/health/check_schedule.hpp"
+#include "pd_proxy/core/scheduling/scheduler.hpp"
 #include "pd_proxy/net/health/health_probe.hpp"
-#include "pd_proxy/net/proxy_state.hpp"
 
 namespace pd_proxy {
+
+/// What the checker uses; the references outlive it (proxy_state owns them).
+struct health_check_sources {
+  const backend_registry& backends;  // the backends to check
+  scheduler& sched;                  // gets each result
+  const proxy_config& startup;       // --health-check-interval (not reloadable)
+  // The configuration in force on the checker's thread: the path, the key and the timeout are reloadable.
+  std::function<std::shared_ptr<const proxy_config>()> current_config;
+};
 
 /// Checks every registered backend (a backend added at run time is checked at once) every
 /// --health-check-interval, jittered (a backend not yet healthy sooner: recheck_delay, so that an engine
@@ -33,7 +45,7 @@ class health_checker {
  public:
   static constexpr std::size_t max_concurrent_checks = 64;
 
-  health_checker(proxy_state& state, net::any_io_executor executor);
+  health_checker(health_check_sources sources, net::any_io_executor executor);
   health_checker(const health_checker&) = delete;
   health_checker& operator=(const health_checker&) = delete;
 
@@ -60,7 +72,7 @@ class health_checker {
   void wake();
   void first_result(backend_id id);
 
-  proxy_state& state_;
+  health_check_sources sources_;
   net::any_io_executor executor_;
   check_schedule schedule_;
   struct running_check {

@@ -8,10 +8,9 @@
 #include <string_view>
 
 #include "pd_proxy/core/observe/request_record.hpp"
+#include "pd_proxy/net/observe/record_sinks.hpp"
 
 namespace pd_proxy {
-
-struct proxy_state;
 
 struct refusal {
   int status = 0;                              // the status sent to the client; 0: nothing was refused
@@ -30,6 +29,6 @@ request_outcome refusal_outcome(int status);
 
 /// Counts `refused` on the calling thread's metrics shard and queues its access-log line (with
 /// `client_address`, "ip:port" or empty). Does nothing when `refused.status` is 0.
-void record_refusal(proxy_state& state, refusal&& refused, std::string_view client_address);
+void record_refusal(record_sinks sinks, refusal&& refused, std::string_view client_address);
 
 }  // namespace pd_proxy

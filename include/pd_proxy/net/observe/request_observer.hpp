@@ -9,19 +9,20 @@
 
 #include "pd_proxy/core/observe/request_record.hpp"
 #include "pd_proxy/net/http/client_response.hpp"
-#include "pd_proxy/net/proxy_state.hpp"
+#include "pd_proxy/net/observe/record_sinks.hpp"
 
 namespace pd_proxy {
 
 /// The client's "ip:port" as the access log writes it; empty when the access log is off (nothing is
 /// formatted then) or the peer is not known.
-std::string client_address_for_log(const proxy_state& state, const tcp::socket& socket);
+std::string client_address_for_log(const access_log& access, const tcp::socket& socket);
 
 class request_observer {
  public:
-  /// `client_address` is copied (with the request id) only when the access log is on.
-  request_observer(proxy_state& state, const client_response& response, std::string_view method,
-                   std::string_view path, std::string_view request_id, std::string_view client_address,
+  /// `route` is the request's label (core/http/routes). `client_address` is copied (with the request id)
+  /// only when the access log is on.
+  request_observer(record_sinks sinks, const client_response& response, std::string_view method,
+                   request_route route, std::string_view request_id, std::string_view client_address,
                    std::size_t prompt_bytes);
   ~request_observer();
   request_observer(const request_observer&) = delete;
@@ -29,17 +30,17 @@ class request_observer {
 
   request_record& record() { return record_; }
   /// The PD flow ended with `outcome` (else the outcome follows the status).
-  void pd_ended(request_outcome outcome) { pd_outcome_ = outcome; }
+  void pd_ended(request_outcome outcome) { flow_outcome_ = outcome; }
   /// The client went away: client_abort (status 499 when no response head was sent).
   void client_gone() { client_gone_ = true; }
   /// The drain refused the request.
   void shutting_down() { shutting_down_ = true; }
 
  private:
-  proxy_state& state_;
+  record_sinks sinks_;
   const client_response& response_;
   request_record record_;
-  std::optional<request_outcome> pd_outcome_;
+  std::optional<request_outcome> flow_outcome_;
   bool client_gone_ = false;
   bool shutting_down_ = false;
 };

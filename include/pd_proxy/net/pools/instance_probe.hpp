@@ -19,8 +19,10 @@ inline constexpr std::size_t max_concurrent_probes = 64;
 net::awaitable<bool> probe_instance(const proxy_config& config, backend_role role,
                                     const backend_address& address);
 
-/// Probes `targets` (claimed from state.pools) concurrently and reports each result; logs what changed.
-net::awaitable<void> probe_and_report(proxy_state& state, std::vector<probe_target> targets);
+/// Probes `targets` (claimed from `pools`) concurrently, each as `config` says, and reports each result to
+/// `pools`; logs what changed. Both must outlive the probes.
+net::awaitable<void> probe_and_report(pool_manager& pools, const proxy_config& config,
+                                      std::vector<probe_target> targets);
 
 /// Retries the probes of waiting instances every --waiting-retry-interval, and reports draining backends
 /// whose last request ended (`on_gone`, on the prober's thread). Runs on one executor; start() once, stop()

@@ -70,3 +70,44 @@ TEST(authorization, key_file_lines) {
   EXPECT_TRUE(parse_api_key_lines("").empty());
   EXPECT_TRUE(parse_api_key_lines("\n# only\n\n").empty());
 }
+
+// The refusal's status, message and header lines, as the client gets them.
+void expect_refusal(const std::optional<access_refusal>& refusal, errc code, std::string_view text,
+                    std::string_view headers) {
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->code, code);
+  EXPECT_EQ(refusal->text, text);
+  EXPECT_EQ(refusal->headers, headers);
+}
+
+TEST(authorization, api_key_and_admin_refusals_answer_401_or_403) {
+  EXPECT_FALSE(refusal_of(api_key_check::none));
+  expect_refusal(refusal_of(api_key_check::missing), errc::unauthorized,
+                 "missing API key: send 'Authorization: Bearer <key>'", www_authenticate_header);
+  expect_refusal(refusal_of(api_key_check::invalid), errc::unauthorized, "invalid API key",
+                 www_authenticate_header);
+  EXPECT_FALSE(refusal_of(admin_access::allowed));
+  expect_refusal(refusal_of(admin_access::unauthorized), errc::unauthorized,
+                 "admin routes need Authorization: Bearer <admin key>", www_authenticate_header);
+  expect_refusal(refusal_of(admin_access::forbidden), errc::forbidden,
+                 "admin routes are served to loopback clients only (no --admin-api-key is set)", "");
+}
+
+TEST(authorization, check_access_follows_the_routes_guard) {
+  const std::vector<std::string> keys{"sk-1"};
+  const std::string admin_key = "admin-secret";
+  // Open routes ask nothing, whatever is configured.
+  EXPECT_FALSE(check_access(route_guard::open, "", false, keys, admin_key));
+  // The API key: the admin key is not one of them.
+  EXPECT_FALSE(check_access(route_guard::api_key, "Bearer sk-1", false, keys, admin_key));
+  EXPECT_EQ(check_access(route_guard::api_key, "", true, keys, admin_key)->text,
+            "missing API key: send 'Authorization: Bearer <key>'");
+  EXPECT_EQ(check_access(route_guard::api_key, "Bearer admin-secret", true, keys, admin_key)->text,
+            "invalid API key");
+  EXPECT_FALSE(check_access(route_guard::api_key, "", false, {}, admin_key));
+  // The admin key: an API key is not it; without one, loopback only.
+  EXPECT_FALSE(check_access(route_guard::admin, "Bearer admin-secret", false, keys, admin_key));
+  EXPECT_EQ(check_access(route_guard::admin, "Bearer sk-1", true, keys, admin_key)->code, errc::unauthorized);
+  EXPECT_FALSE(check_access(route_guard::admin, "", true, keys, ""));
+  EXPECT_EQ(check_access(route_guard::admin, "", false, keys, "")->code, errc::forbidden);
+}
