@@ -196,6 +196,23 @@ TEST(pd_driver_concurrency, a_cancelled_leg_whose_stream_fails_otherwise_is_not_
   fail_leg_1_during_leg_0(backend_failure::connect, backend_failure::transport);
 }
 
+// Leg 0 answered too, but after leg 1's failure: its completion waits for the machine, which ends leg 0
+// first. The completion is dropped unreported.
+TEST(pd_driver_concurrency, a_completion_not_yet_reported_is_dropped_when_its_leg_ends) {
+  two_legs_run run;
+  run.leg1->open_failure = backend_failure::transport;
+  run.start();
+  run.leg1->allow();
+  run.leg0->allow();
+  run.h.poll();
+
+  ASSERT_EQ(run.h.outcome, request_outcome::backend_error);
+  EXPECT_EQ(run.leg0->aborts, 0);  // it had completed
+  EXPECT_EQ(run.seen_after_sends(), (std::vector<seen_event>{{ev::leg_failed, 1}, {ev::client_answered, 0}}));
+  EXPECT_EQ(run.h.response.code, errc::backend_failed);
+  run.expect_clean();
+}
+
 TEST(pd_driver_concurrency, a_client_gone_aborts_and_awaits_both_legs) {
   two_legs_run run;
   run.start();
