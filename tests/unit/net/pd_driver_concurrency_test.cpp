@@ -19,10 +19,12 @@ using seen_event = std::pair<ev, leg_id>;
 
 // Reserves leg 0 on a prefiller and leg 1 on a decoder, sends both, then waits. Once both answered their
 // head, the client gets 200 "both". A failed leg ends the other one (cancelling its operation), then itself,
-// and answers 502.
+// and answers 502; but with `restart_leg_0`, leg 1's failure ends leg 0 and opens it again on another
+// prefiller (its new send waits for the aborted one to end), and leg 0's new head answers 200 "both".
 class two_legs final : public flow_machine {
  public:
   std::vector<seen_event> seen;  // every event but done_sync and started
+  bool restart_leg_0 = false;
 
   flow_action resume(const flow_event& event) override {
     if (event.what != ev::done_sync && event.what != ev::started) seen.emplace_back(event.what, event.leg);
@@ -48,6 +50,16 @@ class two_legs final : public flow_machine {
         }
         break;
       case ev::leg_failed:
+        if (restart_leg_0 && event.leg == 1) {
+          restart_leg_0 = false;
+          ++heads_;  // leg 1 is over
+          plan_.push_back({.what = act::end_leg, .leg = 0});
+          plan_.push_back({.what = act::end_leg, .leg = 1});
+          plan_.push_back(
+              {.what = act::reserve, .leg = 0, .role = backend_role::prefill, .attempt = 2, .attempts = 2});
+          plan_.push_back(send(0));
+          break;
+        }
         plan_.push_back({.what = act::end_leg, .leg = static_cast<leg_id>(1 - event.leg)});
         plan_.push_back({.what = act::end_leg, .leg = event.leg});
         plan_.push_back({.what = act::answer_error, .code = errc::backend_failed, .message = "a leg failed"});
@@ -89,7 +101,9 @@ class two_legs final : public flow_machine {
 };
 
 struct two_legs_run {
-  driver_harness h{1, 1};
+  explicit two_legs_run(std::size_t prefillers = 1) : h(prefillers, 1) {}
+
+  driver_harness h;
   two_legs machine;
   std::shared_ptr<exchange> leg0 = h.scripted.script(h.prefiller(0), {.held = true});
   std::shared_ptr<exchange> leg1 = h.scripted.script(h.decoder(0), {.held = true});
@@ -210,6 +224,34 @@ TEST(pd_driver_concurrency, a_completion_not_yet_reported_is_dropped_when_its_le
   EXPECT_EQ(run.leg0->aborts, 0);  // it had completed
   EXPECT_EQ(run.seen_after_sends(), (std::vector<seen_event>{{ev::leg_failed, 1}, {ev::client_answered, 0}}));
   EXPECT_EQ(run.h.response.code, errc::backend_failed);
+  run.expect_clean();
+}
+
+// The machine ends leg 0 and at once opens it again elsewhere: the new send runs once the aborted one has
+// ended, and only its completion is reported.
+TEST(pd_driver_concurrency, a_leg_opened_again_runs_after_its_cancelled_operation_ended) {
+  two_legs_run run(2);
+  run.machine.restart_leg_0 = true;
+  run.leg1->open_failure = backend_failure::connect;
+  auto again = run.h.scripted.script(run.h.prefiller(1), {.held = true});
+  run.start();
+  run.leg1->allow();
+  run.h.poll();
+
+  EXPECT_EQ(run.leg0->aborts, 1);
+  EXPECT_TRUE(run.leg0->destroyed);
+  ASSERT_TRUE(again->waiting());
+  EXPECT_EQ(again->sent, R"({"leg":0})");
+  expect_no_load(run.h.sched, *run.h.prefillers[0]);  // the ended leg's reservation is gone
+  EXPECT_GT(run.h.sched.load(*run.h.prefillers[1]).inflight, 0u);
+  again->allow();
+  run.h.poll();
+  ASSERT_EQ(run.h.outcome, request_outcome::ok);
+  EXPECT_EQ(run.seen_after_sends(),
+            (std::vector<seen_event>{
+                {ev::leg_failed, 1}, {ev::reserved, 0}, {ev::head, 0}, {ev::client_answered, 0}}));
+  EXPECT_EQ(run.h.backend_errors(*run.h.prefillers[0]), 0u);
+  EXPECT_TRUE(again->destroyed);
   run.expect_clean();
 }
 
