@@ -386,10 +386,17 @@ class basic_pd_driver final : public abortable {
                                         body_size, request_.backend_headers});
   }
 
-  // The end of an operation on a leg that did not succeed: the client went away, the drain stopped the
-  // request, or the leg failed (logged and counted here).
+  // The machine closed the leg while its operation ran (a child coroutine): whatever the operation's result
+  // (an aborted connect fails as `transport`, a read may have completed just before), it is not reported,
+  // and the leg's reservation may already be gone.
+  bool leg_closed(leg_id id) const { return ops_[id].running && ops_[id].dropped; }
+
+  // The end of an operation on a leg that did not succeed or was closed: the client went away, the leg was
+  // closed, the drain stopped the request, or the leg failed (logged and counted here).
   flow_event ended(const flow_action& action, const leg_state& leg, backend_failure failure) {
-    if (failure == backend_failure::cancelled) return {.what = flow_event::kind::client_gone};
+    if (failure == backend_failure::cancelled || leg_closed(action.leg)) {
+      return {.what = flow_event::kind::client_gone};
+    }
     if (stop_.stopping()) return {.what = flow_event::kind::stopped, .leg = action.leg};
     const backend& target = leg.reservation->target();
     spdlog::warn("request {}: {} attempt {}/{} on {} failed: {}", request_.request_id, to_string(leg.role),
@@ -416,7 +423,9 @@ class basic_pd_driver final : public abortable {
     auto& stream = leg.stream.emplace(connections_, target);
     const auto failure =
         co_await stream.open(head, action.body->pieces, config_.connect_timeout, action.timeout);
-    if (failure != backend_failure::none || stop_.stopping()) co_return ended(action, leg, failure);
+    if (failure != backend_failure::none || stop_.stopping() || leg_closed(action.leg)) {
+      co_return ended(action, leg, failure);
+    }
     co_return flow_event{.what = flow_event::kind::head,
                          .leg = action.leg,
                          .status = stream.status(),
@@ -431,7 +440,9 @@ class basic_pd_driver final : public abortable {
         action.timeout.count() > 0 ? action.timeout : time_left<clock>(leg.deadline, clock::now());
     leg.answer.clear();
     const auto failure = co_await stream.read_all(leg.answer, config_.max_body_size, limit);
-    if (failure != backend_failure::none || stop_.stopping()) co_return ended(action, leg, failure);
+    if (failure != backend_failure::none || stop_.stopping() || leg_closed(action.leg)) {
+      co_return ended(action, leg, failure);
+    }
     const int status = stream.status();
     const backend& target = leg.reservation->target();
     if (is_retryable_status(status)) {
@@ -456,7 +467,9 @@ class basic_pd_driver final : public abortable {
     const seconds_d left = time_left<clock>(leg.deadline, clock::now());
     auto [failure, n] = co_await leg.stream->read_some(buffer_.data(), buffer_.size(), left);
     failure = first_read_failure(failure, n);
-    if (failure != backend_failure::none || stop_.stopping()) co_return ended(action, leg, failure);
+    if (failure != backend_failure::none || stop_.stopping() || leg_closed(action.leg)) {
+      co_return ended(action, leg, failure);
+    }
     first_leg_ = action.leg;
     first_ = n;
     co_return flow_event{.what = flow_event::kind::first_byte, .leg = action.leg};
@@ -514,7 +527,9 @@ class basic_pd_driver final : public abortable {
       if (plan.last) co_return flow_event{.what = flow_event::kind::relay_ended, .leg = action.leg};
 
       auto [failure, got] = co_await stream.read_some(buffer_.data(), buffer_.size(), action.timeout);
-      if (failure == backend_failure::cancelled) co_return flow_event{.what = flow_event::kind::client_gone};
+      if (failure == backend_failure::cancelled || leg_closed(action.leg)) {
+        co_return flow_event{.what = flow_event::kind::client_gone};
+      }
       if (failure != backend_failure::none)
         co_return co_await end_after_failure(action, leg, framer, failure);
       n = got;

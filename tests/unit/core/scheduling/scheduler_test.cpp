@@ -7,6 +7,7 @@
 #include <set>
 #include <vector>
 
+#include "expect_no_load.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
 
@@ -38,12 +39,7 @@ struct cluster {
   }
   void expect_idle() const {
     for (const auto* pool : {&prefillers, &decoders}) {
-      for (const auto& b : *pool) {
-        const auto load = sched.load(*b);
-        EXPECT_EQ(load.active_tokens, 0.0) << b->id();
-        EXPECT_EQ(load.active_kv, 0.0) << b->id();
-        EXPECT_EQ(load.inflight, 0u) << b->id();
-      }
+      for (const auto& b : *pool) expect_no_load(sched, *b);
     }
   }
 };
