@@ -1,7 +1,6 @@
 #include "pd_proxy/net/flow/pd_driver.hpp"
 
 #include "pd_proxy/core/admission/inflight_guard.hpp"
-
 #include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/flow/basic_pd_driver.hpp"
 

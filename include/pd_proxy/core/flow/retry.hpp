@@ -6,8 +6,8 @@
 #include <string_view>
 
 #include "pd_proxy/core/backends/backend_failure.hpp"
-#include "pd_proxy/core/health/answer_health.hpp"
 #include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/health/answer_health.hpp"
 
 namespace pd_proxy {
 

@@ -101,6 +101,7 @@ class basic_pd_driver final : public abortable {
 
   struct leg_state {
     std::optional<leg_reservation> reservation;
+    std::optional<leg_reservation> retired;  // ended while its operation ran, kept until that one ends
     std::optional<stream_type> stream;
     std::vector<backend_id> tried;  // backends this leg tried (a fresh reserve forgets them)
     backend_role role = backend_role::prefill;
@@ -198,8 +199,11 @@ class basic_pd_driver final : public abortable {
     op.running = false;
     --running_;
     if (op.dropped) {
-      if (slot < max_legs) legs_[slot].stream.reset();  // closed while it ran: its connection goes now
-      if (op.queued) spawn(slot);                       // the leg's next operation waited for this one to end
+      if (slot < max_legs) {  // closed while it ran: its connection goes now, then its ended reservation
+        legs_[slot].stream.reset();
+        legs_[slot].retired.reset();
+      }
+      if (op.queued) spawn(slot);  // the leg's next operation waited for this one to end
     } else {
       if (error) event = bug("an operation threw");
       op.event = event;
@@ -240,6 +244,7 @@ class basic_pd_driver final : public abortable {
     }
     for (auto& leg : legs_) {
       leg.stream.reset();
+      leg.retired.reset();
       leg.reservation.reset();
     }
   }
@@ -279,6 +284,12 @@ class basic_pd_driver final : public abortable {
         break;
       case k::end_leg:
         close(action.leg);
+        if (ops_[action.leg].running && leg.reservation) {
+          // Its aborted operation still runs, and its stream refers to the backend the reservation keeps
+          // alive: the holds go now, the reservation when the operation has ended.
+          leg.reservation->release(leg_hold::all);
+          if (!leg.retired) leg.retired = std::move(leg.reservation);
+        }
         leg.reservation.reset();
         break;
       default:
