@@ -1,6 +1,7 @@
 #include "pd_proxy/net/flow/pd_driver.hpp"
 
 #include "pd_proxy/core/admission/inflight_guard.hpp"
+#include "pd_proxy/core/memory/recycled_blocks.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/flow/basic_pd_driver.hpp"
 
@@ -22,8 +23,9 @@ net::awaitable<request_outcome> run_pd_flow(const pd_driver_deps& deps, connecti
   const inflight_guard in_flight(deps.in_flight);
   deps.counters.pd_requests.fetch_add(1, std::memory_order_relaxed);
   const auto machine = deps.protocol.make(flow_settings_of(*deps.config), request.body, request.request_id);
-  basic_pd_driver<socket_io> driver(deps, connections, request, response, *machine, stoppable);
-  co_return co_await driver.run();
+  const auto driver = recycled_blocks<basic_pd_driver<socket_io>>::make(deps, connections, request, response,
+                                                                        *machine, stoppable);
+  co_return co_await driver->run();
 }
 
 }  // namespace pd_proxy

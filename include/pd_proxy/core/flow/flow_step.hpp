@@ -97,9 +97,11 @@ struct flow_action {
   leg_result result = leg_result::abandoned;  // report
   bool retry_after = false;                   // answer_error
   bool keep_request = false;                  // relay
-  int attempt = 0;                     // reserve: the attempt of this leg it starts (1-based), for logs
-  int attempts = 0;                    // reserve: the attempts allowed
-  seconds_d timeout{0};                // send, read_body, relay, back_off
+  bool then_wait = false;  // asynchronous: the machine has nothing more to start, so the driver awaits the
+                           // next completion without asking (its answer to `started` would be `wait`)
+  int attempt = 0;         // reserve: the attempt of this leg it starts (1-based), for logs
+  int attempts = 0;        // reserve: the attempts allowed
+  seconds_d timeout{0};    // send, read_body, relay, back_off
   const spliced_body* body = nullptr;  // send; owned by the machine, valid until the leg's next send
   std::string_view request_id{};       // send: empty means the client's request id
   errc code = errc::internal;          // answer_error
@@ -108,5 +110,12 @@ struct flow_action {
   std::string_view content_type{};     // pass_through: never empty
   std::string_view text{};             // pass_through: the body
 };
+
+/// Whether the driver answers `what` with `started` (and its completion later) rather than at once.
+constexpr bool is_asynchronous(flow_action::kind what) {
+  using k = flow_action::kind;
+  return what == k::send || what == k::read_body || what == k::read_first_byte || what == k::relay ||
+         what == k::back_off || what == k::answer_error || what == k::pass_through;
+}
 
 }  // namespace pd_proxy

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "pd_proxy/core/flow/flow_machine.hpp"
@@ -32,7 +33,8 @@
 
 namespace pd_proxy {
 
-/// Carries out a flow_machine's actions for one request, then returns its outcome. `Io` names the transport:
+/// Carries out a flow_machine's actions for one request, then returns its outcome. `deps` must outlive it.
+/// `Io` names the transport:
 ///   Io::clock        a steady clock (deadlines, the record's times);
 ///   Io::connections  what a stream is made from (the worker's connection_pool);
 ///   Io::stream       one backend exchange, `stream(connections&, const backend&)`, with open(), status(),
@@ -70,19 +72,49 @@ class basic_pd_driver final : public abortable {
   net::awaitable<request_outcome> run() {
     co_await net::this_coro::throw_if_cancelled(false);
     executor_ = co_await net::this_coro::executor;
-    flow_action action = machine_.resume({.what = flow_event::kind::start});
-    while (action.what != flow_action::kind::done) {
-      flow_event event;
-      if (action.what == flow_action::kind::wait) {
-        event = co_await next_completion();
-      } else if (is_async(action.what)) {
+    flow_event event{.what = flow_event::kind::start};
+    while (true) {
+      const flow_action action = machine_.resume(event);
+      if (action.what == flow_action::kind::done) break;
+      bool wait = action.what == flow_action::kind::wait;
+      if (!wait && is_asynchronous(action.what)) {
         event = start(action);
-      } else {
+        wait = action.then_wait && event.what == flow_event::kind::started;
+      } else if (!wait) {
         event = execute(action);
       }
-      action = machine_.resume(event);
+      if (!wait) continue;
+      if (!has_lone_) {
+        event = co_await next_completion();
+        continue;
+      }
+      // A lone operation with nothing else in flight runs here: its stream's I/O is awaited directly.
+      has_lone_ = false;
+      leg_state& leg = legs_[lone_.leg];
+      if (lone_.what == flow_action::kind::send) {
+        std::string head;
+        stream_type* stream = prepare_send(lone_, event, head);
+        if (stream != nullptr) {
+          const auto failure =
+              co_await stream->open(head, lone_.body->pieces, config_.connect_timeout, lone_.timeout);
+          event = sent(lone_, failure);
+        }
+      } else if (lone_.what == flow_action::kind::read_body && leg.stream) {
+        leg.answer.clear();
+        const auto failure =
+            co_await leg.stream->read_all(leg.answer, config_.max_body_size, body_limit(lone_));
+        event = body_read(lone_, failure);
+      } else if (lone_.what == flow_action::kind::read_first_byte && leg.stream) {
+        const seconds_d left = time_left<clock>(leg.deadline, clock::now());
+        const auto [failure, n] = co_await leg.stream->read_some(buffer_.data(), buffer_.size(), left);
+        event = first_read(lone_, failure, n);
+      } else {
+        event = co_await perform(lone_);
+      }
     }
-    co_await settle();
+    abort_all();
+    if (running_ > 0) co_await children_ended();
+    release_legs();
     co_return machine_.outcome();
   }
 
@@ -124,12 +156,6 @@ class basic_pd_driver final : public abortable {
     net::cancellation_signal signal;
   };
 
-  static constexpr bool is_async(flow_action::kind what) {
-    using k = flow_action::kind;
-    return what == k::send || what == k::read_body || what == k::read_first_byte || what == k::relay ||
-           what == k::back_off || what == k::answer_error || what == k::pass_through;
-  }
-
   static std::size_t slot_of(const flow_action& action) {
     using k = flow_action::kind;
     if (action.what == k::answer_error || action.what == k::pass_through) return client_slot;
@@ -140,32 +166,42 @@ class basic_pd_driver final : public abortable {
   //------------------------------------------------------------------------------
   // Multiplexing
 
+  // The table of operations exists once two were queued at once (never in two-stage).
+  std::array<operation, slot_count>& ops() {
+    if (!ops_) ops_ = std::make_unique<std::array<operation, slot_count>>();
+    return *ops_;
+  }
+
   flow_event start(const flow_action& action) {
-    const std::size_t slot = slot_of(action);
-    const operation& busy = ops_[slot];
-    if (action.leg >= max_legs || busy.queued || (busy.running && !busy.dropped) || busy.completed) {
-      return bug("an operation on a busy leg");
+    if (action.leg >= max_legs) return bug("an operation on no leg");
+    if (!ops_ && !has_lone_) {
+      lone_ = action;
+      has_lone_ = true;
+      return {.what = flow_event::kind::started, .leg = action.leg};
     }
-    operation& op = ops_[slot];
-    op.action = action;
-    op.queued = true;
-    ++queued_;
+    if (has_lone_) {
+      has_lone_ = false;
+      queue(lone_);
+    }
+    if (!queue(action)) return bug("an operation on a busy leg");
     return {.what = flow_event::kind::started, .leg = action.leg};
   }
 
-  // The next completion for the machine. A lone queued operation with nothing else in flight runs here;
-  // otherwise every queued one becomes a child coroutine and the first completion is awaited.
+  bool queue(const flow_action& action) {
+    operation& op = ops()[slot_of(action)];
+    if (op.queued || (op.running && !op.dropped) || op.completed) return false;
+    op.action = action;
+    op.queued = true;
+    ++queued_;
+    return true;
+  }
+
+  // The next completion for the machine when operations run concurrently: every queued one becomes a child
+  // coroutine and the first completion is awaited.
   net::awaitable<flow_event> next_completion() {
-    if (queued_ == 1 && running_ == 0 && ready_count_ == 0) {
-      for (std::size_t slot = 0; slot < slot_count; ++slot) {
-        if (!ops_[slot].queued) continue;
-        ops_[slot].queued = false;
-        queued_ = 0;
-        co_return co_await perform(ops_[slot].action);
-      }
-    }
+    auto& table = ops();
     for (std::size_t slot = 0; slot < slot_count; ++slot) {
-      if (ops_[slot].queued && !ops_[slot].running) spawn(slot);
+      if (table[slot].queued && !table[slot].running) spawn(slot);
     }
     while (ready_count_ == 0) {
       if (running_ == 0) co_return bug("a wait with nothing in flight");
@@ -181,7 +217,7 @@ class basic_pd_driver final : public abortable {
 
   void spawn(std::size_t slot) {
     if (!wake_) wake_.emplace(executor_);
-    operation& op = ops_[slot];
+    operation& op = (*ops_)[slot];
     op.queued = false;
     op.running = true;
     op.dropped = false;
@@ -195,7 +231,7 @@ class basic_pd_driver final : public abortable {
   }
 
   void completed(std::size_t slot, std::exception_ptr error, flow_event event) {
-    operation& op = ops_[slot];
+    operation& op = (*ops_)[slot];
     op.running = false;
     --running_;
     if (op.dropped) {
@@ -217,14 +253,16 @@ class basic_pd_driver final : public abortable {
     const std::size_t slot = ready_[0];
     for (std::size_t i = 1; i < ready_count_; ++i) ready_[i - 1] = ready_[i];
     --ready_count_;
-    ops_[slot].completed = false;
-    return ops_[slot].event;
+    (*ops_)[slot].completed = false;
+    return (*ops_)[slot].event;
   }
 
   // Every operation in flight completes with an error at once; their completions are dropped.
   void abort_all() {
+    has_lone_ = false;
+    if (!ops_) return;
     for (std::size_t slot = 0; slot < slot_count; ++slot) {
-      operation& op = ops_[slot];
+      operation& op = (*ops_)[slot];
       op.queued = false;
       if (!op.running) continue;
       op.dropped = true;
@@ -234,14 +272,16 @@ class basic_pd_driver final : public abortable {
     queued_ = 0;
   }
 
-  // Once the machine is done: no child coroutine outlives the driver, then the legs go (each stream closes
-  // before its reservation is released).
-  net::awaitable<void> settle() {
-    abort_all();
+  // Once the machine is done (after abort_all): no child coroutine outlives the driver.
+  net::awaitable<void> children_ended() {
     while (running_ > 0) {
       wake_->expires_at(clock_max());
       co_await wake_->async_wait(use_nothrow);
     }
+  }
+
+  // Then the legs go, each stream before its reservation.
+  void release_legs() {
     for (auto& leg : legs_) {
       leg.stream.reset();
       leg.retired.reset();
@@ -284,7 +324,7 @@ class basic_pd_driver final : public abortable {
         break;
       case k::end_leg:
         close(action.leg);
-        if (ops_[action.leg].running && leg.reservation) {
+        if (running(action.leg) && leg.reservation) {
           // Its aborted operation still runs, and its stream refers to the backend the reservation keeps
           // alive: the holds go now, the reservation when the operation has ended.
           leg.reservation->release(leg_hold::all);
@@ -301,13 +341,18 @@ class basic_pd_driver final : public abortable {
   // Closes the leg's connection; an operation running on it is aborted and its completion dropped (the
   // stream goes when it has completed).
   void close(leg_id id) {
-    operation& op = ops_[id];
+    leg_state& leg = legs_[id];
+    if (has_lone_ && slot_of(lone_) == id) has_lone_ = false;
+    if (!ops_) {
+      leg.stream.reset();
+      return;
+    }
+    operation& op = (*ops_)[id];
     if (op.queued) {
       op.queued = false;
       --queued_;
     }
     if (op.completed) drop_ready(id);
-    leg_state& leg = legs_[id];
     if (op.running) {
       op.dropped = true;
       op.signal.emit(net::cancellation_type::terminal);
@@ -318,7 +363,7 @@ class basic_pd_driver final : public abortable {
   }
 
   void drop_ready(std::size_t slot) {
-    ops_[slot].completed = false;
+    (*ops_)[slot].completed = false;
     std::size_t kept = 0;
     for (std::size_t i = 0; i < ready_count_; ++i) {
       if (ready_[i] != slot) ready_[kept++] = ready_[i];
@@ -400,7 +445,9 @@ class basic_pd_driver final : public abortable {
   // The machine closed the leg while its operation ran (a child coroutine): whatever the operation's result
   // (an aborted connect fails as `transport`, a read may have completed just before), it is not reported,
   // and the leg's reservation may already be gone.
-  bool leg_closed(leg_id id) const { return ops_[id].running && ops_[id].dropped; }
+  bool leg_closed(leg_id id) const { return ops_ && (*ops_)[id].running && (*ops_)[id].dropped; }
+  // An operation on the leg runs as a child coroutine.
+  bool running(leg_id id) const { return ops_ && (*ops_)[id].running; }
 
   // The end of an operation on a leg that did not succeed or was closed: the client went away, the leg was
   // closed, the drain stopped the request, or the leg failed (logged and counted here).
@@ -420,70 +467,107 @@ class basic_pd_driver final : public abortable {
             .request_sent = leg.stream && leg.stream->request_sent()};
   }
 
-  net::awaitable<flow_event> send(flow_action action) {
+  // Each leg operation is a preparation, one awaited I/O call of the stream and a conclusion, so that run()
+  // awaits the I/O itself when the operation runs alone, and a child coroutine when several run.
+
+  // Null (and `error` set) when the leg cannot send.
+  // `head` is the request head to send (a local of the awaiting coroutine: freed once the send ended).
+  stream_type* prepare_send(const flow_action& action, flow_event& error, std::string& head) {
     leg_state& leg = legs_[action.leg];
-    if (!leg.reservation || action.body == nullptr) co_return bug("a send without a reservation or body");
+    if (!leg.reservation || action.body == nullptr) {
+      error = bug("a send without a reservation or body");
+      return nullptr;
+    }
     const backend& target = leg.reservation->target();
     const auto now = clock::now();
-    (leg.role == backend_role::prefill ? request_.record.prefill_start : request_.record.decode_start) =
-        std::chrono::steady_clock::now();
+    auto& started =
+        leg.role == backend_role::prefill ? request_.record.prefill_start : request_.record.decode_start;
+    if constexpr (std::is_same_v<clock, std::chrono::steady_clock>) {
+      started = now;  // one clock read on sockets
+    } else {
+      started = std::chrono::steady_clock::now();
+    }
     if (leg.role == backend_role::prefill) request_.record.prefill_done = {};
     if (leg.role == backend_role::decode && machine_.local_prefill()) note_local_prefill();
     leg.deadline = deadline_after<clock>(action.timeout, now);
-    const std::string head = request_head(target, action.body->size(), action.request_id);
-    auto& stream = leg.stream.emplace(connections_, target);
-    const auto failure =
-        co_await stream.open(head, action.body->pieces, config_.connect_timeout, action.timeout);
-    if (failure != backend_failure::none || stop_.stopping() || leg_closed(action.leg)) {
-      co_return ended(action, leg, failure);
-    }
-    co_return flow_event{.what = flow_event::kind::head,
-                         .leg = action.leg,
-                         .status = stream.status(),
-                         .content_type = stream.content_type()};
+    head = request_head(target, action.body->size(), action.request_id);
+    return &leg.stream.emplace(connections_, target);
   }
 
-  net::awaitable<flow_event> read_body(flow_action action) {
+  flow_event sent(const flow_action& action, backend_failure failure) {
     leg_state& leg = legs_[action.leg];
-    if (!leg.stream) co_return bug("a read on a leg without a connection");
-    auto& stream = *leg.stream;
-    const seconds_d limit =
-        action.timeout.count() > 0 ? action.timeout : time_left<clock>(leg.deadline, clock::now());
-    leg.answer.clear();
-    const auto failure = co_await stream.read_all(leg.answer, config_.max_body_size, limit);
     if (failure != backend_failure::none || stop_.stopping() || leg_closed(action.leg)) {
-      co_return ended(action, leg, failure);
+      return ended(action, leg, failure);
     }
-    const int status = stream.status();
+    return {.what = flow_event::kind::head,
+            .leg = action.leg,
+            .status = leg.stream->status(),
+            .content_type = leg.stream->content_type()};
+  }
+
+  net::awaitable<flow_event> send(flow_action action) {
+    flow_event error;
+    std::string head;
+    stream_type* stream = prepare_send(action, error, head);
+    if (stream == nullptr) co_return error;
+    const auto failure =
+        co_await stream->open(head, action.body->pieces, config_.connect_timeout, action.timeout);
+    co_return sent(action, failure);
+  }
+
+  // The limit of a whole-body read: `timeout` from now, else what is left of the leg's deadline.
+  seconds_d body_limit(const flow_action& action) const {
+    return action.timeout.count() > 0 ? action.timeout
+                                      : time_left<clock>(legs_[action.leg].deadline, clock::now());
+  }
+
+  flow_event body_read(const flow_action& action, backend_failure failure) {
+    leg_state& leg = legs_[action.leg];
+    if (failure != backend_failure::none || stop_.stopping() || leg_closed(action.leg)) {
+      return ended(action, leg, failure);
+    }
+    const int status = leg.stream->status();
     const backend& target = leg.reservation->target();
     if (is_retryable_status(status)) {
       spdlog::warn("request {}: {} attempt {}/{} on {} answered HTTP {}", request_.request_id,
                    to_string(leg.role), leg.attempt, leg.attempts, target.authority(), status);
       deps_.shard.backend_error(leg.role, target.authority(), answer_kind(status));
     }
-    leg.answer_type.assign(is_success_status(status) ? std::string_view() : stream.content_type());
+    leg.answer_type.assign(is_success_status(status) ? std::string_view() : leg.stream->content_type());
     if (leg.role == backend_role::prefill && is_success_status(status)) {
       request_.record.prefill_done = std::chrono::steady_clock::now();
     }
-    co_return flow_event{.what = flow_event::kind::body,
-                         .leg = action.leg,
-                         .status = status,
-                         .content_type = leg.answer_type,
-                         .body = leg.answer};
+    return {.what = flow_event::kind::body,
+            .leg = action.leg,
+            .status = status,
+            .content_type = leg.answer_type,
+            .body = leg.answer};
+  }
+
+  net::awaitable<flow_event> read_body(flow_action action) {
+    leg_state& leg = legs_[action.leg];
+    if (!leg.stream) co_return bug("a read on a leg without a connection");
+    leg.answer.clear();
+    const auto failure = co_await leg.stream->read_all(leg.answer, config_.max_body_size, body_limit(action));
+    co_return body_read(action, failure);
+  }
+
+  flow_event first_read(const flow_action& action, backend_failure failure, std::size_t n) {
+    failure = first_read_failure(failure, n);
+    if (failure != backend_failure::none || stop_.stopping() || leg_closed(action.leg)) {
+      return ended(action, legs_[action.leg], failure);
+    }
+    first_leg_ = action.leg;
+    first_ = n;
+    return {.what = flow_event::kind::first_byte, .leg = action.leg};
   }
 
   net::awaitable<flow_event> read_first_byte(flow_action action) {
     leg_state& leg = legs_[action.leg];
     if (!leg.stream) co_return bug("a read on a leg without a connection");
     const seconds_d left = time_left<clock>(leg.deadline, clock::now());
-    auto [failure, n] = co_await leg.stream->read_some(buffer_.data(), buffer_.size(), left);
-    failure = first_read_failure(failure, n);
-    if (failure != backend_failure::none || stop_.stopping() || leg_closed(action.leg)) {
-      co_return ended(action, leg, failure);
-    }
-    first_leg_ = action.leg;
-    first_ = n;
-    co_return flow_event{.what = flow_event::kind::first_byte, .leg = action.leg};
+    const auto [failure, n] = co_await leg.stream->read_some(buffer_.data(), buffer_.size(), left);
+    co_return first_read(action, failure, n);
   }
 
   void note_local_prefill() {
@@ -515,7 +599,7 @@ class basic_pd_driver final : public abortable {
       // No retry can need the prompt any more, nor the answers read whole.
       request_.release_prompt();
       for (std::size_t i = 0; i < max_legs; ++i) {
-        if (!ops_[i].running) legs_[i].answer = {};
+        if (!running(static_cast<leg_id>(i))) legs_[i].answer = {};
       }
     }
     auto& stream = *leg.stream;
@@ -584,7 +668,7 @@ class basic_pd_driver final : public abortable {
     co_return ended;
   }
 
-  pd_driver_deps deps_;
+  const pd_driver_deps& deps_;
   const proxy_config& config_;  // the request's snapshot, kept alive by deps_.config
   connections_type& connections_;
   flow_request& request_;
@@ -592,9 +676,11 @@ class basic_pd_driver final : public abortable {
   flow_machine& machine_;
   stoppable_request stop_;
   net::any_io_executor executor_;
-  std::array<leg_state, max_legs> legs_{};
-  std::array<operation, slot_count> ops_{};
-  std::array<std::uint8_t, slot_count> ready_{};  // completed operations' slots, oldest first
+  std::array<leg_state, max_legs> legs_;
+  flow_action lone_;  // the one operation started, while no table exists (has_lone_)
+  bool has_lone_ = false;
+  std::unique_ptr<std::array<operation, slot_count>> ops_;  // see ops()
+  std::array<std::uint8_t, slot_count> ready_{};            // completed operations' slots, oldest first
   std::size_t ready_count_ = 0;
   std::size_t queued_ = 0;
   std::size_t running_ = 0;

@@ -15,29 +15,16 @@ two_stage::two_stage(const flow_settings& settings, const client_request& reques
   if (settings_.attempts < 1) settings_.attempts = 1;
 }
 
-namespace {
-
-flow_action sync_action(flow_action::kind what, leg_id leg) {
-  return {.what = what, .leg = leg};
-}
-
-flow_action release(leg_id leg, leg_hold hold) {
-  flow_action action = sync_action(flow_action::kind::release, leg);
-  action.hold = hold;
-  return action;
-}
-
-flow_action report(leg_id leg, leg_result result) {
-  flow_action action = sync_action(flow_action::kind::report, leg);
-  action.result = result;
-  return action;
-}
-
-}  // namespace
-
 flow_action two_stage::next() {
   if (plan_.empty()) return {.what = flow_action::kind::wait};
-  return plan_.pop();
+  return pop();
+}
+
+flow_action two_stage::pop() {
+  flow_action action = plan_.pop();
+  // An asynchronous action is always the last of its plan: `started` would be answered with `wait`.
+  action.then_wait = plan_.empty() && is_asynchronous(action.what);
+  return action;
 }
 
 flow_action two_stage::resume(const flow_event& event) {
@@ -47,7 +34,7 @@ flow_action two_stage::resume(const flow_event& event) {
     return finish(request_outcome::client_abort);
   }
   if (event.what == k::done_sync || event.what == k::started) {
-    if (!plan_.empty()) return plan_.pop();
+    if (!plan_.empty()) return pop();
     if (state_ == state::done) return {};
     if (event.what == k::started) return {.what = flow_action::kind::wait};
   }
@@ -84,13 +71,11 @@ flow_action two_stage::resume(const flow_event& event) {
         // bodies any more (views of the client's request, which the relay frees).
         state_ = state::relaying;
         plan_.clear();
-        plan_.push(sync_action(flow_action::kind::end_leg, prefill_leg));
+        plan_.add(flow_action::kind::end_leg, prefill_leg);
         holds_kv_ = false;
         prefill_body_ = {};
         decode_body_ = {};
-        flow_action relay{.what = flow_action::kind::relay, .leg = decode_leg};
-        relay.timeout = settings_.stream_idle_timeout;
-        plan_.push(relay);
+        plan_.add(flow_action::kind::relay, decode_leg).timeout = settings_.stream_idle_timeout;
         return next();
       }
       break;
@@ -100,17 +85,17 @@ flow_action two_stage::resume(const flow_event& event) {
     case state::relaying:
       if (event.what != k::relay_ended) break;
       if (event.failure == backend_failure::none) {
-        plan_.push(report(decode_leg, leg_result::succeeded));
+        plan_.add(flow_action::kind::report, decode_leg).result = leg_result::succeeded;
         outcome_ = request_outcome::ok;
       } else if (event.stopping) {
         outcome_ = request_outcome::shutting_down;  // nothing to attribute: the decoder did not fail
       } else {
         last_failure_ = event.failure;
-        plan_.push(report(decode_leg, leg_result::failed));
+        plan_.add(flow_action::kind::report, decode_leg).result = leg_result::failed;
         outcome_ = failure_outcome();
       }
       state_ = state::done;
-      plan_.push(sync_action(flow_action::kind::end_leg, decode_leg));
+      plan_.add(flow_action::kind::end_leg, decode_leg);
       return next();
     case state::answering:
       if (event.what != k::client_answered && event.what != k::stopped) break;
@@ -128,9 +113,8 @@ flow_action two_stage::begin_prefill(bool first_attempt) {
   if (!first_attempt) return reserve(prefill_leg, /*fresh=*/false);
   // No prefill is spent on KV that no decoder could pull.
   state_ = state::checking_decoders;
-  flow_action check = sync_action(flow_action::kind::check_role, decode_leg);
+  flow_action& check = plan_.add(flow_action::kind::check_role, decode_leg);
   check.role = backend_role::decode;
-  plan_.push(check);
   return next();
 }
 
@@ -138,18 +122,17 @@ flow_action two_stage::reserve(leg_id leg, bool fresh) {
   state_ = state::reserving;
   leg_ = leg;
   first_attempt_ = fresh;
-  flow_action action = sync_action(flow_action::kind::reserve, leg);
+  flow_action& action = plan_.add(flow_action::kind::reserve, leg);
   action.role = role_of(leg);
   action.fresh = fresh;
   action.attempt = of(leg).attempt;
   action.attempts = settings_.attempts;
-  plan_.push(action);
   return next();
 }
 
 flow_action two_stage::on_reserved() {
   state_ = state::sending;
-  flow_action send = sync_action(flow_action::kind::send, leg_);
+  flow_action& send = plan_.add(flow_action::kind::send, leg_);
   send.request_id = request_id();
   if (leg_ == prefill_leg) {
     prefill_body_ = splice_prefill_body(request_);
@@ -159,7 +142,6 @@ flow_action two_stage::on_reserved() {
     send.body = &decode_body_;
     send.timeout = settings_.first_token_timeout;
   }
-  plan_.push(send);
   return next();
 }
 
@@ -178,22 +160,22 @@ flow_action two_stage::on_no_backend(const flow_event& event, bool no_decoder) {
 flow_action two_stage::on_head(const flow_event& event) {
   if (leg_ == decode_leg && is_success_status(event.status)) {
     state_ = state::reading_first;
-    plan_.push(sync_action(flow_action::kind::read_first_byte, decode_leg));
+    plan_.add(flow_action::kind::read_first_byte, decode_leg);
     return next();
   }
   // A prefill's answer (any status) and a decoder's error answer are read whole; a decoder's error body
   // within the idle timeout.
   state_ = state::reading_answer;
-  flow_action read = sync_action(flow_action::kind::read_body, leg_);
+  flow_action& read = plan_.add(flow_action::kind::read_body, leg_);
   if (leg_ == decode_leg) read.timeout = settings_.stream_idle_timeout;
-  plan_.push(read);
   return next();
 }
 
 flow_action two_stage::on_answer(const flow_event& event) {
   const leg_id leg = leg_;
-  if (leg == prefill_leg) plan_.push(release(prefill_leg, leg_hold::tokens));  // the prefill work is over
-  plan_.push(report(leg, leg_result_of_answer(event.status)));
+  if (leg == prefill_leg)
+    plan_.add(flow_action::kind::release, prefill_leg).hold = leg_hold::tokens;  // the prefill work is over
+  plan_.add(flow_action::kind::report, leg).result = leg_result_of_answer(event.status);
   if (leg == prefill_leg && is_success_status(event.status)) {
     // The reservation stays as the KV hold until the decoder's first byte.
     holds_kv_ = true;
@@ -210,7 +192,7 @@ flow_action two_stage::on_answer(const flow_event& event) {
     if (first_decode) decode_.attempt = 1;
     return reserve(decode_leg, first_decode);
   }
-  plan_.push(sync_action(flow_action::kind::end_leg, leg));
+  plan_.add(flow_action::kind::end_leg, leg);
   if (!is_retryable_status(event.status)) {
     // The backend's own verdict on the request (e.g. prompt too long): not retried, passed through.
     return pass_through(event.status, event.content_type, event.body, request_outcome::backend_rejected);
@@ -227,8 +209,8 @@ flow_action two_stage::on_answer(const flow_event& event) {
 flow_action two_stage::on_leg_failed(const flow_event& event) {
   const leg_id leg = leg_;
   last_failure_ = event.failure;
-  plan_.push(report(leg, leg_result::failed));
-  plan_.push(sync_action(flow_action::kind::end_leg, leg));
+  plan_.add(flow_action::kind::report, leg).result = leg_result::failed;
+  plan_.add(flow_action::kind::end_leg, leg);
   leg_state& last = of(leg);
   last.failure = event.failure;
   last.request_sent = event.request_sent;
@@ -243,10 +225,9 @@ flow_action two_stage::next_attempt(leg_id leg) {
   if (attempt >= settings_.attempts) return leg_exhausted(leg);
   state_ = state::backing_off;
   leg_ = leg;
-  flow_action back_off = sync_action(flow_action::kind::back_off, leg);
+  flow_action& back_off = plan_.add(flow_action::kind::back_off, leg);
   back_off.role = role_of(leg);
   back_off.timeout = retry_backoff(settings_.retry_delay, attempt + 1);
-  plan_.push(back_off);
   return next();
 }
 
@@ -255,7 +236,7 @@ flow_action two_stage::on_backoff_done() {
   if (leg_ == decode_leg && decode_retry_needs_prefill(settings_.decode_retry_kv, decode_.request_sent)) {
     // The failed decoder may have pulled the KV (the prefiller then frees it): give the old KV hold up,
     // prefill again under a new request id, then go on with this decode attempt.
-    if (holds_kv_) plan_.push(sync_action(flow_action::kind::end_leg, prefill_leg));
+    if (holds_kv_) plan_.add(flow_action::kind::end_leg, prefill_leg);
     holds_kv_ = false;
     prefill_ = leg_state{};
     prefill_.attempt = 1;
@@ -294,11 +275,10 @@ flow_action two_stage::answer(errc code, std::string message, request_outcome ou
   state_ = state::answering;
   answer_outcome_ = outcome;
   message_ = std::move(message);
-  flow_action action = sync_action(flow_action::kind::answer_error, leg_);
+  flow_action& action = plan_.add(flow_action::kind::answer_error, leg_);
   action.code = code;
   action.retry_after = retry_after;
   action.message = message_;
-  plan_.push(action);
   return next();
 }
 
@@ -306,11 +286,10 @@ flow_action two_stage::pass_through(int status, std::string_view content_type, s
                                     request_outcome outcome) {
   state_ = state::answering;
   answer_outcome_ = outcome;
-  flow_action action = sync_action(flow_action::kind::pass_through, leg_);
+  flow_action& action = plan_.add(flow_action::kind::pass_through, leg_);
   action.status = status;
   action.content_type = content_type.empty() ? std::string_view("application/json") : content_type;
   action.text = body;
-  plan_.push(action);
   return next();
 }
 

@@ -30,6 +30,7 @@ class two_stage final : public flow_machine {
   two_stage(const flow_settings& settings, const client_request& request, std::string_view request_id);
 
   flow_action resume(const flow_event& event) override;
+
   request_outcome outcome() const override { return outcome_; }
   bool local_prefill() const override { return local_prefill_; }
 
@@ -69,7 +70,12 @@ class two_stage final : public flow_machine {
   class plan {
    public:
     void clear() { head_ = size_ = 0; }
-    void push(const flow_action& action) { actions_[(head_ + size_++) % actions_.size()] = action; }
+    /// A new last action, for the caller to fill in (built in place: actions are large).
+    flow_action& add(flow_action::kind what, leg_id leg) {
+      flow_action& action = actions_[(head_ + size_++) % actions_.size()];
+      action = flow_action{.what = what, .leg = leg};
+      return action;
+    }
     bool empty() const { return size_ == 0; }
     flow_action pop() {
       const flow_action next = actions_[head_];
@@ -79,12 +85,13 @@ class two_stage final : public flow_machine {
     }
 
    private:
-    std::array<flow_action, 6> actions_{};
+    std::array<flow_action, 4> actions_;
     std::uint8_t head_ = 0;
     std::uint8_t size_ = 0;
   };
 
   flow_action next();  // the plan's next action, or wait
+  flow_action pop();   // the plan's next action (marked then_wait when it is asynchronous and the last)
   flow_action begin_prefill(bool first_attempt);
   flow_action reserve(leg_id leg, bool fresh);
   flow_action on_reserved();
