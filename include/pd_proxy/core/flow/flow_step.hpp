@@ -78,10 +78,12 @@ struct flow_action {
     relay,            // relay the leg's body to the client (its first bytes were read): each read within
                       // `timeout`; `keep_request`: the client's request stays in memory (a continuation may
                       // need it), else it is freed now
-    release,          // release `hold` of the leg's reservation (the reservation and connection stay)
+    release,          // release `hold` of the leg's reservation (the reservation and connection stay);
+                      // `with_report`: report `result` first
     report,           // tell the leg's backend's health how the leg went: `result` (once per reservation)
     close,            // close the leg's connection, cancelling its operation in flight, if any
-    end_leg,          // close the leg's connection and release its whole reservation: the leg is free
+    end_leg,          // close the leg's connection and release its whole reservation: the leg is free;
+                      // `with_report`: report `result` first
     back_off,         // wait `timeout` before the next attempt on a backend of `role`
     answer_error,     // answer the client `code` with `message` (with Retry-After when `retry_after`)
     pass_through,     // answer the client with a backend's own `status`, `content_type` and `body`
@@ -97,11 +99,12 @@ struct flow_action {
   leg_result result = leg_result::abandoned;  // report
   bool retry_after = false;                   // answer_error
   bool keep_request = false;                  // relay
-  bool then_wait = false;  // asynchronous: the machine has nothing more to start, so the driver awaits the
-                           // next completion without asking (its answer to `started` would be `wait`)
-  int attempt = 0;         // reserve: the attempt of this leg it starts (1-based), for logs
-  int attempts = 0;        // reserve: the attempts allowed
-  seconds_d timeout{0};    // send, read_body, relay, back_off
+  bool with_report = false;  // release, end_leg: first report `result`, as a report action would
+  bool then_wait = false;    // asynchronous: the machine has nothing more to start, so the driver awaits the
+                             // next completion without asking (its answer to `started` would be `wait`)
+  int attempt = 0;           // reserve: the attempt of this leg it starts (1-based), for logs
+  int attempts = 0;          // reserve: the attempts allowed
+  seconds_d timeout{0};      // send, read_body, relay, back_off
   const spliced_body* body = nullptr;  // send; owned by the machine, valid until the leg's next send
   std::string_view request_id{};       // send: empty means the client's request id
   errc code = errc::internal;          // answer_error

@@ -310,6 +310,7 @@ class basic_pd_driver final : public abortable {
     }
     if (action.leg >= max_legs) return bug("an action on no leg");
     leg_state& leg = legs_[action.leg];
+    if (action.with_report && leg.reservation) leg.reservation->report(action.result);
     switch (action.what) {
       case k::reserve:
         return reserve(action, leg);

@@ -84,18 +84,22 @@ flow_action two_stage::resume(const flow_event& event) {
       break;
     case state::relaying:
       if (event.what != k::relay_ended) break;
-      if (event.failure == backend_failure::none) {
-        plan_.add(flow_action::kind::report, decode_leg).result = leg_result::succeeded;
-        outcome_ = request_outcome::ok;
-      } else if (event.stopping) {
-        outcome_ = request_outcome::shutting_down;  // nothing to attribute: the decoder did not fail
-      } else {
-        last_failure_ = event.failure;
-        plan_.add(flow_action::kind::report, decode_leg).result = leg_result::failed;
-        outcome_ = failure_outcome();
+      {
+        flow_action& end = plan_.add(flow_action::kind::end_leg, decode_leg);
+        if (event.failure == backend_failure::none) {
+          end.with_report = true;
+          end.result = leg_result::succeeded;
+          outcome_ = request_outcome::ok;
+        } else if (event.stopping) {
+          outcome_ = request_outcome::shutting_down;  // nothing to attribute: the decoder did not fail
+        } else {
+          last_failure_ = event.failure;
+          end.with_report = true;
+          end.result = leg_result::failed;
+          outcome_ = failure_outcome();
+        }
       }
       state_ = state::done;
-      plan_.add(flow_action::kind::end_leg, decode_leg);
       return next();
     case state::answering:
       if (event.what != k::client_answered && event.what != k::stopped) break;
@@ -173,10 +177,12 @@ flow_action two_stage::on_head(const flow_event& event) {
 
 flow_action two_stage::on_answer(const flow_event& event) {
   const leg_id leg = leg_;
-  if (leg == prefill_leg)
-    plan_.add(flow_action::kind::release, prefill_leg).hold = leg_hold::tokens;  // the prefill work is over
-  plan_.add(flow_action::kind::report, leg).result = leg_result_of_answer(event.status);
+  const leg_result result = leg_result_of_answer(event.status);
   if (leg == prefill_leg && is_success_status(event.status)) {
+    flow_action& release = plan_.add(flow_action::kind::release, prefill_leg);  // the prefill work is over
+    release.hold = leg_hold::tokens;
+    release.with_report = true;
+    release.result = result;
     // The reservation stays as the KV hold until the decoder's first byte.
     holds_kv_ = true;
     const auto kv = find_kv_transfer_params(event.body);
@@ -192,7 +198,9 @@ flow_action two_stage::on_answer(const flow_event& event) {
     if (first_decode) decode_.attempt = 1;
     return reserve(decode_leg, first_decode);
   }
-  plan_.add(flow_action::kind::end_leg, leg);
+  flow_action& end = plan_.add(flow_action::kind::end_leg, leg);
+  end.with_report = true;
+  end.result = result;
   if (!is_retryable_status(event.status)) {
     // The backend's own verdict on the request (e.g. prompt too long): not retried, passed through.
     return pass_through(event.status, event.content_type, event.body, request_outcome::backend_rejected);
@@ -209,8 +217,9 @@ flow_action two_stage::on_answer(const flow_event& event) {
 flow_action two_stage::on_leg_failed(const flow_event& event) {
   const leg_id leg = leg_;
   last_failure_ = event.failure;
-  plan_.add(flow_action::kind::report, leg).result = leg_result::failed;
-  plan_.add(flow_action::kind::end_leg, leg);
+  flow_action& end = plan_.add(flow_action::kind::end_leg, leg);
+  end.with_report = true;
+  end.result = leg_result::failed;
   leg_state& last = of(leg);
   last.failure = event.failure;
   last.request_sent = event.request_sent;

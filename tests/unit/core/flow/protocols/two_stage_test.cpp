@@ -98,12 +98,13 @@ class steps {
     bodies_.insert(bodies_.end(), more.bodies_.begin(), more.bodies_.end());
   }
 
-  /// The kinds, space-separated: "release report reserve".
+  /// The kinds, space-separated: "release+report reserve".
   std::string kinds() const {
     std::string out;
     for (const auto& a : actions_) {
       if (!out.empty()) out += ' ';
       out += name(a.what);
+      if (a.with_report) out += "+report";
     }
     return out;
   }
@@ -126,7 +127,7 @@ class steps {
   std::vector<std::pair<leg_id, leg_result>> reports() const {
     std::vector<std::pair<leg_id, leg_result>> out;
     for (const auto& a : actions_) {
-      if (a.what == act::report) out.emplace_back(a.leg, a.result);
+      if (a.what == act::report || a.with_report) out.emplace_back(a.leg, a.result);
     }
     return out;
   }
@@ -292,7 +293,7 @@ TEST(two_stage, happy_path_prefill_decode_relay) {
 
   // The prefill's reservation stays as the KV hold: no end_leg of the prefill leg.
   const auto decode = h.step(body(prefill_leg, 200, prefill_ok));
-  EXPECT_EQ(decode.kinds(), "release report reserve");
+  EXPECT_EQ(decode.kinds(), "release+report reserve");
   EXPECT_EQ(decode.last().leg, decode_leg);
   EXPECT_EQ(decode.last().role, backend_role::decode);
   EXPECT_TRUE(decode.last().fresh);
@@ -316,7 +317,7 @@ TEST(two_stage, happy_path_prefill_decode_relay) {
   EXPECT_FALSE(relay.only(act::relay).keep_request);  // the request is freed at the first byte
 
   const auto end = h.step(relay_ended());
-  EXPECT_EQ(end.kinds(), "report end_leg done");
+  EXPECT_EQ(end.kinds(), "end_leg+report done");
   EXPECT_EQ(end.only(act::end_leg).leg, decode_leg);
   EXPECT_EQ(h.machine.outcome(), request_outcome::ok);
 }
@@ -334,7 +335,7 @@ TEST(two_stage, a_429_is_retried_on_another_backend_after_the_backoff) {
   harness h;
   h.to_prefill_send();
   const auto wait = h.answered(prefill_leg, 429, R"({"error":"busy"})");
-  EXPECT_EQ(wait.kinds(), "read_body wait release report end_leg back_off wait");
+  EXPECT_EQ(wait.kinds(), "read_body wait end_leg+report back_off wait");
   EXPECT_EQ(wait.last().leg, prefill_leg);
   EXPECT_EQ(wait.last().role, backend_role::prefill);
   EXPECT_DOUBLE_EQ(wait.last().timeout.count(), 0.01);
@@ -363,7 +364,7 @@ TEST(two_stage, a_backend_verdict_passes_through_at_once_with_its_content_type) 
   harness h;
   h.to_prefill_send();
   const auto pass = h.answered(prefill_leg, 400, "prompt too long", "text/plain");
-  EXPECT_EQ(pass.kinds(), "read_body wait release report end_leg pass_through wait");
+  EXPECT_EQ(pass.kinds(), "read_body wait end_leg+report pass_through wait");
   expect_passed_through(pass, 400, "text/plain", "prompt too long");
   EXPECT_EQ(h.client_answered(), request_outcome::backend_rejected);
 }
@@ -372,7 +373,7 @@ TEST(two_stage, a_decoders_4xx_passes_through_with_its_own_content_type) {
   harness h;
   h.to_decode();
   const auto pass = h.answered(decode_leg, 422, "<p>bad</p>", "text/html");
-  EXPECT_EQ(pass.kinds(), "read_body wait report end_leg pass_through wait");
+  EXPECT_EQ(pass.kinds(), "read_body wait end_leg+report pass_through wait");
   EXPECT_EQ(pass.only(act::end_leg).leg, decode_leg);
   expect_passed_through(pass, 422, "text/html", "<p>bad</p>");
   EXPECT_EQ(h.client_answered(), request_outcome::backend_rejected);
@@ -488,7 +489,7 @@ TEST(two_stage, reuse_mode_retries_the_decode_with_the_same_kv) {
   harness h(settings(3, decode_retry_kv::reuse));
   const std::string first_body = h.to_decode().sent_body();
   const auto fail = h.step(failed(decode_leg, backend_failure::transport, /*request_sent=*/true));
-  EXPECT_EQ(fail.kinds(), "report end_leg back_off wait");
+  EXPECT_EQ(fail.kinds(), "end_leg+report back_off wait");
   EXPECT_EQ(fail.only(act::end_leg).leg, decode_leg);  // the KV hold (the prefill leg) is kept
   EXPECT_EQ(fail.last().leg, decode_leg);
   const auto retry = h.step(backoff_done(decode_leg));
@@ -705,27 +706,27 @@ TEST(two_stage, the_prefills_tokens_are_released_when_its_answer_came) {
   {
     harness h;
     const auto decode = h.prefilled();
-    EXPECT_EQ(decode.kinds(), "read_body wait release report reserve");
+    EXPECT_EQ(decode.kinds(), "read_body wait release+report reserve");
     EXPECT_EQ(decode.only(act::release).leg, prefill_leg);
     EXPECT_EQ(decode.only(act::release).hold, leg_hold::tokens);  // the KV stays held
   }
   {
-    harness h;  // an error answer ends the prefill leg as well
+    harness h;  // an error answer ends the prefill leg, which releases its tokens with the rest
     h.to_prefill_send();
     const auto retry = h.answered(prefill_leg, 503, "busy");
-    EXPECT_EQ(retry.only(act::release).hold, leg_hold::tokens);
+    EXPECT_EQ(retry.kinds(), "read_body wait end_leg+report back_off wait");
     EXPECT_EQ(retry.only(act::end_leg).leg, prefill_leg);
   }
   {
     harness h;  // a leg failure ends the leg, which releases everything it held
     h.to_prefill_send();
     EXPECT_EQ(h.step(failed(prefill_leg, backend_failure::transport)).kinds(),
-              "report end_leg back_off wait");
+              "end_leg+report back_off wait");
   }
   {
     harness h;  // the decoder's reservation has nothing to release before its leg ends
     h.to_decode();
-    EXPECT_EQ(h.answered(decode_leg, 503, "busy").kinds(), "read_body wait report end_leg back_off wait");
+    EXPECT_EQ(h.answered(decode_leg, 503, "busy").kinds(), "read_body wait end_leg+report back_off wait");
   }
 }
 
