@@ -55,6 +55,14 @@ bool has_control_character(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
+// An HTTP field name (RFC 9110 token): one or more of the visible characters that are not delimiters.
+bool is_header_name(std::string_view s) {
+  constexpr std::string_view specials = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || specials.find(c) != std::string_view::npos;
+  });
+}
+
 cli_outcome usage_error(const std::string& message) {
   return cli_outcome{std::nullopt, 2, "error: " + message + "\nRun with --help for the list of flags.\n"};
 }
@@ -492,20 +500,51 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                "client as gone and cancel the request, as nginx does)")
       ->group("Client connections");
 
-  flags.add_text("--prefill-policy", config.prefill_policy, "Prefiller selection policy: least-loaded",
+  const std::string policies =
+      "least-loaded, round-robin, random, power-of-two, prefix-affinity, session-affinity or queue-aware";
+  flags.add_text("--prefill-policy", config.prefill_policy, "Prefiller selection policy: " + policies,
                  "Scheduling", "POLICY", [&config](const std::string& text) -> std::string {
                    if (!make_policy(text))
                      return "--prefill-policy: unknown policy " + quote_for_message(text);
                    config.prefill_policy = text;
                    return {};
                  });
-  flags.add_text("--decode-policy", config.decode_policy, "Decoder selection policy: least-loaded",
+  flags.add_text("--decode-policy", config.decode_policy, "Decoder selection policy: " + policies,
                  "Scheduling", "POLICY", [&config](const std::string& text) -> std::string {
                    if (!make_policy(text))
                      return "--decode-policy: unknown policy " + quote_for_message(text);
                    config.decode_policy = text;
                    return {};
                  });
+  flags.add_text("--affinity-load-factor", format_number(config.affinity_load_factor),
+                 "prefix-affinity and session-affinity keep a key's owner unless its load is above this "
+                 "factor times the mean load (1-100)",
+                 "Scheduling", "FACTOR", [&config](const std::string& text) -> std::string {
+                   double value = 0;
+                   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+                   if (text.empty() || end != text.data() + text.size() || ec != std::errc{} ||
+                       !(value >= 1.0 && value <= 100.0))
+                     return "--affinity-load-factor: " + quote_for_message(text) +
+                            " is not a number from 1 to 100";
+                   config.affinity_load_factor = value;
+                   return {};
+                 });
+  flags.add_text("--session-header", config.session_header,
+                 "Client header whose value is session-affinity's session key", "Scheduling", "NAME",
+                 [&config](const std::string& text) -> std::string {
+                   if (!is_header_name(text))
+                     return "--session-header: " + quote_for_message(text) + " is not an HTTP header name";
+                   config.session_header = text;
+                   return {};
+                 });
+  flags.add_seconds("--metrics-scrape-interval", config.metrics_scrape_interval,
+                    "Seconds between reads of each backend's /metrics (engine load for the policies; "
+                    "0: never)",
+                    "Scheduling", true);
+  flags.add_integer("--disagg-min-prompt-tokens", config.disagg_min_prompt_tokens, 0, max_body_size_limit,
+                    "A prompt estimated (bytes/4) below this many tokens skips the prefill and goes straight "
+                    "to a decoder (0: always disaggregate)",
+                    "Scheduling", "TOKENS");
 
   std::string api_key;
   app.add_option("--backend-api-key", api_key,

@@ -95,6 +95,10 @@ reload_plan plan_reload(const proxy_config& running, const proxy_config& next) {
   c.reloadable("--ignore-client-half-close", &pc::ignore_client_half_close);
   c.reloadable("--prefill-policy", &pc::prefill_policy);
   c.reloadable("--decode-policy", &pc::decode_policy);
+  c.reloadable("--affinity-load-factor", &pc::affinity_load_factor);
+  c.reloadable("--session-header", &pc::session_header);
+  c.fixed("--metrics-scrape-interval", &pc::metrics_scrape_interval);
+  c.reloadable("--disagg-min-prompt-tokens", &pc::disagg_min_prompt_tokens);
   c.fixed("--workers", &pc::workers);
   c.reloadable("--log-level", &pc::log_level);
   c.reloadable("--backend-api-key", &pc::backend_api_key);

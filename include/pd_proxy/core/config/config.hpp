@@ -95,9 +95,19 @@ struct proxy_config {
   // the connection is closed after the response.
   bool ignore_client_half_close = false;
 
-  // Policies.
+  // Scheduling (docs/scheduling.md). Policies by name (core/scheduling/selection_policy.hpp: make_policy);
+  // prefix-affinity keeps an owner unless its load is above affinity_load_factor x the mean; the session key
+  // of session-affinity comes from the client header session_header.
   std::string prefill_policy = "least-loaded";
   std::string decode_policy = "least-loaded";
+  double affinity_load_factor = 1.25;
+  std::string session_header = "X-Session-Id";
+  // Engine load: every backend's /metrics is read every metrics_scrape_interval (0: never; the policies then
+  // see this proxy's own accounting only).
+  seconds_d metrics_scrape_interval{1.0};
+  // Conditional disaggregation: a prompt estimated (bytes / 4) below this many tokens skips the prefill and
+  // goes straight to a decoder (0: always disaggregate).
+  std::size_t disagg_min_prompt_tokens = 0;
 
   // Runtime.
   // I/O threads: by default one per core, as with the CLI.
