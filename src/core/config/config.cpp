@@ -17,7 +17,8 @@ flow_settings flow_settings_of(const proxy_config& config) {
           .decode_retry_kv = config.decode_retry_kv,
           .prefill_timeout = config.prefill_timeout,
           .first_token_timeout = config.first_token_timeout,
-          .stream_idle_timeout = config.stream_idle_timeout};
+          .stream_idle_timeout = config.stream_idle_timeout,
+          .disagg_min_prompt_tokens = config.disagg_min_prompt_tokens};
 }
 
 policy_settings policy_settings_of(const proxy_config& config) {

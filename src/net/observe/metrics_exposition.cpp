@@ -215,6 +215,11 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
   out.push_back(single("pd_proxy_local_prefills_total",
                        "Prefills answered without kv_transfer_params (the decoder prefilled locally)",
                        MetricType::Counter, static_cast<double>(totals.local_prefills)));
+  out.push_back(
+      single("pd_proxy_skipped_prefills_total",
+             "Requests whose prompt was estimated below --disagg-min-prompt-tokens: sent straight to "
+             "a decoder, which prefilled locally",
+             MetricType::Counter, static_cast<double>(totals.skipped_prefills)));
   out.push_back(single("pd_proxy_log_dropped_total",
                        "Log lines dropped because the asynchronous logger's queue was full",
                        MetricType::Counter, static_cast<double>(sources_.metrics.log_dropped())));
