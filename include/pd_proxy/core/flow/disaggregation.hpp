@@ -4,13 +4,9 @@
 
 #include <cstddef>
 
-namespace pd_proxy {
+#include "pd_proxy/core/scheduling/request_context.hpp"
 
-/// The proxy's estimate of a request's prompt tokens: its body's bytes / 4. No tokenizer: the same estimate
-/// as request_context_of's `estimated_prompt_tokens` and the reference's scores (core/flow/request_rewrite).
-constexpr std::size_t estimated_prompt_tokens(std::size_t body_bytes) {
-  return body_bytes / 4;
-}
+namespace pd_proxy {
 
 /// True when a request whose body is `body_bytes` long skips the prefill hop: its estimated prompt is below
 /// `min_prompt_tokens`. 0 never skips (always disaggregate). One shift and one compare; no allocation.
