@@ -91,7 +91,7 @@ struct probe_on_server {
 
   scrape_outcome scrape(clock::duration timeout = 2s) {
     std::optional<scrape_outcome> outcome;
-    net::co_spawn(io, probe->scrape(clock::now() + timeout),
+    net::co_spawn(io, probe->scrape(clock::now() + timeout, buffers),
                   [&](std::exception_ptr, scrape_outcome o) { outcome = std::move(o); });
     const auto give_up = clock::now() + 10s;
     while (!outcome && clock::now() < give_up) io.run_for(10ms);
@@ -102,6 +102,7 @@ struct probe_on_server {
   net::io_context io;
   answering_server server;
   std::shared_ptr<metrics_probe> probe;
+  scrape_buffers buffers;
 };
 
 TEST(metrics_probe, reads_the_engine_load_and_keeps_its_connection) {

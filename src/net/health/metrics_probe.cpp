@@ -30,18 +30,20 @@ void metrics_probe::close() {
   socket_.close(ignored);
 }
 
-net::awaitable<scrape_outcome> metrics_probe::scrape(clock::time_point deadline) {
+net::awaitable<scrape_outcome> metrics_probe::scrape(clock::time_point deadline, scrape_buffers& buffers) {
   closed_ = false;
   bool lost = false;
-  scrape_outcome outcome = co_await exchange(deadline, lost);
-  if (lost) outcome = co_await exchange(deadline, lost);  // once more, on a new connection
-  buffer_.consume(buffer_.size());
-  buffer_.shrink_to_fit();
+  scrape_outcome outcome = co_await exchange(deadline, buffers, lost);
+  if (lost) outcome = co_await exchange(deadline, buffers, lost);  // once more, on a new connection
+  buffers.read.consume(buffers.read.size());
+  buffers.body.clear();
+  if (buffers.body.capacity() > scrape_buffers::kept_body) buffers.body.shrink_to_fit();
   failing_ = !outcome.load.has_value();
   co_return outcome;
 }
 
-net::awaitable<scrape_outcome> metrics_probe::exchange(clock::time_point deadline, bool& lost) {
+net::awaitable<scrape_outcome> metrics_probe::exchange(clock::time_point deadline, scrape_buffers& buffers,
+                                                       bool& lost) {
   lost = false;
   operation_timer timer;
   error_code ignored;
@@ -54,7 +56,7 @@ net::awaitable<scrape_outcome> metrics_probe::exchange(clock::time_point deadlin
     if (ec) co_return failed_because("connect: " + ec.message());
     socket_ = std::move(connection->socket);
   }
-  buffer_.consume(buffer_.size());
+  buffers.read.consume(buffers.read.size());
 
   auto [write_ec, written] = co_await timer.run_until(
       [&](auto token) { return net::async_write(socket_, net::buffer(request_), token); }, deadline);
@@ -66,8 +68,11 @@ net::awaitable<scrape_outcome> metrics_probe::exchange(clock::time_point deadlin
 
   http::response_parser<http::string_body> parser;
   parser.body_limit(max_answer_bytes);
+  parser.get().body() = std::move(buffers.body);  // its capacity, from an earlier scrape
+  parser.get().body().clear();
   auto [read_ec, read] = co_await timer.run_until(
-      [&](auto token) { return http::async_read(socket_, buffer_, parser, token); }, deadline);
+      [&](auto token) { return http::async_read(socket_, buffers.read, parser, token); }, deadline);
+  buffers.body = std::move(parser.get().body());
   if (read_ec) {
     socket_.close(ignored);
     lost = reused && !closed_ && !parser.got_some() && !timed_out(read_ec);
@@ -76,10 +81,10 @@ net::awaitable<scrape_outcome> metrics_probe::exchange(clock::time_point deadlin
     co_return failed_because("receive: " + read_ec.message());
   }
   // Keep the connection only when exactly the answer was read and the backend keeps it.
-  if (!parser.keep_alive() || buffer_.size() != 0) socket_.close(ignored);
+  if (!parser.keep_alive() || buffers.read.size() != 0) socket_.close(ignored);
   const unsigned status = parser.get().result_int();
   if (status != 200) co_return failed_because("HTTP " + std::to_string(status));
-  auto load = parse_engine_metrics(parser.get().body());
+  auto load = parse_engine_metrics(buffers.body);
   if (!load) co_return failed_because("not a vLLM metrics text");
   co_return scrape_outcome{.load = load, .reason = {}};
 }

@@ -126,7 +126,15 @@ void metrics_scraper::start_due(clock::time_point now) {
 
 net::awaitable<void> metrics_scraper::scrape(std::shared_ptr<metrics_probe> probe,
                                              clock::time_point deadline) {
-  const scrape_outcome outcome = co_await probe->scrape(deadline);
+  std::unique_ptr<scrape_buffers> buffers;
+  if (spare_buffers_.empty()) {
+    buffers = std::make_unique<scrape_buffers>();
+  } else {
+    buffers = std::move(spare_buffers_.back());
+    spare_buffers_.pop_back();
+  }
+  const scrape_outcome outcome = co_await probe->scrape(deadline, *buffers);
+  spare_buffers_.push_back(std::move(buffers));
   finished(*probe, outcome);
 }
 

@@ -67,7 +67,8 @@ class metrics_scraper {
   };
 
   net::awaitable<void> run();
-  /// One scrape of `probe` by `deadline`, then finished(). `probe` is held until it ends.
+  /// One scrape of `probe` by `deadline` into a spare set of buffers, then finished(). `probe` is held until
+  /// it ends.
   net::awaitable<void> scrape(std::shared_ptr<metrics_probe> probe,
                               check_schedule::clock::time_point deadline);
   /// A scrape ended: report it and start the due scrapes the concurrency bound allows.
@@ -88,6 +89,9 @@ class metrics_scraper {
   // The probe of each slot of schedule_ (null for a slot no backend holds), rebuilt on every sync; the probes
   // themselves are owned by the loop's frame and by the scrapes in flight.
   std::vector<metrics_probe*> probe_at_slot_;
+  // Buffers of scrapes that ended, for the next ones: at most max_concurrent_scrapes sets ever exist (plain
+  // memory, no I/O object: they may outlive the io_context).
+  std::vector<std::unique_ptr<scrape_buffers>> spare_buffers_;
   // The loop's timer lives in its coroutine frame (I/O objects go with the io_context). Null while the loop
   // is not running.
   net::steady_timer* wake_ = nullptr;
