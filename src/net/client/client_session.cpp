@@ -46,8 +46,8 @@ readiness_inputs readiness_inputs_of(const proxy_state& state) {
 
 // GET /metrics' sources.
 metrics_sources metrics_sources_of(proxy_state& state) {
-  return {state.metrics,   state.backends,           state.sched,  state.request_num,
-          state.admission, state.client_connections, *state.access};
+  return {state.metrics,   state.backends,           state.sched,   state.request_num,
+          state.admission, state.client_connections, *state.access, state.engines};
 }
 
 // The admin routes' sources.
