@@ -572,10 +572,17 @@ class engine {
 
 mock_server::mock_server(mock_options options) : options_(std::move(options)) {
   const auto address = net::ip::make_address(options_.host);
-  for (int i = 0; i < options_.ports_count; ++i) {
-    const std::uint16_t port = options_.port == 0 ? 0 : static_cast<std::uint16_t>(options_.port + i);
-    engines_.push_back(
-        std::make_unique<engine>(io_, options_, tcp::endpoint(address, port), engines_.size()));
+  try {
+    for (int i = 0; i < options_.ports_count; ++i) {
+      const std::uint16_t port = options_.port == 0 ? 0 : static_cast<std::uint16_t>(options_.port + i);
+      engines_.push_back(
+          std::make_unique<engine>(io_, options_, tcp::endpoint(address, port), engines_.size()));
+    }
+  } catch (...) {
+    // The destructor does not run for a constructor that throws, and io_ is destroyed before engines_: the
+    // engines built so far must drop their acceptors while io_ lives (a port of the range was taken).
+    for (auto& e : engines_) e->release_io();
+    throw;
   }
 }
 

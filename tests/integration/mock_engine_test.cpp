@@ -308,5 +308,16 @@ TEST(mock_engine, max_num_seqs_makes_excess_requests_wait) {
   EXPECT_TRUE(eventually([&] { return engine.stats(0).running.load() == 0; }));
 }
 
+TEST(mock_engine, a_taken_port_in_the_range_fails_cleanly) {
+  // The engines bound before the taken port are torn down while their io_context lives (no use after free:
+  // the sanitizer build checks it).
+  mock::mock_server taken(fast_engines(1));
+  const std::uint16_t port = taken.port(0);
+  ASSERT_GT(port, 2);
+  auto options = fast_engines(3);
+  options.port = static_cast<std::uint16_t>(port - 2);
+  EXPECT_THROW(mock::mock_server{options}, boost::system::system_error);
+}
+
 }  // namespace
 }  // namespace pd_proxy::test
