@@ -520,9 +520,11 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                  "prefix-affinity and session-affinity keep a key's owner unless its load is above this "
                  "factor times the mean load (1-100)",
                  "Scheduling", "FACTOR", [&config](const std::string& text) -> std::string {
+                   std::string_view number = text;  // from_chars takes '-' but not '+'
+                   if (!number.empty() && number.front() == '+') number.remove_prefix(1);
                    double value = 0;
-                   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-                   if (text.empty() || end != text.data() + text.size() || ec != std::errc{} ||
+                   const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+                   if (number.empty() || end != number.data() + number.size() || ec != std::errc{} ||
                        !(value >= 1.0 && value <= 100.0))
                      return "--affinity-load-factor: " + quote_for_message(text) +
                             " is not a number from 1 to 100";
@@ -540,7 +542,7 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
   flags.add_seconds("--metrics-scrape-interval", config.metrics_scrape_interval,
                     "Seconds between reads of each backend's /metrics (engine load for the policies; "
                     "0: never)",
-                    "Scheduling", true);
+                    "Scheduling", false);
   flags.add_integer("--disagg-min-prompt-tokens", config.disagg_min_prompt_tokens, 0, max_body_size_limit,
                     "A prompt estimated (bytes/4) below this many tokens skips the prefill and goes straight "
                     "to a decoder (0: always disaggregate)",

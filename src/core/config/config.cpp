@@ -21,6 +21,10 @@ flow_settings flow_settings_of(const proxy_config& config) {
           .disagg_min_prompt_tokens = config.disagg_min_prompt_tokens};
 }
 
+bool reads_session_header(const proxy_config& config) {
+  return config.prefill_policy == "session-affinity" || config.decode_policy == "session-affinity";
+}
+
 policy_settings policy_settings_of(const proxy_config& config) {
   policy_settings settings;
   settings.affinity_load_factor = config.affinity_load_factor;

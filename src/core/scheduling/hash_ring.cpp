@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "pd_proxy/core/scheduling/request_context_of.hpp"
+#include "pd_proxy/core/scheduling/affinity_hash.hpp"
 
 namespace pd_proxy {
 namespace {

@@ -1,7 +1,5 @@
 #include "pd_proxy/core/scheduling/power_of_two_policy.hpp"
 
-#include "pd_proxy/core/scheduling/least_loaded_policy.hpp"
-
 namespace pd_proxy {
 
 backend* power_of_two_policy::pick(const request_context& request) {
@@ -18,7 +16,7 @@ backend* power_of_two_policy::pick(const request_context& request) {
   if (second == first) return candidates_[first].target;  // the scan from `other` came back to `first`
   const auto& a = candidates_[first];
   const auto& b = candidates_[second];
-  return least_loaded_policy::key(b.load) < least_loaded_policy::key(a.load) ? b.target : a.target;
+  return load_key(b.load) < load_key(a.load) ? b.target : a.target;
 }
 
 }  // namespace pd_proxy

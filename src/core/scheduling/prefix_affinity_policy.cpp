@@ -1,50 +1,51 @@
 #include "pd_proxy/core/scheduling/prefix_affinity_policy.hpp"
 
-#include "pd_proxy/core/scheduling/least_loaded_policy.hpp"
-
 namespace pd_proxy {
 
 void prefix_affinity_policy::add(backend& b, const fixed_load& load) {
-  if (by_load_.contains(b)) return;
-  const std::int64_t key = least_loaded_policy::key(load);
-  by_load_.add(b, key);
+  if (!inflight_.try_emplace(b.id(), load.inflight).second) return;
+  by_load_.add(b, load_key(load));
   ring_.add(b);
-  total_load_ += key;
+  total_inflight_ += load.inflight;
 }
 
 void prefix_affinity_policy::remove(backend& b) {
-  if (!by_load_.contains(b)) return;
-  total_load_ -= by_load_.key_of(b);
+  const auto found = inflight_.find(b.id());
+  if (found == inflight_.end()) return;
+  total_inflight_ -= found->second;
+  inflight_.erase(found);
   by_load_.remove(b);
   ring_.remove(b);
 }
 
 void prefix_affinity_policy::load_changed(backend& b, const fixed_load& load) {
-  if (!by_load_.contains(b)) return;
-  const std::int64_t key = least_loaded_policy::key(load);
-  total_load_ += key - by_load_.key_of(b);
-  by_load_.update(b, key);
+  const auto found = inflight_.find(b.id());
+  if (found == inflight_.end()) return;
+  total_inflight_ = total_inflight_ - found->second + load.inflight;
+  found->second = load.inflight;
+  by_load_.update(b, load_key(load));
 }
 
-bool prefix_affinity_policy::above_bound(std::int64_t key) const {
-  // key > factor * total / n, without the division.
-  return static_cast<double>(key) * static_cast<double>(by_load_.size()) >
-         load_factor_ * static_cast<double>(total_load_);
+bool prefix_affinity_policy::above_bound(const backend& b) const {
+  const auto found = inflight_.find(b.id());
+  const double load = found == inflight_.end() ? 0.0 : static_cast<double>(found->second);
+  const double mean = static_cast<double>(total_inflight_) / static_cast<double>(inflight_.size());
+  return load > load_factor_ * mean && load > mean + affinity_slack;
 }
 
 backend* prefix_affinity_policy::pick(const request_context& request) {
   const std::uint64_t key = affinity_key(request);
   if (key == 0 || by_load_.empty()) return by_load_.pick(request);
   ++keyed_picks_;
-  bool first = true;
+  std::size_t refused = 0;
   backend* chosen = ring_.walk(key, [&](backend& b) {
-    const bool owner = first;
-    first = false;
-    const bool ok = !request.was_tried(b.id()) && !above_bound(by_load_.key_of(b));
-    if (!ok && owner) ++passed_over_;
-    return ok;
+    if (refused == max_refusals) return true;  // give up: least-loaded decides below
+    if (!request.was_tried(b.id()) && !above_bound(b)) return true;
+    ++refused;
+    return false;
   });
-  return chosen != nullptr ? chosen : by_load_.pick(request);
+  if (refused > 0) ++passed_over_;
+  return chosen != nullptr && refused < max_refusals ? chosen : by_load_.pick(request);
 }
 
 }  // namespace pd_proxy

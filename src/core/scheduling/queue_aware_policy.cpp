@@ -11,8 +11,14 @@ std::int64_t queue_aware_policy::key(const backend_state& s) {
   return std::llround(std::min(queue, 1e12) * 1000.0);
 }
 
-bool queue_aware_policy::stale(const backend_state& s, policy_settings::clock::time_point now) const {
-  return s.reported && report_ttl_.count() > 0 && now - s.received > report_ttl_;
+void queue_aware_policy::expire_reports(policy_settings::clock::time_point now) {
+  while (!by_age_.empty() && now - by_age_.begin()->received > report_ttl_) {
+    backend& b = *by_age_.begin()->target;
+    by_age_.erase(by_age_.begin());
+    backend_state& s = states_.find(b.id())->second;
+    s.reported = false;  // too old to trust: weigh it by this proxy's own requests until the next report
+    index_.update(b, key(s));
+  }
 }
 
 void queue_aware_policy::add(backend& b, const fixed_load& load) {
@@ -23,7 +29,11 @@ void queue_aware_policy::add(backend& b, const fixed_load& load) {
 }
 
 void queue_aware_policy::remove(backend& b) {
-  if (states_.erase(b.id()) > 0) index_.remove(b);
+  const auto found = states_.find(b.id());
+  if (found == states_.end()) return;
+  if (found->second.reported) by_age_.erase(report_age{found->second.received, &b});
+  states_.erase(found);
+  index_.remove(b);
 }
 
 void queue_aware_policy::load_changed(backend& b, const fixed_load& load) {
@@ -39,6 +49,7 @@ void queue_aware_policy::load_reported(backend& b, const engine_load& load) {
   const auto found = states_.find(b.id());
   if (found == states_.end()) return;
   backend_state& s = found->second;
+  if (s.reported) by_age_.erase(report_age{s.received, &b});
   s.reported = load.known && std::isfinite(load.running) && std::isfinite(load.waiting);
   s.engine_queue = s.reported ? std::max(0.0, load.running) + std::max(0.0, load.waiting) : 0.0;
   // When it was read (a report handed over again, to a new policy or a backend back in use, keeps its age);
@@ -46,19 +57,12 @@ void queue_aware_policy::load_reported(backend& b, const engine_load& load) {
   const auto now = now_();
   s.received = load.read_at != policy_settings::clock::time_point{} ? std::min(load.read_at, now) : now;
   s.sent_since_report = 0;
+  if (s.reported) by_age_.insert(report_age{s.received, &b});
   index_.update(b, key(s));
 }
 
 backend* queue_aware_policy::pick(const request_context& request) {
-  const auto now = report_ttl_.count() > 0 ? now_() : policy_settings::clock::time_point{};
-  for (std::size_t checked = 0; checked <= states_.size(); ++checked) {
-    backend* chosen = index_.pick(request);
-    if (chosen == nullptr) return nullptr;
-    backend_state& s = states_.find(chosen->id())->second;
-    if (!stale(s, now)) return chosen;
-    s.reported = false;  // too old to trust: weigh it by this proxy's own requests until the next report
-    index_.update(*chosen, key(s));
-  }
+  if (report_ttl_.count() > 0 && !by_age_.empty()) expire_reports(now_());
   return index_.pick(request);
 }
 

@@ -82,8 +82,8 @@ void apply_log_level(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
 }
 
-// A policy is replaced when its name or a setting policies read changed (a new policy starts from the
-// candidates' current loads; engine reports come again with the next scrape).
+// A policy is replaced when its name or a setting policies read changed (a new policy is given the
+// candidates' current loads and their last engine reports, which keep their age).
 void apply_policies(scheduler& sched, const proxy_config& running, const proxy_config& next) {
   const bool settings_changed = next.affinity_load_factor != running.affinity_load_factor;
   if (settings_changed || next.prefill_policy != running.prefill_policy)

@@ -23,7 +23,7 @@ class least_loaded_policy final : public selection_policy {
   /// The reference's priority of a load (for reading; picks compare key()).
   static double priority(const backend_load& load) { return load.active_tokens + 0.3 * load.active_kv; }
   /// 10 * priority, exactly, in fixed-point units.
-  static std::int64_t key(const fixed_load& load) { return 10 * load.tokens + 3 * load.kv; }
+  static std::int64_t key(const fixed_load& load) { return load_key(load); }
 
   /// Index entries the last pick examined (for tests and benchmarks: at most 3 + 2k for k tried backends).
   std::size_t last_pick_visits() const { return index_.last_pick_visits(); }

@@ -1,7 +1,9 @@
 // Queue-aware: the backend whose engine has the fewest requests queued and running.
 #pragma once
 
+#include <compare>
 #include <cstdint>
+#include <set>
 #include <unordered_map>
 
 #include "pd_proxy/core/scheduling/load_ordered_index.hpp"
@@ -16,7 +18,7 @@ namespace pd_proxy {
 /// the report is older than policy_settings::report_ttl) counts this proxy's requests in flight on it.
 /// Ties rotate in pool order; tried backends are avoided (load_ordered_index).
 ///
-/// A pick is O(log n), plus O(log n) per stale report found at the head of the order (each is found once);
+/// A pick is O(log n), plus O(log n) per report that went stale since the last pick (each expires once);
 /// a load change or report is O(log n).
 class queue_aware_policy final : public selection_policy {
  public:
@@ -42,12 +44,22 @@ class queue_aware_policy final : public selection_policy {
   };
   /// The queue as an index key: thousandths of a request.
   static std::int64_t key(const backend_state& s);
-  bool stale(const backend_state& s, policy_settings::clock::time_point now) const;
+  /// Weighs every backend whose report is older than report_ttl_ at `now` by this proxy's requests.
+  void expire_reports(policy_settings::clock::time_point now);
 
   policy_settings::clock::duration report_ttl_;
   policy_settings::clock::time_point (*now_)();
   load_ordered_index index_;
   std::unordered_map<backend_id, backend_state> states_;
+  struct report_age {
+    policy_settings::clock::time_point received;
+    backend* target;
+    friend auto operator<=>(const report_age& a, const report_age& b) {
+      return a.received != b.received ? a.received <=> b.received : a.target->id() <=> b.target->id();
+    }
+    friend bool operator==(const report_age&, const report_age&) = default;
+  };
+  std::set<report_age> by_age_;  // the backends whose report is in use, oldest first
 };
 
 }  // namespace pd_proxy

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "pd_proxy/core/scheduling/affinity_hash.hpp"
 #include "pd_proxy/core/scheduling/request_context.hpp"
 
 namespace pd_proxy {
@@ -15,10 +16,6 @@ class client_request;
 /// How much of the rendered prompt the prefix key covers: 256 tokens' worth at the proxy's estimate of 4
 /// bytes a token.
 inline constexpr std::size_t default_prefix_key_bytes = 1024;
-
-/// A 64-bit hash of `bytes` that is the same in every process, build and replica (FNV-1a 64 with a
-/// splitmix64 finalizer, so that nearby inputs spread over a hash ring). Never 0, which means "no key".
-std::uint64_t affinity_hash(std::string_view bytes);
 
 /// The scheduling context of `request` (tried stays empty: a leg fills it):
 /// - `model`: the top-level `model` string without its quotes (a view of the request's text, valid while

@@ -567,3 +567,50 @@ TEST(cli, a_backend_key_is_trimmed_and_refused_with_a_line_break_inside) {
 
 }  // namespace
 }  // namespace pd_proxy
+
+namespace pd_proxy {
+namespace {
+
+TEST(cli_scheduling, every_policy_name_is_accepted_for_both_roles_and_others_are_usage_errors) {
+  for (const char* name : {"least-loaded", "round-robin", "random", "power-of-two", "prefix-affinity",
+                           "session-affinity", "queue-aware"}) {
+    const auto r = parse(std::string("--prefill-policy ") + name + " --decode-policy " + name);
+    ASSERT_TRUE(r.config) << name << ": " << r.output;
+    EXPECT_EQ(r.config->prefill_policy, name);
+    EXPECT_EQ(r.config->decode_policy, name);
+  }
+  expect_usage_error(parse("--prefill-policy cache_aware"), "", "--prefill-policy", {"cache_aware"});
+  expect_usage_error(parse("--decode-policy Least-Loaded"), "", "--decode-policy");
+}
+
+TEST(cli_scheduling, affinity_load_factor_is_a_number_from_1_to_100) {
+  EXPECT_EQ(parse("").config->affinity_load_factor, 1.25);
+  EXPECT_EQ(parse("--affinity-load-factor 1").config->affinity_load_factor, 1.0);
+  EXPECT_EQ(parse("--affinity-load-factor +1.5").config->affinity_load_factor, 1.5);
+  EXPECT_EQ(parse("--affinity-load-factor 100").config->affinity_load_factor, 100.0);
+  for (const char* bad : {"0.99", "100.5", "nan", "inf", "-2", "1.5x", "x"})
+    expect_usage_error(parse(std::string("--affinity-load-factor ") + bad), bad, "--affinity-load-factor");
+  expect_usage_error(parse_words({"--affinity-load-factor", ""}), "empty", "--affinity-load-factor");
+}
+
+TEST(cli_scheduling, session_header_must_be_a_header_name) {
+  EXPECT_EQ(parse("").config->session_header, "X-Session-Id");
+  EXPECT_EQ(parse("--session-header X-Conversation").config->session_header, "X-Conversation");
+  for (const char* bad : {"X Id", "X:Y", "", "X-Id\r\nEvil: 1"})
+    expect_usage_error(parse_words({"--session-header", bad}), bad, "--session-header");
+}
+
+TEST(cli_scheduling, scrape_interval_and_disaggregation_threshold) {
+  const auto defaults = parse("");
+  EXPECT_EQ(defaults.config->metrics_scrape_interval.count(), 1.0);
+  EXPECT_EQ(defaults.config->disagg_min_prompt_tokens, 0u);
+  EXPECT_EQ(parse("--metrics-scrape-interval 0").config->metrics_scrape_interval.count(), 0.0);
+  EXPECT_EQ(parse("--metrics-scrape-interval 0.25").config->metrics_scrape_interval.count(), 0.25);
+  expect_usage_error(parse("--metrics-scrape-interval -1"), "", "--metrics-scrape-interval");
+  expect_usage_error(parse("--metrics-scrape-interval soon"), "", "--metrics-scrape-interval");
+  EXPECT_EQ(parse("--disagg-min-prompt-tokens 512").config->disagg_min_prompt_tokens, 512u);
+  expect_usage_error(parse("--disagg-min-prompt-tokens -1"), "", "--disagg-min-prompt-tokens");
+}
+
+}  // namespace
+}  // namespace pd_proxy

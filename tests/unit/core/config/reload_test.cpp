@@ -1,5 +1,7 @@
 #include "pd_proxy/core/config/reload.hpp"
 
+#include "pd_proxy/core/scheduling/selection_policy.hpp"
+
 #include <gtest/gtest.h>
 
 namespace pd_proxy {
@@ -108,6 +110,22 @@ TEST(reload, policies_are_reloadable) {
   EXPECT_TRUE(plan.ignored.empty());
 }
 
+TEST(reload, scheduling_settings_apply_except_the_scrape_interval) {
+  proxy_config running, next;
+  next.affinity_load_factor = 2;
+  next.session_header = "X-Conversation";
+  next.disagg_min_prompt_tokens = 64;
+  next.metrics_scrape_interval = seconds_d{5};
+  const auto plan = plan_reload(running, next);
+  EXPECT_EQ(plan.config.affinity_load_factor, 2);
+  EXPECT_EQ(plan.config.session_header, "X-Conversation");
+  EXPECT_EQ(plan.config.disagg_min_prompt_tokens, 64u);
+  EXPECT_EQ(plan.config.metrics_scrape_interval, running.metrics_scrape_interval);
+  EXPECT_EQ(plan.applied,
+            (names{"--affinity-load-factor", "--session-header", "--disagg-min-prompt-tokens"}));
+  EXPECT_EQ(plan.ignored, (names{"--metrics-scrape-interval"}));
+}
+
 TEST(reload, fixed_settings_keep_the_running_value_and_are_reported) {
   proxy_config running, next;
   running.workers = 4;
@@ -149,6 +167,32 @@ TEST(reload, the_new_pools_become_the_reference_for_the_next_reload) {
   EXPECT_EQ(authorities(plan.pools.added_decoders), names{"b:1"});
   EXPECT_EQ(authorities(plan.pools.removed_decoders), names{"a:1"});
   EXPECT_TRUE(plan_reload(plan.config, next).pools.empty());
+}
+
+}  // namespace
+}  // namespace pd_proxy
+
+namespace pd_proxy {
+namespace {
+
+TEST(policy_settings_of, carries_the_affinity_factor_and_a_report_ttl_of_three_scrapes) {
+  proxy_config config;
+  config.affinity_load_factor = 2.5;
+  config.metrics_scrape_interval = seconds_d{0.5};
+  const auto settings = policy_settings_of(config);
+  EXPECT_EQ(settings.affinity_load_factor, 2.5);
+  EXPECT_EQ(settings.report_ttl, std::chrono::milliseconds(1500));
+  EXPECT_EQ(policy_settings_of(proxy_config{}).report_ttl, std::chrono::seconds(3));
+}
+
+TEST(reads_session_header, only_when_a_role_uses_session_affinity) {
+  proxy_config config;
+  EXPECT_FALSE(reads_session_header(config));
+  config.decode_policy = "session-affinity";
+  EXPECT_TRUE(reads_session_header(config));
+  config.decode_policy = "prefix-affinity";
+  config.prefill_policy = "session-affinity";
+  EXPECT_TRUE(reads_session_header(config));
 }
 
 }  // namespace

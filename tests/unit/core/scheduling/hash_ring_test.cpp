@@ -5,7 +5,7 @@
 #include <map>
 #include <vector>
 
-#include "pd_proxy/core/scheduling/request_context_of.hpp"
+#include "pd_proxy/core/scheduling/affinity_hash.hpp"
 #include "policy_test_pool.hpp"
 
 namespace pd_proxy {

@@ -7,8 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pd_proxy/core/scheduling/request_context_of.hpp"
-#include "pd_proxy/core/scheduling/session_affinity_policy.hpp"
+#include "pd_proxy/core/scheduling/affinity_hash.hpp"
 #include "policy_test_pool.hpp"
 
 namespace pd_proxy {
@@ -48,34 +47,58 @@ TEST(prefix_affinity_policy, two_policies_with_the_same_backends_agree) {
 TEST(prefix_affinity_policy, an_owner_above_the_bound_spills_to_the_next_on_the_ring_and_comes_back) {
   auto b = policy_test_pool(4);
   prefix_affinity_policy p({.affinity_load_factor = 1.25});
-  for (auto& x : b) p.add(*x, tokens_load(10));
+  for (auto& x : b) p.add(*x, tokens_load(10, 1));
   const auto request = with_prefix("hot");
   backend* owner = p.pick(request);
-  // Mean = (40 + 10) / 4 = 12.5, bound 15.6: the owner at 20 is above it.
-  p.load_changed(*owner, tokens_load(20));
+  // 3 in flight on the owner, 1 on each other: mean 1.5; 3 > 1.25 x 1.5 and 3 > 1.5 + 1.
+  p.load_changed(*owner, tokens_load(30, 3));
   backend* spill = p.pick(request);
   EXPECT_NE(spill, owner);
   EXPECT_EQ(p.pick(request), spill);  // the same spill target every time: it caches the prefix too
   EXPECT_EQ(p.passed_over(), 2u);
-  // Within the bound the owner keeps its keys: mean (13 + 30) / 4 = 10.75, x 1.25 = 13.44 >= 13.
-  p.load_changed(*owner, tokens_load(13));
+  // 2 in flight: mean 1.25; 2 > 1.5625 but not > 2.25 (the slack of one request): the owner keeps its key.
+  p.load_changed(*owner, tokens_load(20, 2));
   EXPECT_EQ(p.pick(request), owner);
 }
 
-TEST(prefix_affinity_policy, no_backend_ends_above_the_bound_under_a_single_hot_prefix) {
-  // Every request has the same prefix and holds its load: the owner takes them until it is above the bound,
-  // then the next on the ring, and so on. The bound is checked before each pick, so each backend ends at
-  // most one request above factor x the mean.
+TEST(prefix_affinity_policy, a_single_request_in_flight_does_not_move_a_key) {
+  // Low concurrency: without the slack, one request on the owner would be above 1.25 x the mean (1/8).
   auto b = policy_test_pool(8);
   prefix_affinity_policy p({.affinity_load_factor = 1.25});
-  std::map<backend*, int> held;
+  for (auto& x : b) p.add(*x, {});
+  backend* owner = p.pick(with_prefix("p"));
+  p.load_changed(*owner, tokens_load(10, 1));
+  EXPECT_EQ(p.pick(with_prefix("p")), owner);
+  EXPECT_EQ(p.passed_over(), 0u);
+}
+
+TEST(prefix_affinity_policy, no_backend_ends_above_the_bound_under_a_single_hot_prefix) {
+  // Every request has the same prefix and stays in flight: the owner takes them until it is above the
+  // bound, then the next on the ring, and so on. The bound is checked before each pick, so no backend ends
+  // more than one request above max(factor x mean, mean + slack).
+  auto b = policy_test_pool(8);
+  prefix_affinity_policy p({.affinity_load_factor = 1.25});
+  std::map<backend*, std::uint32_t> held;
   for (auto& x : b) p.add(*x, {});
   for (int i = 0; i < 800; ++i) {
     backend* chosen = p.pick(with_prefix("hot"));
     ++held[chosen];
-    p.load_changed(*chosen, tokens_load(held[chosen]));
+    p.load_changed(*chosen, tokens_load(held[chosen], held[chosen]));
   }
+  EXPECT_EQ(held.size(), 8u);
   for (const auto& [target, n] : held) EXPECT_LE(n, 1.25 * 100 + 1) << target->authority();
+}
+
+TEST(prefix_affinity_policy, a_walk_gives_up_after_a_bounded_number_of_refusals) {
+  // Every backend but one tried: the walk passes over at most max_refusals backends, then least-loaded
+  // (which knows the tried set) decides.
+  auto b = policy_test_pool(64);
+  prefix_affinity_policy p({});
+  for (auto& x : b) p.add(*x, {});
+  std::vector<backend_id> tried;
+  for (backend_id id = 1; id <= 63; ++id) tried.push_back(id);
+  for (int k = 0; k < 20; ++k)
+    EXPECT_EQ(p.pick({.tried = tried, .prefix_key = affinity_hash(std::to_string(k))}), b[63].get());
 }
 
 TEST(prefix_affinity_policy, tried_backends_are_passed_over_and_keyless_requests_go_least_loaded) {
@@ -95,22 +118,6 @@ TEST(prefix_affinity_policy, tried_backends_are_passed_over_and_keyless_requests
   EXPECT_EQ(p.pick({}), b[1].get());
   p.remove(*b[1]);
   for (int i = 0; i < 20; ++i) EXPECT_NE(p.pick(with_prefix(std::to_string(i))), b[1].get());
-}
-
-TEST(session_affinity_policy, routes_by_the_session_key_and_falls_back_to_the_prefix) {
-  auto b = policy_test_pool(8);
-  session_affinity_policy session(policy_settings{});
-  prefix_affinity_policy prefix({});
-  for (auto& x : b) session.add(*x, {}), prefix.add(*x, {});
-  // A session's turns have different prefixes, one backend.
-  const std::uint64_t s = affinity_hash("conversation-17");
-  backend* home = session.pick({.prefix_key = affinity_hash("turn 0"), .session_key = s});
-  for (int turn = 1; turn < 10; ++turn)
-    EXPECT_EQ(session.pick({.prefix_key = affinity_hash("turn " + std::to_string(turn)), .session_key = s}),
-              home);
-  // No session: as prefix-affinity.
-  for (int k = 0; k < 50; ++k)
-    EXPECT_EQ(session.pick(with_prefix(std::to_string(k))), prefix.pick(with_prefix(std::to_string(k))));
 }
 
 }  // namespace

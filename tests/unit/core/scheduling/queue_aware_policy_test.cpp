@@ -78,6 +78,23 @@ TEST(queue_aware_policy, failed_or_stale_reports_fall_back_to_this_proxys_reques
   EXPECT_DOUBLE_EQ(p.queue(*b[1]), 2.0);
 }
 
+TEST(queue_aware_policy, a_stale_report_of_a_long_queue_expires_too) {
+  // b[0]'s last report said it was busy, and no report came since: after the ttl it counts this proxy's
+  // requests (none) and is picked again, although it never was at the head of the order.
+  auto b = policy_test_pool(2, backend_role::decode);
+  queue_aware_policy p(fake_clock_settings(std::chrono::seconds(3)));
+  for (auto& x : b) p.add(*x, {});
+  p.load_reported(*b[0], {.running = 40});
+  p.load_changed(*b[1], tokens_load(5, 5));  // b[1]: no report, 5 of ours in flight
+  EXPECT_EQ(p.pick({}), b[1].get());
+  fake_now += std::chrono::seconds(4);
+  EXPECT_EQ(p.pick({}), b[0].get());
+  EXPECT_DOUBLE_EQ(p.queue(*b[0]), 0.0);
+  p.remove(*b[0]);  // a removed backend's report is forgotten with it
+  fake_now += std::chrono::seconds(4);
+  EXPECT_EQ(p.pick({}), b[1].get());
+}
+
 TEST(queue_aware_policy, ties_rotate_and_tried_backends_are_avoided) {
   auto b = policy_test_pool(3, backend_role::decode);
   queue_aware_policy p({});
