@@ -164,6 +164,8 @@ TEST(metrics_scraper, hands_each_engines_load_to_its_roles_policy) {
   EXPECT_EQ(sample(s, "pd_proxy_backend_engine_running" + labels), 4);
   EXPECT_EQ(sample(s, "pd_proxy_backend_engine_waiting" + labels), 2);
   EXPECT_EQ(sample(s, "pd_proxy_backend_engine_kv_cache_usage" + labels), 0.375);
+  EXPECT_EQ(sample(s, "pd_proxy_backend_engine_prefix_cache_hits" + labels), 40);
+  EXPECT_EQ(sample(s, "pd_proxy_backend_engine_prefix_cache_queries" + labels), 100);
 }
 
 TEST(metrics_scraper, a_failing_metrics_endpoint_is_reported_unknown_until_it_answers_again) {

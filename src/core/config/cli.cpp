@@ -516,21 +516,21 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                    config.decode_policy = text;
                    return {};
                  });
-  flags.add_text("--affinity-load-factor", format_number(config.affinity_load_factor),
-                 "prefix-affinity and session-affinity keep a key's owner unless its load is above this "
-                 "factor times the mean load (1-100)",
-                 "Scheduling", "FACTOR", [&config](const std::string& text) -> std::string {
-                   std::string_view number = text;  // from_chars takes '-' but not '+'
-                   if (!number.empty() && number.front() == '+') number.remove_prefix(1);
-                   double value = 0;
-                   const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-                   if (number.empty() || end != number.data() + number.size() || ec != std::errc{} ||
-                       !(value >= 1.0 && value <= 100.0))
-                     return "--affinity-load-factor: " + quote_for_message(text) +
-                            " is not a number from 1 to 100";
-                   config.affinity_load_factor = value;
-                   return {};
-                 });
+  flags.add_text(
+      "--affinity-load-factor", format_number(config.affinity_load_factor),
+      "prefix-affinity and session-affinity keep a key's owner unless its load is above this "
+      "factor times the mean load (1-100)",
+      "Scheduling", "FACTOR", [&config](const std::string& text) -> std::string {
+        std::string_view number = text;  // from_chars takes '-' but not '+'
+        if (!number.empty() && number.front() == '+') number.remove_prefix(1);
+        double value = 0;
+        const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+        if (number.empty() || end != number.data() + number.size() || ec != std::errc{} ||
+            !(value >= 1.0 && value <= 100.0))
+          return "--affinity-load-factor: " + quote_for_message(text) + " is not a number from 1 to 100";
+        config.affinity_load_factor = value;
+        return {};
+      });
   flags.add_text("--session-header", config.session_header,
                  "Client header whose value is session-affinity's session key", "Scheduling", "NAME",
                  [&config](const std::string& text) -> std::string {

@@ -180,10 +180,10 @@ net::awaitable<bool> handle_request(proxy_state& state, connection_pool& pool, s
       co_await response.send_error(errc::bad_request, checked.error);
       co_return response.keep_alive();
     }
-    flow_request request(r == route::completions ? "/v1/completions" : "/v1/chat/completions",
-                         *checked.request, message.body_hold, request_id, observed.record(), backend_headers,
-                         reads_session_header(config) ? std::string_view(req[config.session_header])
-                                                       : std::string_view{});
+    flow_request request(
+        r == route::completions ? "/v1/completions" : "/v1/chat/completions", *checked.request,
+        message.body_hold, request_id, observed.record(), backend_headers,
+        reads_session_header(config) ? std::string_view(req[config.session_header]) : std::string_view{});
     const pd_driver_deps deps{state.sched,       state.counters, state.metrics.local(),
                               state.request_num, config_ptr,     state.protocol};
     std::variant<request_outcome, std::monostate> finished;

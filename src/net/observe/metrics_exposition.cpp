@@ -178,6 +178,17 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
              "The backend's engine's KV-cache usage, 0 to 1 (vllm:kv_cache_usage_perc), at "
              "the last read of its /metrics; only while those reads succeed",
              MetricType::Gauge);
+  MetricFamily engine_hits =
+      family("pd_proxy_backend_engine_prefix_cache_hits",
+             "Prompt tokens the backend's engine found in its prefix cache "
+             "(vllm:prefix_cache_hits_total, the engine's counter) at the last read of "
+             "its /metrics; only while those reads succeed",
+             MetricType::Gauge);
+  MetricFamily engine_queries = family("pd_proxy_backend_engine_prefix_cache_queries",
+                                       "Prompt tokens the backend's engine looked up in its prefix cache "
+                                       "(vllm:prefix_cache_queries_total) at the last read of its /metrics; "
+                                       "only while those reads succeed",
+                                       MetricType::Gauge);
   for (const auto& b : read_backend_gauges(sources_.backends, sources_.sched, sources_.engines)) {
     const std::string role(to_string(b.role));
     inflight.metric.push_back(value_metric(MetricType::Gauge, static_cast<double>(b.inflight),
@@ -191,12 +202,18 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
                                                  {label("backend", b.backend), label("role", role)}));
     engine_kv.metric.push_back(value_metric(MetricType::Gauge, b.engine->kv_cache_usage,
                                             {label("backend", b.backend), label("role", role)}));
+    engine_hits.metric.push_back(value_metric(MetricType::Gauge, b.engine->prefix_cache_hits,
+                                              {label("backend", b.backend), label("role", role)}));
+    engine_queries.metric.push_back(value_metric(MetricType::Gauge, b.engine->prefix_cache_queries,
+                                                 {label("backend", b.backend), label("role", role)}));
   }
   out.push_back(std::move(inflight));
   out.push_back(std::move(healthy));
   out.push_back(std::move(engine_running));
   out.push_back(std::move(engine_waiting));
   out.push_back(std::move(engine_kv));
+  out.push_back(std::move(engine_hits));
+  out.push_back(std::move(engine_queries));
 
   out.push_back(histogram("pd_proxy_time_to_first_token_seconds",
                           "Request received to the first decode byte written to the client", totals.ttft));

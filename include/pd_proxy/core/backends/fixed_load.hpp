@@ -34,6 +34,8 @@ struct fixed_load {
 
 /// The reference's priority, active_tokens + 0.3 * active_kv, times 10 in fixed-point units: exact, so equal
 /// loads compare equal. What least-loaded orders by and power-of-two compares.
-constexpr std::int64_t load_key(const fixed_load& load) { return 10 * load.tokens + 3 * load.kv; }
+constexpr std::int64_t load_key(const fixed_load& load) {
+  return 10 * load.tokens + 3 * load.kv;
+}
 
 }  // namespace pd_proxy

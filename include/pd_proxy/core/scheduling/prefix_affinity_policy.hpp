@@ -34,7 +34,7 @@ class prefix_affinity_policy : public selection_policy {
   void load_changed(backend& b, const fixed_load& load) final;
   backend* pick(const request_context& request) final;
 
-  static constexpr double affinity_slack = 1.0;    // requests a backend may hold above the mean
+  static constexpr double affinity_slack = 1.0;   // requests a backend may hold above the mean
   static constexpr std::size_t max_refusals = 8;  // backends a walk passes over before least-loaded decides
 
   /// Exposed for tests: keyed picks whose owner was passed over (the bound or a tried set moved them), and

@@ -1,8 +1,8 @@
 #include "pd_proxy/core/config/reload.hpp"
 
-#include "pd_proxy/core/scheduling/selection_policy.hpp"
-
 #include <gtest/gtest.h>
+
+#include "pd_proxy/core/scheduling/selection_policy.hpp"
 
 namespace pd_proxy {
 namespace {

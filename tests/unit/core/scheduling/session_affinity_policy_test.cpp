@@ -10,7 +10,9 @@
 namespace pd_proxy {
 namespace {
 
-request_context with_prefix(const std::string& text) { return {.prefix_key = affinity_hash(text)}; }
+request_context with_prefix(const std::string& text) {
+  return {.prefix_key = affinity_hash(text)};
+}
 
 TEST(session_affinity_policy, routes_by_the_session_key_and_falls_back_to_the_prefix) {
   auto b = policy_test_pool(8);
