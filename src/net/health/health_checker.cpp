@@ -9,29 +9,13 @@
 
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
+#include "pd_proxy/net/health/backend_rounds.hpp"
 #include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
 namespace {
 
 using clock = std::chrono::steady_clock;
-
-// The loop looks at the registry at least this often, so a backend added at run time waits no longer.
-constexpr std::chrono::seconds resync_period{1};
-// Checks due within this much of now start together: one wake-up of the loop (and a few of epoll_wait) per
-// batch, not per check. A tenth of the interval, at most 100 ms: with the ±10 % jitter a backend is checked
-// every 0.8-1.1 intervals.
-clock::duration batch_slack(seconds_d interval) {
-  return std::min<clock::duration>(to_timer_duration(interval) / 10, std::chrono::milliseconds(100));
-}
-
-std::vector<backend_id> ids_of(const backend_set& set) {
-  std::vector<backend_id> ids;
-  ids.reserve(set.prefillers.size() + set.decoders.size());
-  for (const auto* pool : {&set.prefillers, &set.decoders})
-    for (const auto& b : *pool) ids.push_back(b->id());
-  return ids;
-}
 
 }  // namespace
 
@@ -44,7 +28,7 @@ health_checker::health_checker(health_check_sources sources, net::any_io_executo
 
 void health_checker::start() {
   const auto set = sources_.backends.snapshot();
-  for (const backend_id id : ids_of(*set)) first_round_.insert(id);
+  for (const backend_id id : backend_ids_of(*set)) first_round_.insert(id);
   if (first_round_.empty()) {
     first_round_reported_ = true;
     first_round_done_.set_value();
@@ -90,7 +74,7 @@ net::awaitable<void> health_checker::run() {
     if (current != set) {
       set = std::move(current);
       sync_probes(*set, *config, probes);
-      schedule_.sync(ids_of(*set), now);
+      schedule_.sync(backend_ids_of(*set), now);
       probe_at_slot_.assign(schedule_.slot_count(), nullptr);
       for (const auto& [id, probe] : probes) {
         // sync_probes and schedule_.sync were given the same ids, so every probe has a slot.
@@ -108,7 +92,7 @@ net::awaitable<void> health_checker::run() {
     }
     // With the concurrency bound reached, a due check waits for finished() to make room, not for the timer.
     const bool full = schedule_.in_flight() >= max_concurrent_checks;
-    wake_at_ = std::min(full ? clock::time_point::max() : schedule_.next_due(), now + resync_period);
+    wake_at_ = std::min(full ? clock::time_point::max() : schedule_.next_due(), now + backend_resync_period);
     for (const running_check& r : in_flight_) wake_at_ = std::min(wake_at_, r.probe->deadline());
     timer.expires_at(wake_at_);
     co_await timer.async_wait(use_nothrow);

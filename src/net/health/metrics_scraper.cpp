@@ -9,6 +9,7 @@
 
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
+#include "pd_proxy/net/health/backend_rounds.hpp"
 #include "pd_proxy/net/operation_timer.hpp"
 
 namespace pd_proxy {
@@ -18,22 +19,6 @@ using clock = std::chrono::steady_clock;
 
 // The path every engine serves its metrics on (vLLM, SGLang, pd-mock).
 constexpr std::string_view metrics_path = "/metrics";
-// The loop looks at the registry at least this often, so a backend added at run time waits no longer.
-constexpr std::chrono::seconds resync_period{1};
-
-// Scrapes due within this much of now start together: one wake-up of the loop per batch, not per scrape. A
-// tenth of the interval, at most 100 ms (as the health checker's batches).
-clock::duration batch_slack(seconds_d interval) {
-  return std::min<clock::duration>(to_timer_duration(interval) / 10, std::chrono::milliseconds(100));
-}
-
-std::vector<backend_id> ids_of(const backend_set& set) {
-  std::vector<backend_id> ids;
-  ids.reserve(set.prefillers.size() + set.decoders.size());
-  for (const auto* pool : {&set.prefillers, &set.decoders})
-    for (const auto& b : *pool) ids.push_back(b->id());
-  return ids;
-}
 
 }  // namespace
 
@@ -86,7 +71,7 @@ net::awaitable<void> metrics_scraper::run() {
     if (current != set) {
       set = std::move(current);
       sync_probes(*set, *config, probes);
-      schedule_.sync(ids_of(*set), now);
+      schedule_.sync(backend_ids_of(*set), now);
       probe_at_slot_.assign(schedule_.slot_count(), nullptr);
       for (const auto& [id, probe] : probes) {
         // sync_probes and schedule_.sync were given the same ids, so every probe has a slot.
@@ -101,7 +86,7 @@ net::awaitable<void> metrics_scraper::run() {
     }
     // With the concurrency bound reached, a due scrape waits for finished() to make room, not for the timer.
     const bool full = schedule_.in_flight() >= max_concurrent_scrapes;
-    wake_at_ = std::min(full ? clock::time_point::max() : schedule_.next_due(), now + resync_period);
+    wake_at_ = std::min(full ? clock::time_point::max() : schedule_.next_due(), now + backend_resync_period);
     timer.expires_at(wake_at_);
     co_await timer.async_wait(use_nothrow);
     wake_pending_ = false;
