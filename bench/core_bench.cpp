@@ -1,4 +1,5 @@
-// Hot pure parts of the proxy: pool expansion, scheduler pick+release, request rewrite, SSE parsing.
+// Hot pure parts of the proxy: pool expansion, scheduler pick+release, request rewrite, SSE parsing, engine
+// /metrics parsing.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -7,6 +8,7 @@
 #include "pd_proxy/core/backends/pool_expansion.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
+#include "pd_proxy/core/observe/engine_metrics.hpp"
 #include "pd_proxy/core/scheduling/least_loaded_policy.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
 #include "pd_proxy/core/sse/sse_parser.hpp"
@@ -132,6 +134,29 @@ void bm_sse_parse(benchmark::State& state) {
                           static_cast<std::int64_t>(stream.size()));
 }
 BENCHMARK(bm_sse_parse)->Arg(64)->Arg(16384);
+
+// A vLLM-like /metrics body of about `range(0)` bytes: the load gauges and counters, then histogram buckets
+// (most of a real engine's text, skipped after their names).
+void bm_engine_metrics(benchmark::State& state) {
+  const std::string labels = R"({engine="0",model_name="meta-llama/Llama-3.1-8B-Instruct"})";
+  std::string text =
+      "# HELP vllm:num_requests_running Number of requests in model execution batches.\n"
+      "# TYPE vllm:num_requests_running gauge\n";
+  for (const char* series :
+       {"vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
+        "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total"}) {
+    text.append(series).append(labels).append(" 0.25\n");
+  }
+  for (int i = 0; text.size() < static_cast<std::size_t>(state.range(0)); ++i) {
+    text += R"(vllm:time_to_first_token_seconds_bucket{engine="0",le=")" + std::to_string(i) +
+            R"(",model_name="meta-llama/Llama-3.1-8B-Instruct"} 12.0)"
+            "\n";
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(parse_engine_metrics(text));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(text.size()));
+}
+BENCHMARK(bm_engine_metrics)->Arg(3 * 1024)->Arg(64 * 1024);
 
 }  // namespace
 }  // namespace pd_proxy

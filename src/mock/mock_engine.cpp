@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 #include <limits>
@@ -10,6 +11,7 @@
 #include "pd_proxy/core/http/request_id.hpp"
 #include "pd_proxy/core/http/routes.hpp"
 #include "pd_proxy/mock/openai_format.hpp"
+#include "pd_proxy/mock/prefix_cache.hpp"
 #include "pd_proxy/net/backend/backend_connection.hpp"
 #include "pd_proxy/net/client/client_request_reader.hpp"
 #include "pd_proxy/net/http/client_response.hpp"
@@ -45,6 +47,7 @@ class engine {
         options_(options),
         acceptor_(std::in_place, io),
         kv_(options.kv_blocks, options.block_tokens),
+        cache_(options.prefix_cache_blocks, options.block_tokens),
         rng_(options.seed * 1000003 + index) {
     acceptor_->open(endpoint.protocol());
     acceptor_->set_option(net::socket_base::reuse_address(true));
@@ -96,6 +99,52 @@ class engine {
    private:
     engine* engine_;
   };
+
+  // The KV blocks a running sequence holds for its prompt and generated tokens, counted in
+  // vllm:kv_cache_usage_perc while it runs (as vLLM counts a running request's blocks).
+  class kv_hold {
+   public:
+    explicit kv_hold(engine* e) : engine_(e) {}
+    kv_hold(const kv_hold&) = delete;
+    kv_hold& operator=(const kv_hold&) = delete;
+    ~kv_hold() { engine_->running_blocks_ -= blocks_; }
+    /// Holds the blocks of `tokens` tokens (0 releases them).
+    void cover(int tokens) {
+      const auto bt = engine_->options_.block_tokens;
+      const std::size_t need = (static_cast<std::size_t>(std::max(0, tokens)) + bt - 1) / bt;
+      engine_->running_blocks_ += need;
+      engine_->running_blocks_ -= blocks_;
+      blocks_ = need;
+    }
+
+   private:
+    engine* engine_;
+    std::size_t blocks_ = 0;
+  };
+
+  // Blocks held for prefilled requests not yet claimed and by running sequences, over all blocks.
+  double kv_usage() const {
+    const auto total = static_cast<double>(kv_.total_blocks());
+    if (total <= 0) return 0.0;
+    return std::min(1.0, static_cast<double>(kv_.used_blocks() + running_blocks_) / total);
+  }
+
+  // Prefills `body` here: looks its blocks up in the prefix cache (counted as vLLM counts: every prompt token
+  // queried, the cached ones hit), waits the prefill time of the uncached tokens, then caches the blocks.
+  // The cached tokens, or nullopt when cancelled during the wait (nothing is cached then).
+  net::awaitable<std::optional<int>> prefill(const json& body, int prompt_tokens) {
+    std::vector<block_hash> hashes;
+    int cached = 0;
+    if (cache_.enabled()) {
+      hashes = prompt_block_hashes(render_prompt(body), cache_.block_tokens(), chars_per_token);
+      cached = cache_.lookup(hashes, prompt_tokens);
+      stats.prefix_cache_queries += static_cast<std::uint64_t>(prompt_tokens);
+      stats.prefix_cache_hits += static_cast<std::uint64_t>(cached);
+    }
+    if (!co_await pause(prefill_time(options_.timing, prompt_tokens, cached))) co_return std::nullopt;
+    cache_.insert(hashes);
+    co_return cached;
+  }
 
   net::awaitable<slot> acquire_slot() {
     if (running_ < options_.max_num_seqs) {
@@ -196,6 +245,9 @@ class engine {
       co_await response.send_whole(200, "text/plain; version=0.0.4", metrics_body());
     } else if (req.method() == http::verb::post && path == "/kv/claim") {
       co_await serve_claim(req, response);
+    } else if (req.method() == http::verb::post && path == "/reset_prefix_cache") {
+      cache_.clear();
+      co_await response.send_whole(200, "application/json", "");
     } else if (req.method() == http::verb::post &&
                (path == "/v1/completions" || path == "/v1/chat/completions")) {
       using namespace net::experimental::awaitable_operators;
@@ -237,7 +289,13 @@ class engine {
            stats.running);
     metric("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.",
            stats.waiting);
-    metric("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", kv_.usage());
+    metric("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", kv_usage());
+    metric("vllm:prefix_cache_queries_total", "counter",
+           "Prefix cache queries, in terms of number of queried tokens.",
+           static_cast<double>(stats.prefix_cache_queries));
+    metric("vllm:prefix_cache_hits_total", "counter",
+           "Prefix cache hits, in terms of number of cached tokens.",
+           static_cast<double>(stats.prefix_cache_hits));
     metric("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.",
            static_cast<double>(stats.prompt_tokens));
     metric("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.",
@@ -356,6 +414,8 @@ class engine {
 
     auto held = co_await acquire_slot();
     if (!held) co_return outcome::served;  // cancelled while waiting
+    kv_hold kv_held(this);
+    kv_held.cover(prompt_tokens);
 
     const std::int64_t now =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -363,13 +423,16 @@ class engine {
     completion_spec spec{chat,           response_id(chat, request_id),
                          options_.model, options_.created ? options_.created : now,
                          prompt_tokens,  0,
-                         std::nullopt};
+                         std::nullopt,   0};
 
     if (prefill_role) {
       ++stats.prefill_requests;
-      if (!co_await pause(prefill_time(options_.timing, prompt_tokens))) co_return outcome::served;
+      const auto cached = co_await prefill(*body, prompt_tokens);
+      if (!cached) co_return outcome::served;
+      spec.cached_tokens = *cached;
       stats.prompt_tokens += static_cast<std::uint64_t>(prompt_tokens);
       stats.generation_tokens += 1;
+      kv_held.cover(0);  // the KV table holds them from here
       auto blocks = kv_.allocate(request_id, prompt_tokens, std::chrono::steady_clock::now());
       if (!blocks) {
         co_await response.send_whole(503, "application/json",
@@ -402,6 +465,9 @@ class engine {
       if (co_await claim_remote_kv(kv, request_id)) {
         ++stats.kv_pulls;
         local_prefill = false;
+        // As vLLM's num_cached_tokens: the prompt's KV came from the prefiller but for the last token, which
+        // the decoder computes. The decoder's own prefix cache is neither queried nor filled.
+        spec.cached_tokens = std::max(0, prompt_tokens - 1);
       } else {
         ++stats.kv_pull_failures;
       }
@@ -412,7 +478,9 @@ class engine {
     if (local_prefill) {
       ++stats.local_prefills;
       stats.prompt_tokens += static_cast<std::uint64_t>(prompt_tokens);
-      if (!co_await pause(prefill_time(options_.timing, prompt_tokens))) co_return outcome::served;
+      const auto cached = co_await prefill(*body, prompt_tokens);
+      if (!cached) co_return outcome::served;
+      spec.cached_tokens = *cached;
     }
     spec.completion_tokens = requested_tokens(*body, chat);
     const auto first_delay = std::chrono::duration_cast<duration>(
@@ -426,6 +494,7 @@ class engine {
         if (!co_await pause(decode_step_time(options_.timing, running_))) co_return outcome::served;
         text += token_text(request_id, i);
         ++stats.generation_tokens;
+        kv_held.cover(prompt_tokens + i + 1);
       }
       const std::string full = format_full_response(spec, text);
       if (die_after >= 0) {
@@ -468,6 +537,7 @@ class engine {
       const auto step = decode_step_time(options_.timing, running_);
       if (step.count() > 0 && (!co_await flush() || !co_await pause(step))) co_return outcome::served;
       ++stats.generation_tokens;
+      kv_held.cover(prompt_tokens + i + 1);
       if (!co_await send(
               format_token_event(spec, token_text(request_id, i), i + 1 == spec.completion_tokens))) {
         co_return outcome::died;
@@ -486,6 +556,8 @@ class engine {
   std::uint16_t port_ = 0;
   std::string engine_id_;
   kv_block_table kv_;
+  prefix_cache cache_;
+  std::size_t running_blocks_ = 0;  // KV blocks of running sequences (kv_hold)
   std::mt19937_64 rng_;
   std::uint64_t request_count_ = 0;
   int running_ = 0;

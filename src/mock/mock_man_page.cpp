@@ -20,10 +20,18 @@ holds KV blocks and answers one token with the kv_transfer_params a decoder need
 do_remote_prefill is true is served as a decode: the engine claims the blocks from the named
 prefiller over POST /kv/claim (a local prefill when the claim fails) and generates the tokens.
 Other requests are served as by a plain server. The routes are POST /v1/completions,
-POST /v1/chat/completions, GET /health, GET /v1/models, GET /metrics and POST /kv/claim.
+POST /v1/chat/completions, GET /health, GET /v1/models, GET /metrics, POST /kv/claim and
+POST /reset_prefix_cache.
 
-Delays follow a timing model (prefill time per prompt token, decode step time growing with the
-running sequences), and faults can be injected (the Faults options).)"}};
+Each engine has a prefix cache, as vLLM's automatic prefix caching: the prompt (the chat messages
+in order with their roles) is cut into blocks of --block-tokens tokens, each full block hashed
+together with the blocks before it, and the blocks an engine prefilled are kept in an LRU of
+--prefix-cache-blocks blocks. A prefill computes only the tokens after the longest run of leading
+blocks found; the hits are counted in vllm:prefix_cache_queries_total and
+vllm:prefix_cache_hits_total and answered in usage.prompt_tokens_details.cached_tokens.
+
+Delays follow a timing model (prefill time per uncached prompt token, decode step time growing
+with the running sequences), and faults can be injected (the Faults options).)"}};
   page.after_options = {{"SIGNALS", R"(* SIGTERM, SIGINT
 Stop the engines and exit.)"},
                         {"EXIT STATUS", R"(* 0

@@ -39,6 +39,9 @@ mock_cli_outcome parse_mock_command_line(int argc, const char* const* argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--kv-blocks", o.kv_blocks, "KV blocks per engine")->check(CLI::PositiveNumber);
   app.add_option("--block-tokens", o.block_tokens, "Tokens per KV block")->check(CLI::PositiveNumber);
+  app.add_option("--prefix-cache-blocks", o.prefix_cache_blocks,
+                 "Prefix-cache blocks per engine (an LRU of hashed prompt blocks; 0: off)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 22));
   bool no_side_channel = false;
   app.add_flag("--no-kv-side-channel", no_side_channel,
                "Decoders do not claim KV blocks from prefillers over HTTP (they only check the params)");

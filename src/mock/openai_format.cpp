@@ -10,7 +10,7 @@ json usage_of(const completion_spec& spec) {
   return json{{"prompt_tokens", spec.prompt_tokens},
               {"total_tokens", spec.prompt_tokens + spec.completion_tokens},
               {"completion_tokens", spec.completion_tokens},
-              {"prompt_tokens_details", nullptr}};
+              {"prompt_tokens_details", json{{"cached_tokens", spec.cached_tokens}}}};
 }
 
 json chunk_head(const completion_spec& spec) {
@@ -34,6 +34,23 @@ std::size_t text_length(const json& value) {
     }
   }
   return n;
+}
+
+void append_text(const json& value, std::string& out) {
+  if (value.is_string()) {
+    out += value.get_ref<const std::string&>();
+    return;
+  }
+  if (value.is_array()) {
+    for (const auto& part : value) {
+      if (part.is_string()) out += part.get_ref<const std::string&>();
+      if (part.is_object() && part.contains("text")) append_text(part["text"], out);
+    }
+  }
+}
+
+bool token_ids(const json& prompt) {
+  return prompt.is_array() && !prompt.empty() && prompt.front().is_number();
 }
 
 }  // namespace
@@ -104,7 +121,6 @@ std::string format_usage_event(const completion_spec& spec) {
   json chunk = chunk_head(spec);
   chunk["choices"] = json::array();
   chunk["usage"] = usage_of(spec);
-  chunk["usage"].erase("prompt_tokens_details");
   return as_event(chunk);
 }
 
@@ -116,8 +132,8 @@ std::string format_error(int status, std::string_view type, std::string_view mes
 int estimate_prompt_tokens(const json& request) {
   std::size_t chars = 0;
   if (auto it = request.find("prompt"); it != request.end()) {
-    if (it->is_array() && !it->empty() && it->front().is_number()) {
-      chars = it->size() * 4;  // a token-id prompt
+    if (token_ids(*it)) {
+      chars = it->size() * chars_per_token;  // a token-id prompt
     } else {
       chars = text_length(*it);
     }
@@ -127,7 +143,39 @@ int estimate_prompt_tokens(const json& request) {
       if (message.is_object() && message.contains("content")) chars += text_length(message["content"]);
     }
   }
-  return static_cast<int>(std::max<std::size_t>(1, (chars + 3) / 4));
+  return static_cast<int>(std::max<std::size_t>(1, (chars + chars_per_token - 1) / chars_per_token));
+}
+
+rendered_prompt render_prompt(const json& request) {
+  rendered_prompt out;
+  if (auto it = request.find("prompt"); it != request.end()) {
+    if (token_ids(*it)) {
+      static_assert(chars_per_token == 4, "a token id renders as its 4 bytes");
+      for (const auto& id : *it) {
+        const auto v = static_cast<std::uint32_t>(id.is_number_integer() ? id.get<std::int64_t>() : 0);
+        for (int i = 0; i < 4; ++i) out.text.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+      }
+    } else if (it->is_array()) {
+      for (const auto& part : *it) {
+        out.parts.push_back({out.text.size(), {}});
+        if (part.is_string()) out.text += part.get_ref<const std::string&>();
+        if (part.is_object() && part.contains("text")) append_text(part["text"], out.text);
+      }
+    } else {
+      append_text(*it, out.text);
+    }
+  }
+  if (auto it = request.find("messages"); it != request.end() && it->is_array()) {
+    for (const auto& message : *it) {
+      if (!message.is_object()) continue;
+      const auto role = message.find("role");
+      out.parts.push_back({out.text.size(), role != message.end() && role->is_string()
+                                                ? role->get<std::string>()
+                                                : std::string()});
+      if (message.contains("content")) append_text(message["content"], out.text);
+    }
+  }
+  return out;
 }
 
 int requested_tokens(const json& request, bool chat) {

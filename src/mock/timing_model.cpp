@@ -5,8 +5,9 @@
 
 namespace pd_proxy::mock {
 
-duration prefill_time(const timing_params& p, int prompt_tokens) {
-  return duration(static_cast<long long>(std::llround(p.prefill_us_per_token * std::max(0, prompt_tokens))));
+duration prefill_time(const timing_params& p, int prompt_tokens, int cached_tokens) {
+  const int computed = std::max(0, prompt_tokens - std::clamp(cached_tokens, 0, std::max(0, prompt_tokens)));
+  return duration(static_cast<long long>(std::llround(p.prefill_us_per_token * computed)));
 }
 
 duration decode_step_time(const timing_params& p, int running) {

@@ -14,7 +14,8 @@ thread_local installed_config this_thread_config;
 
 proxy_state::proxy_state(proxy_config c)
     : config(std::move(c)),
-      sched(make_policy(config.prefill_policy), make_policy(config.decode_policy), health_settings_of(config),
+      sched(make_policy(config.prefill_policy, policy_settings_of(config)),
+            make_policy(config.decode_policy, policy_settings_of(config)), health_settings_of(config),
             /*checked=*/config.health_check_interval.count() > 0),
       protocol(find_pd_protocol(config.pd_protocol) != nullptr ? *find_pd_protocol(config.pd_protocol)
                                                                : pd_protocols().front()),

@@ -48,6 +48,10 @@ TEST(mock_engine, handshake_by_hand_prefill_then_decode) {
   EXPECT_EQ(decoder.stats(0).kv_pulls.load(), 1u);
   EXPECT_EQ(decoder.stats(0).local_prefills.load(), 0u);
   EXPECT_TRUE(eventually([&] { return prefiller.kv_blocks_held(0) == 0; }));
+  // As vLLM: the pulled KV counts as cached but for the last prompt token, which the decoder computes.
+  EXPECT_NE(events[4].find("\"prompt_tokens_details\":{\"cached_tokens\":8}"), std::string::npos)
+      << events[4];
+  EXPECT_EQ(decoder.stats(0).prefix_cache_queries.load(), 0u);
 }
 
 TEST(mock_engine, mangled_params_are_counted_as_a_local_prefill) {
@@ -85,7 +89,11 @@ TEST(mock_engine, metrics_use_vllm_names) {
   EXPECT_EQ(m.status, 200);
   for (const char* name :
        {"vllm:num_requests_running{", "vllm:num_requests_waiting{", "vllm:kv_cache_usage_perc{",
-        "vllm:prompt_tokens_total{", "pd_mock_aborted_requests_total{"}) {
+        "vllm:prompt_tokens_total{", "pd_mock_aborted_requests_total{",
+        "# HELP vllm:prefix_cache_queries_total Prefix cache queries, in terms of number of queried tokens.\n"
+        "# TYPE vllm:prefix_cache_queries_total counter\nvllm:prefix_cache_queries_total{",
+        "# HELP vllm:prefix_cache_hits_total Prefix cache hits, in terms of number of cached tokens.\n"
+        "# TYPE vllm:prefix_cache_hits_total counter\nvllm:prefix_cache_hits_total{"}) {
     EXPECT_NE(m.body.find(name), std::string::npos) << name;
   }
   EXPECT_NE(m.body.find("vllm:generation_tokens_total{engine=\"mock-engine-" +
@@ -94,6 +102,108 @@ TEST(mock_engine, metrics_use_vllm_names) {
       << m.body;
   get.target = "/health";
   EXPECT_EQ(request(engine.port(0), get).status, 200);
+}
+
+// The value of an engine's metric `name` (one series per engine), or -1 when absent.
+double metric_value(std::uint16_t port, const std::string& name) {
+  request_spec get;
+  get.method = http::verb::get;
+  get.target = "/metrics";
+  const auto body = request(port, get).body;
+  const auto at = body.find("\n" + name + "{");
+  if (at == std::string::npos) return -1;
+  const auto value = body.find("} ", at);
+  return value == std::string::npos ? -1 : std::stod(body.substr(value + 2));
+}
+
+int cached_tokens(const std::string& json_text) {
+  const auto body = parse_json_object(json_text);
+  if (!body || !body->contains("usage")) return -1;
+  return (*body)["usage"]["prompt_tokens_details"].value("cached_tokens", -1);
+}
+
+// 200 characters: 50 tokens, 3 full blocks of 16.
+const std::string long_prompt = std::string(100, 's') + std::string(100, 'q');
+
+TEST(mock_engine, prefix_cache_hits_the_second_identical_prompt) {
+  mock::mock_server engine(fast_engines(1));
+  engine.start();
+  const auto port = engine.port(0);
+  const json plain{{"prompt", long_prompt}, {"max_tokens", 2}};
+  const auto first = request(port, post(dump_json(plain), "pc-1"));
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(cached_tokens(first.body), 0) << first.body;
+
+  json streamed = plain;
+  streamed["stream"] = true;
+  streamed["stream_options"] = json{{"include_usage", true}};
+  const auto second = request(port, post(dump_json(streamed), "pc-2"));
+  ASSERT_EQ(second.status, 200);
+  const auto events = sse_data(second.body);
+  ASSERT_EQ(events.size(), 4u);  // 2 tokens, usage, [DONE]
+  EXPECT_EQ(cached_tokens(events[2]), 48) << events[2];
+  EXPECT_EQ(metric_value(port, "vllm:prefix_cache_queries_total"), 100);
+  EXPECT_EQ(metric_value(port, "vllm:prefix_cache_hits_total"), 48);
+
+  // The prefill answer carries its hits too; a longer prompt with the same head hits that head.
+  json prefill = *parse_json_object(prefill_body);
+  prefill["prompt"] = long_prompt + std::string(80, 'z');
+  const auto p = request(port, post(dump_json(prefill), "pc-3"));
+  ASSERT_EQ(p.status, 200);
+  EXPECT_EQ(cached_tokens(p.body), 48) << p.body;
+
+  // A chat history resent with a new turn hits the turns before it; another role does not.
+  const json turn1{{"messages", json::array({json{{"role", "system"}, {"content", long_prompt}}})}};
+  json turn2 = turn1;
+  turn2["messages"].push_back(json{{"role", "user"}, {"content", std::string(80, 'u')}});
+  EXPECT_EQ(cached_tokens(request(port, post(dump_json(turn1), "pc-4", "/v1/chat/completions")).body), 0);
+  EXPECT_EQ(cached_tokens(request(port, post(dump_json(turn2), "pc-5", "/v1/chat/completions")).body), 48);
+  json other = turn1;
+  other["messages"][0]["role"] = "user";
+  EXPECT_EQ(cached_tokens(request(port, post(dump_json(other), "pc-6", "/v1/chat/completions")).body), 0);
+
+  request_spec reset = post("", "pc-7", "/reset_prefix_cache");
+  EXPECT_EQ(request(port, reset).status, 200);
+  EXPECT_EQ(cached_tokens(request(port, post(dump_json(plain), "pc-8")).body), 0);
+  EXPECT_EQ(engine.stats(0).prefix_cache_hits.load(), 48u + 48u + 48u);
+}
+
+TEST(mock_engine, prefix_cache_blocks_zero_turns_it_off) {
+  auto options = fast_engines(1);
+  options.prefix_cache_blocks = 0;
+  mock::mock_server engine(options);
+  engine.start();
+  const json plain{{"prompt", long_prompt}, {"max_tokens", 1}};
+  request(engine.port(0), post(dump_json(plain), "off-1"));
+  EXPECT_EQ(cached_tokens(request(engine.port(0), post(dump_json(plain), "off-2")).body), 0);
+  EXPECT_EQ(metric_value(engine.port(0), "vllm:prefix_cache_queries_total"), 0);
+  EXPECT_EQ(metric_value(engine.port(0), "vllm:prefix_cache_hits_total"), 0);
+}
+
+TEST(mock_engine, kv_cache_usage_counts_running_sequences) {
+  auto options = fast_engines(1);
+  options.kv_blocks = 64;
+  options.timing.decode_ms_per_token = 10;
+  mock::mock_server engine(options);
+  engine.start();
+  const auto port = engine.port(0);
+  net::io_context io;
+  int status = 0;
+  net::co_spawn(
+      io, async_request(port, post(dump_json(json{{"prompt", long_prompt}, {"max_tokens", 40}}), "u-1")),
+      [&](std::exception_ptr, http_reply r) { status = r.status; });
+  double seen = 0;
+  std::thread watcher([&] {
+    eventually([&] {
+      seen = std::max(seen, metric_value(port, "vllm:kv_cache_usage_perc"));
+      return seen > 0;
+    });
+  });
+  io.run_for(std::chrono::seconds(30));
+  watcher.join();
+  EXPECT_EQ(status, 200);
+  EXPECT_GE(seen, 4.0 / 64);  // the 50-token prompt's 4 blocks at least
+  EXPECT_TRUE(eventually([&] { return metric_value(port, "vllm:kv_cache_usage_perc") == 0; }));
 }
 
 TEST(mock_engine, ports_count_serves_independent_engines) {

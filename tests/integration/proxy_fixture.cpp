@@ -55,6 +55,8 @@ cluster::cluster(std::vector<backend_group> prefill, std::vector<backend_group> 
   // purpose and count where each request went.
   config.health_check_interval = seconds_d{0};
   config.cb_failure_threshold = 0;
+  // No engine load from /metrics either: the engines would see requests the tests do not count.
+  config.metrics_scrape_interval = seconds_d{0};
   config.prefillers = start_group(prefill, prefill_);
   config.decoders = start_group(decode, decode_);
   if (tune) tune(config);

@@ -39,6 +39,8 @@ proxy_process::proxy_process(std::uint16_t prefill_port, std::uint16_t decode_po
                                 "127.0.0.1",
                                 "--workers",
                                 "1"};
+  // Scripted backends record every request: no reads of their /metrics among them.
+  args.insert(args.end(), {"--metrics-scrape-interval", "0"});
   args.insert(args.end(), extra.begin(), extra.end());
   pid_ = ::fork();
   if (pid_ == 0) {

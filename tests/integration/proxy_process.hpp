@@ -15,8 +15,8 @@ namespace pd_proxy::test {
 std::uint16_t free_port();
 
 /// pd-proxy listening on 127.0.0.1 with one prefiller and one decoder on the given loopback ports, one
-/// worker, and `extra` arguments; its output goes to a file. Killed (SIGKILL) when the object ends, unless it
-/// exited.
+/// worker, no reads of the backends' /metrics, and `extra` arguments; its output goes to a file. Killed
+/// (SIGKILL) when the object ends, unless it exited.
 class proxy_process {
  public:
   proxy_process(std::uint16_t prefill_port, std::uint16_t decode_port, std::vector<std::string> extra = {});

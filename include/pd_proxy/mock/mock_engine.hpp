@@ -30,6 +30,8 @@ struct engine_stats {
   std::atomic<std::uint64_t> failed{0};            // faults injected
   std::atomic<std::uint64_t> prompt_tokens{0};
   std::atomic<std::uint64_t> generation_tokens{0};
+  std::atomic<std::uint64_t> prefix_cache_queries{0};  // prompt tokens looked up in the prefix cache
+  std::atomic<std::uint64_t> prefix_cache_hits{0};     // of which the cache served
   std::atomic<int> running{0};
   std::atomic<int> waiting{0};
   std::atomic<int> open_connections{0};

@@ -28,11 +28,12 @@ struct mock_options {
   std::string model = "mock-model";
   std::string advertise_host;  // remote_host in kv_transfer_params (default: host)
   timing_params timing;
-  int max_num_seqs = 256;           // running sequences per engine; more wait
-  double kv_timeout_s = 120.0;      // a prefiller frees unclaimed KV blocks after this
-  std::size_t kv_blocks = 1 << 16;  // KV blocks per engine
-  std::size_t block_tokens = 16;    // tokens per block
-  bool kv_side_channel = true;      // decoders claim KV blocks from the prefiller over HTTP
+  int max_num_seqs = 256;                  // running sequences per engine; more wait
+  double kv_timeout_s = 120.0;             // a prefiller frees unclaimed KV blocks after this
+  std::size_t kv_blocks = 1 << 16;         // KV blocks per engine
+  std::size_t block_tokens = 16;           // tokens per block
+  std::size_t prefix_cache_blocks = 4096;  // prefix-cache LRU per engine, in blocks of block_tokens (0: off)
+  bool kv_side_channel = true;             // decoders claim KV blocks from the prefiller over HTTP
   fault_options faults;
   std::uint64_t seed = 0;
   std::int64_t created = 0;  // fixed `created` timestamp for byte-reproducible output (0: the clock)

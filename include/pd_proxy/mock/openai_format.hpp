@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "pd_proxy/core/flow/request_rewrite.hpp"
+#include "pd_proxy/mock/prefix_cache.hpp"
 
 namespace pd_proxy::mock {
 
@@ -19,6 +20,7 @@ struct completion_spec {
   int prompt_tokens = 0;
   int completion_tokens = 0;
   std::optional<json> kv_transfer_params;  // non-streaming responses carry it (null when absent)
+  int cached_tokens = 0;  // usage.prompt_tokens_details.cached_tokens: prompt tokens not computed here
 };
 
 /// The response id vLLM derives from X-Request-Id.
@@ -44,9 +46,18 @@ inline constexpr std::string_view done_event = "data: [DONE]\n\n";
 /// vLLM's error object, `{"object":"error","message":..,"type":..,"param":null,"code":N}`.
 std::string format_error(int status, std::string_view type, std::string_view message);
 
-/// Prompt tokens estimated from a request: about 4 characters per token over `prompt` (string or list of
-/// strings) or the `content` of `messages` (strings or text parts); at least 1.
+/// Characters per token of the prompt estimate (there is no tokenizer).
+inline constexpr std::size_t chars_per_token = 4;
+
+/// Prompt tokens estimated from a request: ceil(characters / chars_per_token) over `prompt` (string, list of
+/// strings, or token ids: chars_per_token each) and the `content` of `messages` (strings or text parts); at
+/// least 1.
 int estimate_prompt_tokens(const json& request);
+
+/// The prompt's characters exactly as estimate_prompt_tokens counts them, in order (token ids as 4 bytes
+/// each), with a part where each chat message (labelled with its role) or prompt string starts: what the
+/// prefix cache hashes, so that roles and message boundaries count without changing the token estimate.
+rendered_prompt render_prompt(const json& request);
 
 /// Tokens to generate: `max_completion_tokens` (chat) or `max_tokens`, 16 when neither is given, at least 1.
 int requested_tokens(const json& request, bool chat);

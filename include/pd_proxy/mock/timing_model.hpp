@@ -14,8 +14,9 @@ struct timing_params {
 
 using duration = std::chrono::microseconds;
 
-/// Time to prefill `prompt_tokens`.
-duration prefill_time(const timing_params& p, int prompt_tokens);
+/// Time to prefill `prompt_tokens`, of which the prefix cache already holds `cached_tokens`: only the
+/// uncached tokens are computed (clamped to [0, prompt_tokens]).
+duration prefill_time(const timing_params& p, int prompt_tokens, int cached_tokens = 0);
 
 /// Time of one decode step while `running` sequences (including this one, so >= 1) share the engine.
 duration decode_step_time(const timing_params& p, int running);

@@ -12,6 +12,7 @@
 #include "pd_proxy/core/backends/registry.hpp"
 #include "pd_proxy/core/config/config.hpp"
 #include "pd_proxy/core/flow/protocols/registry.hpp"
+#include "pd_proxy/core/observe/engine_reports.hpp"
 #include "pd_proxy/core/observe/metrics_shard.hpp"
 #include "pd_proxy/core/observe/proxy_counters.hpp"
 #include "pd_proxy/core/pools/pool_manager.hpp"
@@ -65,6 +66,7 @@ struct proxy_state {
   // The listener's TLS context (--tls-cert/--tls-key); null for plain HTTP. Set before the workers start.
   std::shared_ptr<boost::asio::ssl::context> tls;
   proxy_metrics metrics;               // per-thread shards, summed by GET /metrics
+  engine_reports engines;              // the metrics scraper's counts and each engine's last load read
   std::unique_ptr<access_log> access;  // --access-log (never null)
   // Run-time changes of the pools (/instances, DNS discovery): waiting and draining instances. Declared
   // after everything it refers to.

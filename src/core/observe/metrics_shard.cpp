@@ -29,6 +29,7 @@ void metrics_shard::record(const request_record& r) {
   if (r.decode_retries > 0) retries[static_cast<std::size_t>(backend_role::decode)].add(r.decode_retries);
   if (r.outcome == request_outcome::client_abort) client_disconnects.add();
   if (r.local_prefill) local_prefills.add();
+  if (r.prefill_skipped) skipped_prefills.add();
   ttft.observe(seconds_between(r.received, r.first_byte));
   prefill.observe(seconds_between(r.prefill_start, r.prefill_done));
   if (request_record::reached(r.first_byte)) decode.observe(seconds_between(r.decode_start, r.end));
@@ -62,6 +63,7 @@ void metrics_shard::add_to(metrics_totals& totals) const {
   for (std::size_t role = 0; role < retries.size(); ++role) totals.retries[role] += retries[role].value();
   totals.client_disconnects += client_disconnects.value();
   totals.local_prefills += local_prefills.value();
+  totals.skipped_prefills += skipped_prefills.value();
   add_histogram(ttft, totals.ttft);
   add_histogram(itl, totals.itl);
   add_histogram(prefill, totals.prefill);

@@ -216,6 +216,7 @@ void append_access_log_line(std::string& out, const request_record& r) {
   w.number(r.prefill_retries);
   w.literal(",\"decode_retries\":");
   w.number(r.decode_retries);
+  w.literal(r.prefill_skipped ? ",\"prefill_skipped\":true" : ",\"prefill_skipped\":false");
   w.literal(",\"prompt_bytes\":");
   w.number(r.prompt_bytes);
   w.literal(",\"bytes_sent\":");

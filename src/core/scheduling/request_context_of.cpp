@@ -23,7 +23,7 @@ std::uint64_t affinity_hash(std::string_view bytes) {
 request_context request_context_of(const client_request& request, std::string_view session_id,
                                    std::size_t prefix_bytes) {
   request_context context;
-  context.estimated_prompt_tokens = request.size() / 4;
+  context.estimated_prompt_tokens = estimated_prompt_tokens(request.size());
   for (const auto& member : request.members()) {
     const std::string_view name = request.name(member);
     const std::string_view value = request.value(member);

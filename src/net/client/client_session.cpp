@@ -46,8 +46,8 @@ readiness_inputs readiness_inputs_of(const proxy_state& state) {
 
 // GET /metrics' sources.
 metrics_sources metrics_sources_of(proxy_state& state) {
-  return {state.metrics,   state.backends,           state.sched,  state.request_num,
-          state.admission, state.client_connections, *state.access};
+  return {state.metrics,   state.backends,           state.sched,   state.request_num,
+          state.admission, state.client_connections, *state.access, state.engines};
 }
 
 // The admin routes' sources.
@@ -182,7 +182,7 @@ net::awaitable<bool> handle_request(proxy_state& state, connection_pool& pool, s
     }
     flow_request request(r == route::completions ? "/v1/completions" : "/v1/chat/completions",
                          *checked.request, message.body_hold, request_id, observed.record(), backend_headers,
-                         std::string_view(req[session_header]));
+                         std::string_view(req[config.session_header]));
     const pd_driver_deps deps{state.sched,       state.counters, state.metrics.local(),
                               state.request_num, config_ptr,     state.protocol};
     std::variant<request_outcome, std::monostate> finished;

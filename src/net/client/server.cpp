@@ -167,6 +167,12 @@ void server::start() {
     checker_ = std::make_unique<health_checker>(std::move(sources), workers_.front()->io.get_executor());
     checker_->start();
   }
+  if (cfg.metrics_scrape_interval.count() > 0) {
+    metrics_scrape_sources sources{state_->backends, state_->sched, state_->engines, state_->config,
+                                   [&state = *state_] { return state.current_config(); }};
+    scraper_ = std::make_unique<metrics_scraper>(std::move(sources), workers_.front()->io.get_executor());
+    scraper_->start();
+  }
   // Run-time pools: a draining backend's per-worker state (idle connections, resolved addresses) goes with
   // its last request.
   prober_ =
@@ -248,6 +254,7 @@ void server::shutdown(bool drain_requests, seconds_d drain) {
   if (stopped_) return;
   stopped_ = true;
   if (checker_ != nullptr) checker_->stop();
+  if (scraper_ != nullptr) scraper_->stop();
   if (prober_ != nullptr) prober_->stop();
   if (discovery_ != nullptr) discovery_->stop();
   if (started_ && drain_requests) {
@@ -267,6 +274,7 @@ void server::shutdown(bool drain_requests, seconds_d drain) {
   acceptors_.clear();
   workers_.clear();  // destroys pending sessions (releasing their reservations) before the state goes
   checker_.reset();  // after the io_context that ran its checks
+  scraper_.reset();  // likewise
   prober_.reset();
   discovery_.reset();
 }

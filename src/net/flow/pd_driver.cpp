@@ -23,6 +23,7 @@ net::awaitable<request_outcome> run_pd_flow(const pd_driver_deps& deps, connecti
   const inflight_guard in_flight(deps.in_flight);
   deps.counters.pd_requests.fetch_add(1, std::memory_order_relaxed);
   const auto machine = deps.protocol.make(flow_settings_of(*deps.config), request.body, request.request_id);
+  request.record.prefill_skipped = machine->prefill_skipped();  // counted when the request ends
   const auto driver = recycled_blocks<basic_pd_driver<socket_io>>::make(deps, connections, request, response,
                                                                         *machine, stoppable);
   co_return co_await driver->run();

@@ -119,14 +119,15 @@ ClientMetric::Label label(std::string name, std::string value) {
 
 }  // namespace
 
-std::vector<backend_gauge> read_backend_gauges(const backend_registry& registry, const scheduler& sched) {
+std::vector<backend_gauge> read_backend_gauges(const backend_registry& registry, const scheduler& sched,
+                                               const engine_reports& engines) {
   std::vector<backend_gauge> out;
   const auto backends = registry.snapshot();
   for (const auto* pool : {&backends->prefillers, &backends->decoders}) {
     for (const auto& b : *pool) {
       const backend_status status = sched.status(*b);
       out.push_back({b->role(), b->authority(), status.load.inflight,
-                     status.healthy && status.breaker != breaker_state::open});
+                     status.healthy && status.breaker != breaker_state::open, engines.last(b->id())});
     }
   }
   return out;
@@ -164,15 +165,38 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
                                 "1 when new requests may be routed to the backend (health checks passed, "
                                 "circuit breaker not open), else 0",
                                 MetricType::Gauge);
-  for (const auto& b : read_backend_gauges(sources_.backends, sources_.sched)) {
+  MetricFamily engine_running = family("pd_proxy_backend_engine_running",
+                                       "Requests running on the backend's engine (vllm:num_requests_running) "
+                                       "at the last read of its /metrics; only while those reads succeed",
+                                       MetricType::Gauge);
+  MetricFamily engine_waiting = family("pd_proxy_backend_engine_waiting",
+                                       "Requests waiting in the backend's engine (vllm:num_requests_waiting) "
+                                       "at the last read of its /metrics; only while those reads succeed",
+                                       MetricType::Gauge);
+  MetricFamily engine_kv =
+      family("pd_proxy_backend_engine_kv_cache_usage",
+             "The backend's engine's KV-cache usage, 0 to 1 (vllm:kv_cache_usage_perc), at "
+             "the last read of its /metrics; only while those reads succeed",
+             MetricType::Gauge);
+  for (const auto& b : read_backend_gauges(sources_.backends, sources_.sched, sources_.engines)) {
     const std::string role(to_string(b.role));
     inflight.metric.push_back(value_metric(MetricType::Gauge, static_cast<double>(b.inflight),
                                            {label("backend", b.backend), label("role", role)}));
     healthy.metric.push_back(value_metric(MetricType::Gauge, b.healthy ? 1 : 0,
                                           {label("backend", b.backend), label("role", role)}));
+    if (!b.engine) continue;
+    engine_running.metric.push_back(value_metric(MetricType::Gauge, b.engine->running,
+                                                 {label("backend", b.backend), label("role", role)}));
+    engine_waiting.metric.push_back(value_metric(MetricType::Gauge, b.engine->waiting,
+                                                 {label("backend", b.backend), label("role", role)}));
+    engine_kv.metric.push_back(value_metric(MetricType::Gauge, b.engine->kv_cache_usage,
+                                            {label("backend", b.backend), label("role", role)}));
   }
   out.push_back(std::move(inflight));
   out.push_back(std::move(healthy));
+  out.push_back(std::move(engine_running));
+  out.push_back(std::move(engine_waiting));
+  out.push_back(std::move(engine_kv));
 
   out.push_back(histogram("pd_proxy_time_to_first_token_seconds",
                           "Request received to the first decode byte written to the client", totals.ttft));
@@ -215,6 +239,11 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
   out.push_back(single("pd_proxy_local_prefills_total",
                        "Prefills answered without kv_transfer_params (the decoder prefilled locally)",
                        MetricType::Counter, static_cast<double>(totals.local_prefills)));
+  out.push_back(
+      single("pd_proxy_skipped_prefills_total",
+             "Requests whose prompt was estimated below --disagg-min-prompt-tokens: sent straight to "
+             "a decoder, which prefilled locally",
+             MetricType::Counter, static_cast<double>(totals.skipped_prefills)));
   out.push_back(single("pd_proxy_log_dropped_total",
                        "Log lines dropped because the asynchronous logger's queue was full",
                        MetricType::Counter, static_cast<double>(sources_.metrics.log_dropped())));
@@ -234,6 +263,18 @@ std::vector<MetricFamily> proxy_collector::Collect() const {
         value_metric(MetricType::Counter, static_cast<double>(n), {label("result", result)}));
   }
   out.push_back(std::move(reloads));
+
+  MetricFamily scrapes =
+      family("pd_proxy_metrics_scrapes_total",
+             "Reads of the backends' /metrics for their engines' load, by result: ok, or "
+             "failed (connect error, timeout, not 200, too large, not a vLLM metrics text)",
+             MetricType::Counter);
+  for (const auto& [result, n] : {std::pair{"ok", sources_.engines.scrapes_ok()},
+                                  std::pair{"failed", sources_.engines.scrapes_failed()}}) {
+    scrapes.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(n), {label("result", result)}));
+  }
+  out.push_back(std::move(scrapes));
 
   MetricFamily build =
       family("pd_proxy_build_info", "The running pd-proxy's version (always 1)", MetricType::Gauge);

@@ -82,11 +82,14 @@ void apply_log_level(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
 }
 
+// A policy is replaced when its name or a setting policies read changed (a new policy starts from the
+// candidates' current loads; engine reports come again with the next scrape).
 void apply_policies(scheduler& sched, const proxy_config& running, const proxy_config& next) {
-  if (next.prefill_policy != running.prefill_policy)
-    sched.set_policy(backend_role::prefill, make_policy(next.prefill_policy));
-  if (next.decode_policy != running.decode_policy)
-    sched.set_policy(backend_role::decode, make_policy(next.decode_policy));
+  const bool settings_changed = next.affinity_load_factor != running.affinity_load_factor;
+  if (settings_changed || next.prefill_policy != running.prefill_policy)
+    sched.set_policy(backend_role::prefill, make_policy(next.prefill_policy, policy_settings_of(next)));
+  if (settings_changed || next.decode_policy != running.decode_policy)
+    sched.set_policy(backend_role::decode, make_policy(next.decode_policy, policy_settings_of(next)));
 }
 
 reload_result reload_configuration(server& proxy, const cli_outcome& parsed, const pool_change_hook& hook) {

@@ -6,7 +6,7 @@ namespace pd_proxy::mock {
 namespace {
 
 completion_spec spec(bool chat) {
-  return completion_spec{chat, response_id(chat, "r1"), "m", 1700000000, 3, 2, std::nullopt};
+  return completion_spec{chat, response_id(chat, "r1"), "m", 1700000000, 3, 2, std::nullopt, 0};
 }
 
 TEST(mock_format, completions_stream_events_golden) {
@@ -21,7 +21,8 @@ TEST(mock_format, completions_stream_events_golden) {
             "\"stop_reason\":null}]}\n\n");
   EXPECT_EQ(format_usage_event(s),
             "data: {\"id\":\"cmpl-r1\",\"object\":\"text_completion\",\"created\":1700000000,\"model\":\"m\","
-            "\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"total_tokens\":5,\"completion_tokens\":2}}\n\n");
+            "\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"total_tokens\":5,\"completion_tokens\":2,"
+            "\"prompt_tokens_details\":{\"cached_tokens\":0}}}\n\n");
   EXPECT_EQ(done_event, "data: [DONE]\n\n");
 }
 
@@ -40,19 +41,21 @@ TEST(mock_format, chat_stream_events_golden) {
 TEST(mock_format, full_responses_golden) {
   auto s = spec(false);
   s.kv_transfer_params = json{{"do_remote_prefill", true}, {"remote_block_ids", json::array({0, 1})}};
+  s.cached_tokens = 16;
   EXPECT_EQ(
       format_full_response(s, "ab"),
       "{\"id\":\"cmpl-r1\",\"object\":\"text_completion\",\"created\":1700000000,\"model\":\"m\","
       "\"choices\":[{\"index\":0,\"text\":\"ab\",\"logprobs\":null,\"finish_reason\":\"length\","
       "\"stop_reason\":null,\"prompt_logprobs\":null}],\"usage\":{\"prompt_tokens\":3,\"total_tokens\":5,"
-      "\"completion_tokens\":2,\"prompt_tokens_details\":null},"
+      "\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":16}},"
       "\"kv_transfer_params\":{\"do_remote_prefill\":true,\"remote_block_ids\":[0,1]}}");
   EXPECT_EQ(
       format_full_response(spec(true), "ab"),
       "{\"id\":\"chatcmpl-r1\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"m\","
       "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ab\",\"tool_calls\":[]},"
       "\"logprobs\":null,\"finish_reason\":\"length\",\"stop_reason\":null}],\"usage\":{\"prompt_tokens\":3,"
-      "\"total_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_details\":null},\"prompt_logprobs\":null,"
+      "\"total_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":0}},"
+      "\"prompt_logprobs\":null,"
       "\"kv_transfer_params\":null}");
 }
 

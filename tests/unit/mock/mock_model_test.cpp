@@ -19,6 +19,14 @@ TEST(timing_model, prefill_scales_with_prompt_and_decode_with_batch) {
   EXPECT_EQ(prefill_time(no_delay(), 5000), microseconds(0));
 }
 
+TEST(timing_model, prefill_charges_only_uncached_tokens) {
+  const timing_params p{40.0, 15.0, 0.05, 0.0};
+  EXPECT_EQ(prefill_time(p, 1000, 0), microseconds(40000));
+  EXPECT_EQ(prefill_time(p, 1000, 992), microseconds(320));
+  EXPECT_EQ(prefill_time(p, 1000, 5000), microseconds(0));
+  EXPECT_EQ(prefill_time(p, 1000, -3), microseconds(40000));
+}
+
 TEST(kv_block_table, allocates_lowest_ids_and_claims_free_them) {
   kv_block_table t(8, 16);
   const auto t0 = std::chrono::steady_clock::time_point{};
@@ -63,6 +71,11 @@ TEST(mock_options, flags) {
   EXPECT_EQ(r.options->faults.fail_first, 2);
   EXPECT_EQ(r.options->faults.die_after_chunks, 3);
   EXPECT_TRUE(r.options->faults.reject_prefill_400);
+  EXPECT_EQ(r.options->prefix_cache_blocks, 4096u);  // the default
+  auto off = parse({"--prefix-cache-blocks", "0"});
+  ASSERT_TRUE(off.options) << off.output;
+  EXPECT_EQ(off.options->prefix_cache_blocks, 0u);
+  EXPECT_EQ(parse({"--prefix-cache-blocks", "-1"}).exit_code, 2);
   EXPECT_EQ(parse({"--port", "65535", "--ports-count", "2"}).exit_code, 2);
   EXPECT_EQ(parse({"--bogus"}).exit_code, 2);
   EXPECT_EQ(parse({"--help"}).exit_code, 0);

@@ -24,6 +24,9 @@ unsigned default_workers();
 struct proxy_config;
 /// The PD flow's settings out of `config`.
 flow_settings flow_settings_of(const proxy_config& config);
+struct policy_settings;  // core/scheduling/selection_policy.hpp
+/// The selection policies' settings out of `config` (a fresh seed: policy_settings::seed stays 0).
+policy_settings policy_settings_of(const proxy_config& config);
 
 struct proxy_config {
   // Listener.

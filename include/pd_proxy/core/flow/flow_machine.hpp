@@ -28,6 +28,11 @@ class flow_machine {
   /// The leg's decode body carries no kv_transfer_params: the decoder prefills locally (for the counter and
   /// the log). False for protocols without that notion.
   virtual bool local_prefill() const { return false; }
+
+  /// The request skips the prefill hop and goes straight to a decoder, which prefills locally
+  /// (--disagg-min-prompt-tokens). Decided when the machine is made, so valid from then on (for the counter
+  /// and the log). False for protocols without that notion.
+  virtual bool prefill_skipped() const { return false; }
 };
 
 }  // namespace pd_proxy

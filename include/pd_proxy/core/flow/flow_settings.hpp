@@ -2,6 +2,7 @@
 // configuration (flow_settings_of() in core/config picks them out of proxy_config).
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 #include "pd_proxy/core/time/duration.hpp"
@@ -30,6 +31,9 @@ struct flow_settings {
   seconds_d prefill_timeout{0};      // a prefill leg, from its send to its whole answer (zero: none)
   seconds_d first_token_timeout{0};  // a decode leg, from its send to its first body byte
   seconds_d stream_idle_timeout{0};  // a relayed body between two reads, and a decoder's error body
+  // A prompt estimated below this many tokens skips the prefill hop (--disagg-min-prompt-tokens; 0: never,
+  // core/flow/disaggregation.hpp).
+  std::size_t disagg_min_prompt_tokens = 0;
 };
 
 }  // namespace pd_proxy

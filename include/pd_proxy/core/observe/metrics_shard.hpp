@@ -75,6 +75,7 @@ struct metrics_totals {
   std::array<std::uint64_t, 2> retries{};  // by backend_role (prefill, decode)
   std::uint64_t client_disconnects = 0;
   std::uint64_t local_prefills = 0;
+  std::uint64_t skipped_prefills = 0;
   latency_histogram_totals ttft, itl, prefill, decode, duration;
   std::map<backend_error_key, std::uint64_t> backend_errors;
 };
@@ -87,13 +88,14 @@ struct alignas(64) metrics_shard {
   std::array<shard_counter, 2> retries;
   shard_counter client_disconnects;
   shard_counter local_prefills;
+  shard_counter skipped_prefills;    // requests below --disagg-min-prompt-tokens: no prefill leg
   latency_histogram_shard ttft;      // request received -> first decode byte written to the client
   latency_histogram_shard itl;       // between writes of relayed SSE events to the client
   latency_histogram_shard prefill;   // the last prefill attempt: sent -> answered
   latency_histogram_shard decode;    // the last decode attempt: sent -> relay ended
   latency_histogram_shard duration;  // request received -> response ended
 
-  /// A request ended: its route and status, retries, disconnect, local prefill and latencies.
+  /// A request ended: its route and status, retries, disconnect, local or skipped prefill and latencies.
   void record(const request_record& record);
   /// One failed attempt on a backend.
   void backend_error(backend_role role, std::string_view backend, std::string_view kind);

@@ -33,7 +33,8 @@ struct request_record {
   std::string decoder;    // host:port of the last decode attempt
   std::uint32_t prefill_retries = 0;
   std::uint32_t decode_retries = 0;
-  bool local_prefill = false;  // the prefiller returned no kv_transfer_params
+  bool local_prefill = false;    // the prefiller returned no kv_transfer_params
+  bool prefill_skipped = false;  // below --disagg-min-prompt-tokens: no prefill leg, the decoder prefilled
   backend_failure last_failure = backend_failure::none;
   std::uint64_t prompt_bytes = 0;  // the client's request body
   std::uint64_t bytes_sent = 0;    // written to the client for this response (head and framing included)
@@ -59,7 +60,8 @@ double seconds_between(request_record::clock::time_point from, request_record::c
 
 /// The access log's line for `record`: one JSON object, newline-terminated, with `ts` (UTC, ISO 8601,
 /// milliseconds), `request_id`, `method`, `route`, `status`, `outcome`, `prefiller`, `decoder`, `retries`
-/// (both legs), `prefill_retries`, `decode_retries`, `prompt_bytes`, `bytes_sent`, `prefill_ms`, `ttft_ms`,
+/// (both legs), `prefill_retries`, `decode_retries`, `prefill_skipped` (true or false), `prompt_bytes`,
+/// `bytes_sent`, `prefill_ms`, `ttft_ms`,
 /// `duration_ms` (null when the request did not reach that point) and `client_address`.
 std::string access_log_line(const request_record& record);
 /// The same line appended to `out` (no allocation when `out` has room).

@@ -11,6 +11,12 @@
 
 namespace pd_proxy {
 
+/// The proxy's estimate of a request's prompt tokens: its body's bytes / 4. No tokenizer: the estimate of
+/// request_context::estimated_prompt_tokens, --disagg-min-prompt-tokens and the reference's scores.
+constexpr std::size_t estimated_prompt_tokens(std::size_t body_bytes) {
+  return body_bytes / 4;
+}
+
 /// A view of one leg's request, valid for the duration of the pick it is passed to. request_context_of
 /// (request_context_of.hpp) builds it from the client's request.
 struct request_context {

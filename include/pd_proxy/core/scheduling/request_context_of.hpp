@@ -12,8 +12,6 @@ namespace pd_proxy {
 
 class client_request;
 
-/// The client header a session key is read from when present.
-inline constexpr std::string_view session_header = "X-Session-Id";
 /// How much of the rendered prompt the prefix key covers: 256 tokens' worth at the proxy's estimate of 4
 /// bytes a token.
 inline constexpr std::size_t default_prefix_key_bytes = 1024;
@@ -32,7 +30,7 @@ std::uint64_t affinity_hash(std::string_view bytes);
 ///   neither member. The text is hashed as written: two clients that render the same prompt with different
 ///   whitespace or escapes get different keys;
 /// - `session_key`: affinity_hash(session_id) when `session_id` (the value of the session header) is not
-///   empty, else 0.
+///   empty, else 0 (session_id: the value of --session-header, default X-Session-Id).
 /// O(members + prefix_bytes); no allocation; never throws.
 request_context request_context_of(const client_request& request, std::string_view session_id = {},
                                    std::size_t prefix_bytes = default_prefix_key_bytes);

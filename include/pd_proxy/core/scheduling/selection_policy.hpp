@@ -1,10 +1,12 @@
 // The narrow interface every scheduling policy implements: keep an index of one role's backends, pick one.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "pd_proxy/core/backends/backend.hpp"
 #include "pd_proxy/core/backends/engine_load.hpp"
@@ -40,16 +42,26 @@ class selection_policy {
   virtual backend* pick(const request_context& request) = 0;
 };
 
-/// Settings a policy may take from the configuration; each policy reads the ones it documents and ignores
-/// the rest.
+/// Settings a policy may take from the configuration (policy_settings_of in core/config); each policy reads
+/// the ones it documents and ignores the rest.
 struct policy_settings {
+  using clock = std::chrono::steady_clock;
   /// The seed of a policy's random choices (tests and benchmarks fix it); 0: seeded from std::random_device.
   std::uint64_t seed = 0;
+  /// prefix-affinity and session-affinity: a key's owner is passed over while its load is above this factor
+  /// times the mean load of the candidates (--affinity-load-factor, at least 1).
+  double affinity_load_factor = 1.25;
+  /// queue-aware: an engine report older than this is stale and the backend is weighed by this proxy's own
+  /// accounting (zero: reports never go stale).
+  clock::duration report_ttl{0};
+  /// The time, read by policies that age what they know (tests pass a fake).
+  clock::time_point (*now)() = &clock::now;
 };
 
 /// Creates a policy by its command-line name with `settings`; nullptr for an unknown name. Known:
-/// "least-loaded". Adding a policy: its own file behind selection_policy, and one line here (the flags'
-/// validation and reload call this, so nothing else changes).
-std::unique_ptr<selection_policy> make_policy(const std::string& name, const policy_settings& settings = {});
+/// "least-loaded", "round-robin", "random", "power-of-two", "prefix-affinity", "session-affinity",
+/// "queue-aware". Adding a policy: its own file behind selection_policy, and one line in
+/// selection_policy.cpp (the flags' validation and reload call this, so nothing else changes).
+std::unique_ptr<selection_policy> make_policy(std::string_view name, const policy_settings& settings = {});
 
 }  // namespace pd_proxy

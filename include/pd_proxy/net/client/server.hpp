@@ -9,6 +9,7 @@
 
 #include "pd_proxy/net/backend/connection_pool.hpp"
 #include "pd_proxy/net/health/health_checker.hpp"
+#include "pd_proxy/net/health/metrics_scraper.hpp"
 #include "pd_proxy/net/pools/dns_discovery.hpp"
 #include "pd_proxy/net/pools/instance_probe.hpp"
 #include "pd_proxy/net/proxy_state.hpp"
@@ -39,7 +40,8 @@ class server {
   /// The resolver of DNS discovery (--prefiller-dns/--decoder-dns); call before start(). Default: Asio's.
   void set_dns_resolver(std::shared_ptr<dns_resolver> resolver) { resolver_ = std::move(resolver); }
 
-  /// Starts the worker threads and the health checks, waits for the first round of checks (at most
+  /// Starts the worker threads, the health checks and the metrics scraper, waits for the first round of
+  /// checks (at most
   /// --health-check-timeout: a backend that answers at once is routable for the first request), then starts
   /// accepting (clients that connect meanwhile wait in the listen backlog).
   void start();
@@ -82,6 +84,8 @@ class server {
 
   std::unique_ptr<proxy_state> state_;
   std::unique_ptr<health_checker> checker_;  // runs on worker 0; null when --health-check-interval is 0
+  // Reads the engines' /metrics for the policies; runs on worker 0; null when --metrics-scrape-interval is 0.
+  std::unique_ptr<metrics_scraper> scraper_;
   // Retries probes of waiting instances; runs on worker 0.
   std::unique_ptr<pool_prober> prober_;
   // DNS discovery, on worker 0; null without --prefiller-dns/--decoder-dns.

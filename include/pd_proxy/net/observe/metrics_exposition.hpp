@@ -8,12 +8,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "pd_proxy/core/admission/inflight_limit.hpp"
 #include "pd_proxy/core/backends/registry.hpp"
+#include "pd_proxy/core/observe/engine_reports.hpp"
 #include "pd_proxy/core/observe/metrics_shard.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
 #include "pd_proxy/net/observe/access_log.hpp"
@@ -33,6 +35,7 @@ struct metrics_sources {
   const inflight_limit& admission;               // its queue
   const std::atomic<std::size_t>& client_connections;
   const access_log& access;
+  const engine_reports& engines;  // the metrics scraper's counts and each engine's last load
 };
 
 /// One backend's gauges, as the scheduler sees it now.
@@ -41,10 +44,13 @@ struct backend_gauge {
   std::string backend;         // host:port
   std::uint64_t inflight = 0;  // requests holding a reservation on it
   bool healthy = false;        // a new request may be routed to it (checks passed, breaker not open)
+  std::optional<engine_load>
+      engine;  // its engine's load at the last scrape of its /metrics, when that worked
 };
 
 /// Every current backend's gauges. The only place the metrics read the scheduler.
-std::vector<backend_gauge> read_backend_gauges(const backend_registry& backends, const scheduler& sched);
+std::vector<backend_gauge> read_backend_gauges(const backend_registry& backends, const scheduler& sched,
+                                               const engine_reports& engines);
 
 /// Builds every metric family of `sources` when collected. Thread-safe (reads only).
 class proxy_collector : public prometheus::Collectable {

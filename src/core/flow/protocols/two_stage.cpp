@@ -1,5 +1,6 @@
 #include "pd_proxy/core/flow/protocols/two_stage.hpp"
 
+#include "pd_proxy/core/flow/disaggregation.hpp"
 #include "pd_proxy/core/flow/retry.hpp"
 
 namespace pd_proxy {
@@ -11,7 +12,10 @@ std::unique_ptr<flow_machine> make_two_stage(const flow_settings& settings, cons
 
 two_stage::two_stage(const flow_settings& settings, const client_request& request,
                      std::string_view request_id)
-    : settings_(settings), request_(request), request_id_(request_id) {
+    : settings_(settings),
+      request_(request),
+      request_id_(request_id),
+      skip_prefill_(skips_prefill(settings.disagg_min_prompt_tokens, request.size())) {
   if (settings_.attempts < 1) settings_.attempts = 1;
 }
 
@@ -46,6 +50,7 @@ flow_action two_stage::resume(const flow_event& event) {
   switch (state_) {
     case state::idle:
       if (event.what != k::start) break;
+      if (skip_prefill_) return begin_local_prefill();
       prefill_.attempt = 1;
       return begin_prefill(/*first_attempt=*/true);
     case state::checking_decoders:
@@ -71,7 +76,7 @@ flow_action two_stage::resume(const flow_event& event) {
         // bodies any more (views of the client's request, which the relay frees).
         state_ = state::relaying;
         plan_.clear();
-        plan_.add(flow_action::kind::end_leg, prefill_leg);
+        if (!skip_prefill_) plan_.add(flow_action::kind::end_leg, prefill_leg);
         holds_kv_ = false;
         prefill_body_ = {};
         decode_body_ = {};
@@ -120,6 +125,15 @@ flow_action two_stage::begin_prefill(bool first_attempt) {
   flow_action& check = plan_.add(flow_action::kind::check_role, decode_leg);
   check.role = backend_role::decode;
   return next();
+}
+
+flow_action two_stage::begin_local_prefill() {
+  // The client's request as it is, but for a kv_transfer_params of its own, dropped as on every decode leg
+  // (a client cannot make a decoder pull KV from an address of its choosing). Without the member, a vLLM
+  // decoder schedules the request as any other and prefills it itself.
+  decode_body_ = splice_decode_body(request_, std::nullopt);
+  decode_.attempt = 1;
+  return reserve(decode_leg, /*fresh=*/true);
 }
 
 flow_action two_stage::reserve(leg_id leg, bool fresh) {
@@ -242,7 +256,9 @@ flow_action two_stage::next_attempt(leg_id leg) {
 
 flow_action two_stage::on_backoff_done() {
   ++of(leg_).attempt;
-  if (leg_ == decode_leg && decode_retry_needs_prefill(settings_.decode_retry_kv, decode_.request_sent)) {
+  // A skipped prefill has no KV to lose: its decode retries never re-prefill.
+  if (leg_ == decode_leg && !skip_prefill_ &&
+      decode_retry_needs_prefill(settings_.decode_retry_kv, decode_.request_sent)) {
     // The failed decoder may have pulled the KV (the prefiller then frees it): give the old KV hold up,
     // prefill again under a new request id, then go on with this decode attempt.
     if (holds_kv_) plan_.add(flow_action::kind::end_leg, prefill_leg);

@@ -30,6 +30,7 @@ TEST(metrics_shard, record_counts_a_request) {
   r.prefill_retries = 1;
   r.decode_retries = 2;
   r.local_prefill = true;
+  r.prefill_skipped = true;
   r.received = t0;
   r.prefill_start = t0 + 1ms;
   r.prefill_done = t0 + 21ms;
@@ -42,6 +43,7 @@ TEST(metrics_shard, record_counts_a_request) {
   r.first_byte = {};
   r.prefill_retries = r.decode_retries = 0;
   r.local_prefill = false;
+  r.prefill_skipped = false;
   shard.record(r);
 
   metrics_totals t;
@@ -53,6 +55,7 @@ TEST(metrics_shard, record_counts_a_request) {
   EXPECT_EQ(t.retries[1], 2u);
   EXPECT_EQ(t.client_disconnects, 1u);
   EXPECT_EQ(t.local_prefills, 1u);
+  EXPECT_EQ(t.skipped_prefills, 1u);
   EXPECT_EQ(t.ttft.count, 1u);
   EXPECT_EQ(t.ttft.buckets[latency_bucket_of(0.05)], 1u);
   EXPECT_NEAR(t.ttft.sum, 0.05, 1e-9);

@@ -98,6 +98,9 @@ TEST(request_record, access_log_line_is_one_json_object) {
   EXPECT_DOUBLE_EQ(j["ttft_ms"].get<double>(), 50.0);
   EXPECT_DOUBLE_EQ(j["duration_ms"].get<double>(), 1250.0);
   EXPECT_EQ(j["client_address"], "127.0.0.1:5555");
+  EXPECT_EQ(j["prefill_skipped"], false);
+  r.prefill_skipped = true;
+  EXPECT_EQ(nlohmann::json::parse(access_log_line(r))["prefill_skipped"], true);
 }
 
 TEST(request_record, unreached_times_are_null) {

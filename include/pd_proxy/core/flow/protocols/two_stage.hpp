@@ -20,7 +20,9 @@ namespace pd_proxy {
 /// non-2xx is the backend's verdict, passed through), the back-off (retry_backoff), a decode retry that
 /// re-prefills under "<id>-reprefill<k>" (--decode-retry-kv reprefill, once the failed decoder received the
 /// request), "no prefill is spent when no decoder is usable", and the client's error once a leg has no
-/// attempt left are all decided here.
+/// attempt left are all decided here. A prompt estimated below --disagg-min-prompt-tokens (skips_prefill,
+/// core/flow/disaggregation.hpp) skips the prefill leg: the decode leg alone, with the client's body and no
+/// kv_transfer_params (the decoder prefills locally), its retries as any decode's but never re-prefilled.
 class two_stage final : public flow_machine {
  public:
   static constexpr leg_id prefill_leg = 0;
@@ -33,6 +35,7 @@ class two_stage final : public flow_machine {
 
   request_outcome outcome() const override { return outcome_; }
   bool local_prefill() const override { return local_prefill_; }
+  bool prefill_skipped() const override { return skip_prefill_; }
 
   /// The attempt in progress on `leg` (1-based) and the attempts allowed per leg.
   int attempt(leg_id leg) const { return of(leg).attempt; }
@@ -93,6 +96,7 @@ class two_stage final : public flow_machine {
   flow_action next();  // the plan's next action, or wait
   flow_action pop();   // the plan's next action (marked then_wait when it is asynchronous and the last)
   flow_action begin_prefill(bool first_attempt);
+  flow_action begin_local_prefill();  // a skipped prefill: straight to the decode leg
   flow_action reserve(leg_id leg, bool fresh);
   flow_action on_reserved();
   flow_action on_no_backend(const flow_event& event, bool no_decoder);
@@ -126,6 +130,7 @@ class two_stage final : public flow_machine {
   bool holds_kv_ = false;      // the prefill leg holds a prefiller's KV for the decode
   int reprefills_ = 0;
   bool local_prefill_ = false;
+  bool skip_prefill_ = false;  // the prompt is below --disagg-min-prompt-tokens: no prefill leg at all
   backend_failure last_failure_ = backend_failure::none;  // the request's last failure, of any leg
   request_outcome outcome_ = request_outcome::ok;
   request_outcome answer_outcome_ = request_outcome::ok;  // what the answer being written means

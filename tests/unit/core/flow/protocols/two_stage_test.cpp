@@ -629,6 +629,9 @@ TEST(flow_settings, from_config) {
   EXPECT_DOUBLE_EQ(s.prefill_timeout.count(), 11);
   EXPECT_DOUBLE_EQ(s.first_token_timeout.count(), 12);
   EXPECT_DOUBLE_EQ(s.stream_idle_timeout.count(), 13);
+  EXPECT_EQ(s.disagg_min_prompt_tokens, 0u);
+  config.disagg_min_prompt_tokens = 512;
+  EXPECT_EQ(flow_settings_of(config).disagg_min_prompt_tokens, 512u);
   // A machine never runs with fewer than one attempt per leg.
   const auto request = client_request::parse(std::string(client_body)).value();
   EXPECT_EQ(two_stage(flow_settings{.attempts = 0}, request, "r").attempts(), 1);
@@ -820,6 +823,126 @@ TEST(two_stage, the_outcome_is_a_timeout_when_the_requests_last_failure_was_one)
     h.step(relay_ended(backend_failure::transport));
     EXPECT_EQ(h.machine.outcome(), request_outcome::backend_error);
   }
+}
+
+//------------------------------------------------------------------------------ conditional disaggregation
+
+// The settings with --disagg-min-prompt-tokens `min_tokens`.
+flow_settings skipping(std::size_t min_tokens, int attempts = 3,
+                       decode_retry_kv mode = decode_retry_kv::reuse) {
+  flow_settings s = settings(attempts, mode);
+  s.disagg_min_prompt_tokens = min_tokens;
+  return s;
+}
+
+// client_body's estimate (bytes / 4): a threshold above it skips the prefill, one at or below it does not.
+constexpr std::size_t client_estimate = client_body.size() / 4;
+
+// Every action of `s` is on the decode leg.
+void expect_decode_only(const steps& s) {
+  for (const auto& [leg, result] : s.reports()) EXPECT_EQ(leg, decode_leg);
+  EXPECT_EQ(s.kinds().find("check_role"), std::string::npos) << s.kinds();
+}
+
+TEST(two_stage_disaggregation, a_prompt_below_the_threshold_goes_straight_to_a_decoder) {
+  harness h(skipping(client_estimate + 1));
+  EXPECT_TRUE(h.machine.prefill_skipped());  // known before start (the driver records it)
+  const auto reserve = h.step(start());
+  EXPECT_EQ(reserve.kinds(), "reserve");  // no decode-role check, no prefill reserve
+  EXPECT_EQ(reserve.last().leg, decode_leg);
+  EXPECT_EQ(reserve.last().role, backend_role::decode);
+  EXPECT_TRUE(reserve.last().fresh);
+  EXPECT_EQ(reserve.last().attempt, 1);
+  EXPECT_EQ(reserve.last().attempts, 3);
+
+  const auto send = h.step(reserved(decode_leg));
+  EXPECT_EQ(send.kinds(), "send wait");
+  EXPECT_EQ(send.last().leg, decode_leg);
+  EXPECT_EQ(send.last().request_id, "req-1");
+  EXPECT_DOUBLE_EQ(send.last().timeout.count(), 5);  // the first-token timeout covers the local prefill
+  EXPECT_EQ(send.sent_body(), client_body);          // unchanged: no kv_transfer_params
+  EXPECT_EQ(h.step(head(decode_leg, 200)).kinds(), "read_first_byte wait");
+
+  const auto relay = h.step(first_byte());
+  EXPECT_EQ(relay.kinds(), "relay wait");  // no prefill leg to end
+  EXPECT_EQ(relay.last().leg, decode_leg);
+  const auto end = h.step(relay_ended());
+  EXPECT_EQ(end.kinds(), "end_leg+report done");
+  EXPECT_EQ(end.only(act::end_leg).leg, decode_leg);
+  EXPECT_EQ(h.machine.outcome(), request_outcome::ok);
+  EXPECT_EQ(h.machine.attempt(prefill_leg), 0);  // never attempted
+  EXPECT_FALSE(h.machine.local_prefill());       // not the misconfigured connector's case
+  EXPECT_TRUE(h.machine.kv_transfer_params().empty());
+}
+
+TEST(two_stage_disaggregation, at_or_above_the_threshold_the_request_is_disaggregated) {
+  for (const std::size_t min_tokens : {client_estimate, client_estimate - 1, std::size_t{1}}) {
+    harness h(skipping(min_tokens));
+    EXPECT_FALSE(h.machine.prefill_skipped()) << min_tokens;
+    EXPECT_EQ(h.to_prefill_send().kinds(), "send wait");
+    EXPECT_EQ(h.answered(prefill_leg, 200, prefill_ok).kinds(), "read_body wait release+report reserve");
+    EXPECT_NE(h.step(reserved(decode_leg)).sent_body().find("kv_transfer_params"), std::string::npos);
+  }
+}
+
+TEST(two_stage_disaggregation, zero_never_skips) {
+  harness h(skipping(0), "{}");  // an estimate of 0 tokens
+  EXPECT_FALSE(h.machine.prefill_skipped());
+  EXPECT_EQ(h.step(start()).kinds(), "check_role");
+}
+
+TEST(two_stage_disaggregation, a_clients_own_kv_transfer_params_never_reach_the_decoder) {
+  constexpr std::string_view text = R"({"prompt":"x","kv_transfer_params":{"remote_host":"evil"},"n":1})";
+  harness h(skipping(1000), text);
+  ASSERT_EQ(h.step(start()).kinds(), "reserve");
+  EXPECT_EQ(h.step(reserved(decode_leg)).sent_body(), R"({"prompt":"x","n":1})");
+}
+
+TEST(two_stage_disaggregation, decode_retries_follow_the_decode_rules_and_never_re_prefill) {
+  for (const auto mode : {decode_retry_kv::reuse, decode_retry_kv::reprefill}) {
+    harness h(skipping(1000, 3, mode));
+    h.step(start());
+    h.step(reserved(decode_leg));
+    const auto fail = h.step(failed(decode_leg, backend_failure::transport, /*request_sent=*/true));
+    EXPECT_EQ(fail.kinds(), "end_leg+report back_off wait");
+    EXPECT_DOUBLE_EQ(fail.last().timeout.count(), 0.01);
+    const auto retry = h.step(backoff_done(decode_leg));
+    EXPECT_EQ(retry.kinds(), "reserve") << to_string(mode);  // no prefill, even in reprefill mode
+    EXPECT_EQ(retry.last().leg, decode_leg);
+    EXPECT_FALSE(retry.last().fresh);  // another decoder is picked
+    EXPECT_EQ(retry.last().attempt, 2);
+    const auto send = h.step(reserved(decode_leg));
+    EXPECT_EQ(send.sent_body(), client_body);
+    EXPECT_EQ(send.last().request_id, "req-1");
+    // A 503, then the last attempt's failure is the client's answer.
+    const auto busy = h.answered(decode_leg, 503, R"({"error":"busy"})", "application/json");
+    EXPECT_EQ(busy.last().what, act::back_off);
+    expect_decode_only(busy);
+    h.step(backoff_done(decode_leg));
+    h.step(reserved(decode_leg));
+    const auto last = h.step(failed(decode_leg, backend_failure::timeout, true));
+    expect_error(last, errc::backend_timeout, "decode backend timed out", /*retry_after=*/false);
+    expect_decode_only(last);
+    EXPECT_EQ(h.client_answered(), request_outcome::timeout);
+  }
+}
+
+TEST(two_stage_disaggregation, no_usable_decoder_is_a_503_naming_the_decode_role) {
+  harness h(skipping(1000));
+  ASSERT_EQ(h.step(start()).kinds(), "reserve");
+  const auto none = h.step(no_backend(decode_leg, /*none_usable=*/true));
+  expect_error(none, errc::no_backend, "no healthy decode instance is available", /*retry_after=*/true);
+  EXPECT_EQ(h.client_answered(), request_outcome::no_backend);
+}
+
+TEST(two_stage_disaggregation, a_decoders_verdict_passes_through) {
+  harness h(skipping(1000));
+  h.step(start());
+  h.step(reserved(decode_leg));
+  const auto pass = h.answered(decode_leg, 400, "too long", "text/plain");
+  EXPECT_EQ(pass.kinds(), "read_body wait end_leg+report pass_through wait");
+  expect_passed_through(pass, 400, "text/plain", "too long");
+  EXPECT_EQ(h.client_answered(), request_outcome::backend_rejected);
 }
 
 }  // namespace

@@ -1,34 +1,38 @@
-#include "pd_proxy/core/scheduling/least_loaded_policy.hpp"
+#include "pd_proxy/core/scheduling/load_ordered_index.hpp"
 
 #include <utility>
 
 namespace pd_proxy {
 
-void least_loaded_policy::add(backend& b, const fixed_load& load) {
+void load_ordered_index::add(backend& b, std::int64_t key) {
   if (where_.contains(b.id())) return;
-  const auto [it, inserted] = index_.insert(entry{key(load), next_order_++, &b});
+  const auto [it, inserted] = index_.insert(entry{key, next_order_++, &b});
   where_.emplace(b.id(), it);
 }
 
-void least_loaded_policy::remove(backend& b) {
+void load_ordered_index::remove(const backend& b) {
   const auto found = where_.find(b.id());
   if (found == where_.end()) return;
   index_.erase(found->second);
   where_.erase(found);
 }
 
-void least_loaded_policy::load_changed(backend& b, const fixed_load& load) {
+void load_ordered_index::update(const backend& b, std::int64_t key) {
   const auto found = where_.find(b.id());
-  if (found == where_.end()) return;
-  const std::int64_t k = key(load);
-  if (found->second->key == k) return;
+  if (found == where_.end() || found->second->key == key) return;
   auto node = index_.extract(found->second);  // reuses the node: no allocation
-  node.value().key = k;
+  node.value().key = key;
   found->second = index_.insert(std::move(node)).position;
 }
 
-least_loaded_policy::index::const_iterator least_loaded_policy::first_untried(
-    index::const_iterator from, index::const_iterator to, const request_context& request) {
+std::int64_t load_ordered_index::key_of(const backend& b) const {
+  const auto found = where_.find(b.id());
+  return found == where_.end() ? 0 : found->second->key;
+}
+
+load_ordered_index::index::const_iterator load_ordered_index::first_untried(index::const_iterator from,
+                                                                            index::const_iterator to,
+                                                                            const request_context& request) {
   for (; from != to; ++from) {
     ++last_pick_visits_;
     if (!request.was_tried(from->target->id())) break;
@@ -36,7 +40,7 @@ least_loaded_policy::index::const_iterator least_loaded_policy::first_untried(
   return from;
 }
 
-backend* least_loaded_policy::pick(const request_context& request) {
+backend* load_ordered_index::pick(const request_context& request) {
   last_pick_visits_ = 0;
   if (index_.empty()) return nullptr;
   // The least key among untried candidates: every entry before it was tried (at most k of them).
