@@ -19,7 +19,9 @@ The load is either a fixed number of requests in flight (--max-concurrency) or a
 with gamma-distributed gaps (--request-rate, --burstiness), for --num-prompts requests or
 --duration seconds, after --warmup requests that are not measured. Prompts are synthetic
 (--input-len tokens, --output-len max_tokens, each fixed or drawn from a distribution) or read
-from a JSONL --dataset.
+from a JSONL --dataset, sent in the file's order: each line a "prompt" or, for chat, a "messages"
+array sent as is, an optional "output_len" and an optional "session" sent as the --session-header
+header (X-Session-Id).
 
 The summary is printed on stdout as a Markdown table; a progress line is printed every second on
 stderr. The bearer token in OPENAI_API_KEY, when set, is sent with every request.)"}};

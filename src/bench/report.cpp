@@ -16,14 +16,27 @@ bool is_token_event(std::string_view data) {
   return data.find("\"text\":\"\"") == std::string_view::npos;
 }
 
-int completion_tokens_of(std::string_view json_text) {
-  if (json_text.find("\"usage\":{") == std::string_view::npos) return -1;
+usage_counts usage_of(std::string_view json_text) {
+  usage_counts counts;
+  if (json_text.find("\"usage\":{") == std::string_view::npos) return counts;
   const auto parsed = parse_json_object(json_text);
-  if (!parsed) return -1;
+  if (!parsed) return counts;
   const auto usage = parsed->find("usage");
-  if (usage == parsed->end() || !usage->is_object()) return -1;
-  const auto tokens = usage->find("completion_tokens");
-  return tokens != usage->end() && tokens->is_number_integer() ? tokens->get<int>() : -1;
+  if (usage == parsed->end() || !usage->is_object()) return counts;
+  if (const auto tokens = usage->find("completion_tokens");
+      tokens != usage->end() && tokens->is_number_integer())
+    counts.completion_tokens = tokens->get<int>();
+  if (const auto details = usage->find("prompt_tokens_details");
+      details != usage->end() && details->is_object()) {
+    if (const auto cached = details->find("cached_tokens");
+        cached != details->end() && cached->is_number_integer())
+      counts.cached_tokens = cached->get<int>();
+  }
+  return counts;
+}
+
+int completion_tokens_of(std::string_view json_text) {
+  return usage_of(json_text).completion_tokens;
 }
 
 run_summary summarize_run(const std::vector<request_record>& records, double duration_s) {
@@ -40,6 +53,10 @@ run_summary summarize_run(const std::vector<request_record>& records, double dur
     ++s.completed;
     s.total_input_tokens += r.input_tokens;
     s.total_output_tokens += r.output_tokens;
+    if (r.cached_tokens >= 0) {
+      s.total_cached_tokens += r.cached_tokens;
+      ++s.cached_reported;
+    }
     ttft.push_back(r.ttft_ms);
     e2el.push_back(r.e2e_ms);
     if (r.output_tokens > 1) tpot.push_back(r.tpot_ms());
@@ -78,6 +95,8 @@ json to_json(const run_summary& s, const std::vector<request_record>& records, b
            {"duration", s.duration_s},
            {"total_input_tokens", s.total_input_tokens},
            {"total_output_tokens", s.total_output_tokens},
+           {"total_cached_tokens", s.total_cached_tokens},
+           {"cached_tokens_reported", s.cached_reported},
            {"request_throughput", s.request_throughput},
            {"output_throughput", s.output_throughput},
            {"total_token_throughput", s.total_token_throughput}};
@@ -98,6 +117,7 @@ json to_json(const run_summary& s, const std::vector<request_record>& records, b
                           {"itl_ms", r.itl_ms},
                           {"input_tokens", r.input_tokens},
                           {"output_tokens", r.output_tokens},
+                          {"cached_tokens", r.cached_tokens},
                           {"status", r.status},
                           {"error", r.error}});
     }
@@ -113,6 +133,13 @@ std::string to_markdown(const run_summary& s, std::string_view title) {
   out += fmt::format("| duration (s) | {:.2f} |\n", s.duration_s);
   out += fmt::format("| input tokens / output tokens | {} / {} |\n", s.total_input_tokens,
                      s.total_output_tokens);
+  if (s.cached_reported > 0) {
+    out += fmt::format("| cached prompt tokens (usage, {} answers) | {} ({:.1f} % of input) |\n",
+                       s.cached_reported, s.total_cached_tokens,
+                       s.total_input_tokens > 0 ? 100.0 * static_cast<double>(s.total_cached_tokens) /
+                                                      static_cast<double>(s.total_input_tokens)
+                                                : 0.0);
+  }
   out += fmt::format("| request throughput (req/s) | {:.2f} |\n", s.request_throughput);
   out += fmt::format("| output token throughput (tok/s) | {:.2f} |\n", s.output_throughput);
   out += fmt::format("| total token throughput (tok/s) | {:.2f} |\n\n", s.total_token_throughput);

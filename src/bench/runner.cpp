@@ -45,8 +45,15 @@ net::awaitable<void> send_one(run_state& run, const prepared_request& request) {
   record.start_s = std::chrono::duration<double>(sent - run.started).count();
 
   backend_stream stream(run.pool, run.target);
-  const std::string head = format_backend_request_head(
-      {"POST", options.path, options.target.authority(), {}, options.api_key, request.body.size()});
+  const std::string session_line =
+      request.session.empty() ? std::string() : options.session_header + ": " + request.session + "\r\n";
+  const std::string head = format_backend_request_head({"POST",
+                                                        options.path,
+                                                        options.target.authority(),
+                                                        {},
+                                                        options.api_key,
+                                                        request.body.size(),
+                                                        session_line});
   const std::string_view request_body = request.body;
   auto failure = co_await stream.open(head, {&request_body, 1}, options.timeout, options.timeout);
   if (failure == backend_failure::none) {
@@ -60,7 +67,8 @@ net::awaitable<void> send_one(run_state& run, const prepared_request& request) {
       std::string body;  // non-streaming answers, for their usage
       bool is_stream = true;
       bool first = true, saw_done = false, saw_error = false;
-      int tokens = 0, usage_tokens = -1;
+      int tokens = 0;
+      usage_counts usage;
       clock::time_point last{};
       std::array<char, 16384> buffer;
       while (!stream.done()) {
@@ -89,8 +97,8 @@ net::awaitable<void> send_one(run_state& run, const prepared_request& request) {
             }
             last = now;
             ++tokens;
-          } else if (int usage = completion_tokens_of(event.data); usage >= 0) {
-            usage_tokens = usage;
+          } else if (const auto counts = usage_of(event.data); counts.completion_tokens >= 0) {
+            usage = counts;
           }
         });
         first = false;
@@ -98,14 +106,17 @@ net::awaitable<void> send_one(run_state& run, const prepared_request& request) {
       record.e2e_ms = ms_between(sent, clock::now());
       if (failure == backend_failure::none) {
         if (is_stream) {
-          record.output_tokens = usage_tokens >= 0 ? usage_tokens : tokens;
+          record.output_tokens = usage.completion_tokens >= 0 ? usage.completion_tokens : tokens;
+          record.cached_tokens = usage.cached_tokens;
           if (saw_error)
             record.error = "sse_error";
           else if (!saw_done || tokens == 0)
             record.error = "incomplete";
         } else {
           record.ttft_ms = record.e2e_ms;
-          record.output_tokens = std::max(0, completion_tokens_of(body));
+          usage = usage_of(body);
+          record.output_tokens = std::max(0, usage.completion_tokens);
+          record.cached_tokens = usage.cached_tokens;
         }
       }
     }

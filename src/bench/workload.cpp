@@ -1,12 +1,43 @@
 #include "pd_proxy/bench/workload.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
 
-#include "pd_proxy/core/flow/request_rewrite.hpp"
+#include "pd_proxy/core/http/forwarded_headers.hpp"
 
 namespace pd_proxy::bench {
+namespace {
+
+// The characters pd-mock's token estimate counts in a message's content: a string, or the text of its parts.
+std::size_t content_chars(const json& content) {
+  if (content.is_string()) return content.get_ref<const std::string&>().size();
+  std::size_t n = 0;
+  if (content.is_array()) {
+    for (const auto& part : content) {
+      if (part.is_string()) n += part.get_ref<const std::string&>().size();
+      if (part.is_object() && part.contains("text")) n += content_chars(part["text"]);
+    }
+  }
+  return n;
+}
+
+bool usable_messages(const json& messages) {
+  return messages.is_array() && !messages.empty() &&
+         std::all_of(messages.begin(), messages.end(), [](const json& m) { return m.is_object(); });
+}
+
+// The body's generation settings, then the prepared request (`chars` of prompt text, 4 to a token).
+prepared_request finish(const request_shape& shape, json body, std::size_t chars, int output_tokens) {
+  body["max_tokens"] = output_tokens;
+  body["stream"] = shape.stream;
+  if (shape.stream) body["stream_options"] = json{{"include_usage", true}};
+  if (shape.ignore_eos) body["ignore_eos"] = true;
+  return prepared_request{dump_json(body), static_cast<int>((chars + 3) / 4), output_tokens, {}};
+}
+
+}  // namespace
 
 std::optional<length_distribution> parse_distribution(const std::string& name) {
   if (name == "fixed") return length_distribution::fixed;
@@ -53,11 +84,15 @@ prepared_request make_request(const request_shape& shape, const std::string& pro
   } else {
     body["prompt"] = prompt;
   }
-  body["max_tokens"] = output_tokens;
-  body["stream"] = shape.stream;
-  if (shape.stream) body["stream_options"] = json{{"include_usage", true}};
-  if (shape.ignore_eos) body["ignore_eos"] = true;
-  return prepared_request{dump_json(body), static_cast<int>((prompt.size() + 3) / 4), output_tokens};
+  return finish(shape, std::move(body), prompt.size(), output_tokens);
+}
+
+prepared_request make_chat_request(const request_shape& shape, const json& messages, int output_tokens) {
+  std::size_t chars = 0;
+  for (const auto& message : messages) {
+    if (message.is_object() && message.contains("content")) chars += content_chars(message["content"]);
+  }
+  return finish(shape, json{{"model", shape.model}, {"messages", messages}}, chars, output_tokens);
 }
 
 std::vector<prepared_request> synthetic_requests(const request_shape& shape, std::size_t count,
@@ -82,7 +117,18 @@ std::vector<prepared_request> jsonl_requests(const request_shape& shape, const s
   for (std::string line; std::getline(lines, line);) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto object = parse_json_object(line);
-    if (!object || !object->contains("prompt") || !(*object)["prompt"].is_string()) {
+    const json* messages = nullptr;
+    const json* prompt = nullptr;
+    const json* session = nullptr;
+    if (object) {
+      if (auto it = object->find("messages"); shape.chat && it != object->end() && usable_messages(*it))
+        messages = &*it;
+      if (auto it = object->find("prompt"); it != object->end() && it->is_string()) prompt = &*it;
+      if (auto it = object->find("session"); it != object->end()) session = &*it;
+    }
+    const bool session_ok = !session || (session->is_string() &&
+                                         forwardable_header_value(session->get_ref<const std::string&>()));
+    if ((!messages && !prompt) || !session_ok) {
       ++skipped;
       continue;
     }
@@ -90,7 +136,10 @@ std::vector<prepared_request> jsonl_requests(const request_shape& shape, const s
     if (auto it = object->find("output_len"); it != object->end() && it->is_number_integer()) {
       gen = std::max(1, it->get<int>());
     }
-    out.push_back(make_request(shape, (*object)["prompt"].get<std::string>(), gen));
+    auto request = messages ? make_chat_request(shape, *messages, gen)
+                            : make_request(shape, prompt->get<std::string>(), gen);
+    if (session) request.session = session->get<std::string>();
+    out.push_back(std::move(request));
   }
   return out;
 }

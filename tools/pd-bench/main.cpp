@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -51,7 +53,7 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(36);
   std::string base_url = "http://127.0.0.1:8000", api = "completions", model = "mock-model", dataset;
   std::string input_dist = "fixed", output_dist = "fixed", result_json, result_md, plot_dir,
-              title = "pd-bench";
+              title = "pd-bench", session_header = "X-Session-Id";
   int input_len = 128, output_len = 128;
   double input_spread = 0, output_spread = 0, rate = 0, burstiness = 1, duration = 0, timeout = 600;
   std::size_t num_prompts = 200, concurrency = 64, warmup = 0;
@@ -77,7 +79,19 @@ int main(int argc, char** argv) {
   app.add_option("--input-spread", input_spread, "uniform: ±fraction of the mean; normal: stddev/mean");
   app.add_option("--output-spread", output_spread, "as --input-spread, for output lengths");
   app.add_option("--dataset", dataset,
-                 "JSONL file of {\"prompt\":...,\"output_len\":N} instead of synthetic prompts");
+                 "JSONL file of {\"prompt\":...,\"messages\":[...],\"output_len\":N,\"session\":...} "
+                 "instead of synthetic prompts, sent in file order");
+  app.add_option("--session-header", session_header, "Header carrying a dataset line's \"session\"")
+      ->check(CLI::Validator(
+          [](std::string& name) {
+            constexpr std::string_view specials = "!#$%&'*+-.^_`|~";
+            const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                     specials.find(c) != std::string_view::npos;
+            });
+            return ok ? std::string() : "not an HTTP header name: " + name;
+          },
+          "HEADER", "header name"));
   app.add_flag("--ignore-eos", ignore_eos, "Ask the server to generate every max_tokens token");
   app.add_flag("--no-stream", no_stream, "Non-streaming requests (TTFT is then the whole answer)");
   app.add_option("--timeout", timeout, "Seconds per request for connect, first byte and each read");
@@ -108,6 +122,7 @@ int main(int argc, char** argv) {
   options.duration_s = duration;
   options.timeout = seconds_d{timeout};
   options.seed = seed;
+  options.session_header = session_header;
   if (num_prompts == 0 && duration <= 0) {
     std::fprintf(stderr, "error: give --num-prompts or --duration\n");
     return 2;

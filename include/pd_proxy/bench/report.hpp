@@ -20,6 +20,7 @@ struct request_record {
   int status = 0;
   std::string error;  // empty when it succeeded; else connect, timeout, transport, http_<status>, sse_error,
                       // incomplete
+  int cached_tokens = -1;  // usage.prompt_tokens_details.cached_tokens; -1 when the server sent none
 
   bool ok() const { return error.empty(); }
   /// Time per output token after the first: (e2e - ttft) / (tokens - 1); 0 for one token.
@@ -30,6 +31,16 @@ struct request_record {
 /// content is not empty. `[DONE]`, the usage event and the chat role event are not tokens.
 bool is_token_event(std::string_view data);
 
+/// The counts of a JSON payload's usage object; -1 for a count it does not carry.
+struct usage_counts {
+  int completion_tokens = -1;  // usage.completion_tokens
+  int cached_tokens = -1;      // usage.prompt_tokens_details.cached_tokens
+};
+
+/// The usage counts of a JSON payload (an SSE data payload or a whole answer); all -1 without a usage object.
+/// Only payloads that contain `"usage":{` are parsed, so token events cost a substring search.
+usage_counts usage_of(std::string_view json_text);
+
 /// `usage.completion_tokens` of a JSON payload that has a usage object, else -1.
 int completion_tokens_of(std::string_view json_text);
 
@@ -37,6 +48,8 @@ struct run_summary {
   std::size_t completed = 0, failed = 0;
   double duration_s = 0;
   long long total_input_tokens = 0, total_output_tokens = 0;
+  long long total_cached_tokens = 0;  // sum of the cached_tokens the successful answers reported
+  std::size_t cached_reported = 0;    // successful answers that reported cached_tokens
   double request_throughput = 0, output_throughput = 0, total_token_throughput = 0;
   distribution ttft_ms, tpot_ms, itl_ms, e2el_ms;
   std::vector<std::pair<std::string, std::size_t>> errors;  // kind -> count

@@ -18,13 +18,14 @@ namespace pd_proxy::bench {
 struct run_options {
   backend_address target;  // host and port of the server under test
   std::string path = "/v1/completions";
-  std::string api_key;               // Authorization: Bearer, when set
-  double request_rate = 0;           // requests/s; 0 or inf: as fast as the concurrency allows
-  double burstiness = 1.0;           // gamma shape of the gaps (1: Poisson)
-  std::size_t max_concurrency = 64;  // requests in flight at most (0: unbounded, rate mode only)
-  std::size_t num_requests = 0;      // requests to send (cycling through the prepared ones)
-  double duration_s = 0;             // or: send for this long (when num_requests is 0)
-  seconds_d timeout{600};            // per request: connect, first byte, and between reads
+  std::string api_key;                          // Authorization: Bearer, when set
+  std::string session_header = "X-Session-Id";  // carries each request's session, when it has one
+  double request_rate = 0;                      // requests/s; 0 or inf: as fast as the concurrency allows
+  double burstiness = 1.0;                      // gamma shape of the gaps (1: Poisson)
+  std::size_t max_concurrency = 64;             // requests in flight at most (0: unbounded, rate mode only)
+  std::size_t num_requests = 0;                 // requests to send (cycling through the prepared ones)
+  double duration_s = 0;                        // or: send for this long (when num_requests is 0)
+  seconds_d timeout{600};                       // per request: connect, first byte, and between reads
   std::uint64_t seed = 0;
 };
 
@@ -34,7 +35,8 @@ struct progress {
 };
 
 /// Runs the load on the calling thread and returns every finished request's record (in finishing order)
-/// and the measured duration. Stops sending when `stop` becomes true (Ctrl-C); requests in flight then
+/// and the measured duration. Requests are sent in the order of `requests` (cycling), each after its
+/// arrival gap. Stops sending when `stop` becomes true (Ctrl-C); requests in flight then
 /// finish or time out. `on_progress` is called about once a second.
 std::vector<request_record> run_load(const run_options& options,
                                      const std::vector<prepared_request>& requests,

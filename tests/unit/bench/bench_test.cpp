@@ -65,6 +65,51 @@ TEST(bench_workload, jsonl_dataset) {
   EXPECT_EQ(skipped, 1u);
 }
 
+TEST(bench_workload, jsonl_messages_and_sessions_keep_the_file_order) {
+  std::size_t skipped = 0;
+  const std::string text =
+      R"({"messages":[{"role":"system","content":"abcdefgh"},{"role":"user","content":"ijkl"}],"session":"c1","output_len":3})"
+      "\n"
+      R"({"prompt":"second","session":"c2"})"
+      "\n"
+      R"({"prompt":"third"})"
+      "\n";
+  const auto chat = jsonl_requests({true, "m", true, false}, text, 9, skipped);
+  EXPECT_EQ(skipped, 0u);
+  ASSERT_EQ(chat.size(), 3u);
+  const auto first = *parse_json_object(chat[0].body);
+  EXPECT_EQ(first["messages"],
+            json::parse(R"([{"role":"system","content":"abcdefgh"},{"role":"user","content":"ijkl"}])"));
+  EXPECT_EQ(first["max_tokens"], 3);
+  EXPECT_EQ(chat[0].input_tokens, 3);  // 12 characters of content
+  EXPECT_EQ(chat[0].session, "c1");
+  EXPECT_EQ((*parse_json_object(chat[1].body))["messages"][0]["content"], "second");
+  EXPECT_EQ(chat[1].session, "c2");
+  EXPECT_EQ((*parse_json_object(chat[2].body))["messages"][0]["content"], "third");
+  EXPECT_EQ(chat[2].session, "");
+
+  // For completions, "messages" is ignored: a line with only messages has no prompt.
+  const auto completions = jsonl_requests({false, "m", true, false}, text, 9, skipped);
+  EXPECT_EQ(skipped, 1u);
+  ASSERT_EQ(completions.size(), 2u);
+  EXPECT_EQ((*parse_json_object(completions[0].body))["prompt"], "second");
+  EXPECT_EQ(completions[0].session, "c2");
+}
+
+TEST(bench_workload, jsonl_lines_whose_session_cannot_be_a_header_value_are_skipped) {
+  std::size_t skipped = 0;
+  const auto r = jsonl_requests({true, "m", true, false},
+                                "{\"prompt\":\"a\",\"session\":\"x\\r\\nEvil: 1\"}\n"
+                                "{\"prompt\":\"b\",\"session\":7}\n"
+                                "{\"messages\":[],\"session\":\"s\"}\n"
+                                "{\"messages\":\"not an array\",\"prompt\":\"c\",\"session\":\"s\"}\n",
+                                9, skipped);
+  EXPECT_EQ(skipped, 3u);
+  ASSERT_EQ(r.size(), 1u);  // an unusable "messages" falls back to "prompt"
+  EXPECT_EQ((*parse_json_object(r[0].body))["messages"][0]["content"], "c");
+  EXPECT_EQ(r[0].session, "s");
+}
+
 TEST(bench_workload, arrival_gaps_have_the_requested_rate) {
   const auto gaps = arrival_gaps(20000, 50.0, 1.0, 3);
   double sum = 0;
@@ -80,6 +125,31 @@ TEST(bench_report, token_events) {
   EXPECT_FALSE(is_token_event(R"({"choices":[],"usage":{"completion_tokens":3}})"));
   EXPECT_EQ(completion_tokens_of(R"({"choices":[],"usage":{"completion_tokens":3}})"), 3);
   EXPECT_EQ(completion_tokens_of(R"({"choices":[]})"), -1);
+}
+
+TEST(bench_report, usage_counts_carry_the_cached_tokens) {
+  const auto both = usage_of(R"({"choices":[],"usage":{"prompt_tokens":40,"completion_tokens":3,)"
+                             R"("prompt_tokens_details":{"cached_tokens":32}}})");
+  EXPECT_EQ(both.completion_tokens, 3);
+  EXPECT_EQ(both.cached_tokens, 32);
+  const auto no_details = usage_of(R"({"usage":{"completion_tokens":2,"prompt_tokens_details":null}})");
+  EXPECT_EQ(no_details.completion_tokens, 2);
+  EXPECT_EQ(no_details.cached_tokens, -1);
+  EXPECT_EQ(usage_of(R"({"choices":[{"text":"a"}]})").cached_tokens, -1);
+
+  std::vector<request_record> records(3);
+  records[0] = {0, 10, 100, {}, 100, 1, 200, "", 64};
+  records[1] = {0, 10, 100, {}, 100, 1, 200, "", -1};  // did not say
+  records[2] = {0, 10, 100, {}, 100, 1, 502, "http_502", 16};
+  const auto s = summarize_run(records, 1.0);
+  EXPECT_EQ(s.total_cached_tokens, 64);
+  EXPECT_EQ(s.cached_reported, 1u);
+  EXPECT_EQ(to_json(s, records, false)["total_cached_tokens"], 64);
+  EXPECT_NE(to_markdown(s, "t").find("| cached prompt tokens (usage, 1 answers) | 64 (32.0 % of input) |"),
+            std::string::npos)
+      << to_markdown(s, "t");
+  records[0].cached_tokens = -1;
+  EXPECT_EQ(to_markdown(summarize_run(records, 1.0), "t").find("cached prompt tokens"), std::string::npos);
 }
 
 TEST(bench_report, summary_uses_vllm_field_names) {
