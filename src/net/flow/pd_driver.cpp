@@ -15,18 +15,31 @@ struct socket_io {
   using client = client_response;
 };
 
+using socket_driver = basic_pd_driver<socket_io>;
+
+// What one request's flow owns, kept in the driver's coroutine frame; members go in reverse order (the driver
+// refers to the machine).
+struct flow_owner {
+  inflight_guard in_flight;
+  std::unique_ptr<flow_machine> machine;
+  recycled_blocks<socket_driver>::pointer driver;
+};
+
 }  // namespace
 
+// Not a coroutine: the request's one coroutine frame is the driver's.
 net::awaitable<request_outcome> run_pd_flow(const pd_driver_deps& deps, connection_pool& connections,
                                             stop_list& stoppable, flow_request& request,
                                             client_response& response) {
-  const inflight_guard in_flight(deps.in_flight);
   deps.counters.pd_requests.fetch_add(1, std::memory_order_relaxed);
-  const auto machine = deps.protocol.make(flow_settings_of(*deps.config), request.body, request.request_id);
+  auto machine = deps.protocol.make(flow_settings_of(*deps.config), request.body, request.request_id);
   request.record.prefill_skipped = machine->prefill_skipped();  // counted when the request ends
-  const auto driver = recycled_blocks<basic_pd_driver<socket_io>>::make(deps, connections, request, response,
-                                                                        *machine, stoppable);
-  co_return co_await driver->run();
+  auto driver =
+      recycled_blocks<socket_driver>::make(deps, connections, request, response, *machine, stoppable);
+  socket_driver& flow = *driver;
+  return flow.run_owned(flow_owner{.in_flight = inflight_guard(deps.in_flight),
+                                   .machine = std::move(machine),
+                                   .driver = std::move(driver)});
 }
 
 }  // namespace pd_proxy

@@ -24,6 +24,7 @@
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/observe/metrics_shard.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
+#include "pd_proxy/core/scheduling/tried_backends.hpp"
 #include "pd_proxy/core/sse/relay_framer.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
 #include "pd_proxy/net/flow/pd_driver_deps.hpp"
@@ -69,7 +70,14 @@ class basic_pd_driver final : public abortable {
   basic_pd_driver(const basic_pd_driver&) = delete;
   basic_pd_driver& operator=(const basic_pd_driver&) = delete;
 
-  net::awaitable<request_outcome> run() {
+  /// Carries out the machine's actions until it is done; returns its outcome.
+  net::awaitable<request_outcome> run() { return run_owned(nothing_owned{}); }
+
+  /// As run(), keeping `owner` in the coroutine's frame until it ends, then destroying it: what owns the
+  /// driver (and what the driver refers to) can live there, so a request costs one coroutine frame.
+  template <class Owner>
+  net::awaitable<request_outcome> run_owned(Owner owner) {
+    (void)owner;
     co_await net::this_coro::throw_if_cancelled(false);
     executor_ = co_await net::this_coro::executor;
     flow_event event{.what = flow_event::kind::start};
@@ -126,6 +134,8 @@ class basic_pd_driver final : public abortable {
   }
 
  private:
+  struct nothing_owned {};
+
   // Operations are keyed by slot: a leg's own (0 .. max_legs-1), the client's answer, the back-off timer.
   static constexpr std::size_t client_slot = max_legs;
   static constexpr std::size_t timer_slot = max_legs + 1;
@@ -135,7 +145,7 @@ class basic_pd_driver final : public abortable {
     std::optional<leg_reservation> reservation;
     std::optional<leg_reservation> retired;  // ended while its operation ran, kept until that one ends
     std::optional<stream_type> stream;
-    std::vector<backend_id> tried;  // backends this leg tried (a fresh reserve forgets them)
+    tried_backends tried;  // backends this leg tried (a fresh reserve forgets them)
     backend_role role = backend_role::prefill;
     typename clock::time_point deadline = clock::time_point::max();  // from its last send
     int attempt = 0;
@@ -379,7 +389,7 @@ class basic_pd_driver final : public abortable {
     leg.attempt = action.attempt;
     leg.attempts = action.attempts;
     request_context context = request_.context;
-    context.tried = leg.tried;
+    context.tried = leg.tried.view();
     const std::size_t size = request_.body.size();
     const double score = action.role == backend_role::prefill ? prefill_score(size) : decode_score(size);
     leg.reservation = deps_.sched.reserve(action.role, score, context);
@@ -390,7 +400,7 @@ class basic_pd_driver final : public abortable {
               .none_usable = deps_.sched.size(action.role) > 0};
     }
     const backend& target = leg.reservation->target();
-    leg.tried.push_back(target.id());
+    leg.tried.add(target.id());
     (action.role == backend_role::prefill ? request_.record.prefiller : request_.record.decoder)
         .assign(target.authority());
     return {.what = flow_event::kind::reserved, .leg = action.leg};

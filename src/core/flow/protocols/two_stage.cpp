@@ -2,12 +2,21 @@
 
 #include "pd_proxy/core/flow/disaggregation.hpp"
 #include "pd_proxy/core/flow/retry.hpp"
+#include "pd_proxy/core/memory/recycled_blocks.hpp"
 
 namespace pd_proxy {
 
 std::unique_ptr<flow_machine> make_two_stage(const flow_settings& settings, const client_request& request,
                                              std::string_view request_id) {
   return std::make_unique<two_stage>(settings, request, request_id);
+}
+
+void* two_stage::operator new(std::size_t /*size: the class is final*/) {
+  return recycled_blocks<two_stage>::take();
+}
+
+void two_stage::operator delete(void* block) {
+  recycled_blocks<two_stage>::give(block);
 }
 
 two_stage::two_stage(const flow_settings& settings, const client_request& request,

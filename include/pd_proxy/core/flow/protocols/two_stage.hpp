@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,6 +31,10 @@ class two_stage final : public flow_machine {
 
   /// `request` and `request_id` must outlive the machine.
   two_stage(const flow_settings& settings, const client_request& request, std::string_view request_id);
+
+  // One is made per request: its block is recycled by the thread (core/memory/recycled_blocks.hpp).
+  static void* operator new(std::size_t size);
+  static void operator delete(void* block);
 
   flow_action resume(const flow_event& event) override;
 
