@@ -1,5 +1,6 @@
 #include "pd_proxy/core/json/json_scan.hpp"
 
+#include <cstdint>
 #include <cstring>
 
 namespace pd_proxy {
@@ -170,10 +171,39 @@ class json_validator {
 
   static bool continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
+  // Whether a string character needs more than a step over it: a quote, a backslash, a control character or
+  // a byte of a multi-byte UTF-8 sequence.
+  static bool special(unsigned char c) { return c < 0x20 || c >= 0x80 || c == '"' || c == '\\'; }
+
+  // Whether any of the 8 bytes in `w` is special(); exact (the classic SWAR tests for a zero byte and for a
+  // byte below n, which may misreport which byte, never whether one exists).
+  static bool any_special(std::uint64_t w) {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL;
+    constexpr std::uint64_t highs = 0x8080808080808080ULL;
+    const auto has_zero = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
+    const std::uint64_t below_space = (w - ones * 0x20) & ~w & highs;
+    return ((w & highs) | below_space | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\'))) != 0;
+  }
+
+  // The first index from `i` on whose character is special() (or the end): eight bytes a step while none
+  // is, as most of a string's bytes are not.
+  std::size_t skip_plain(std::size_t i) const {
+    while (i + 8 <= t_.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, t_.data() + i, sizeof w);
+      if (any_special(w)) break;
+      i += 8;
+    }
+    while (i < t_.size() && !special(static_cast<unsigned char>(t_[i]))) ++i;
+    return i;
+  }
+
   // `i` at the opening quote.
   std::size_t string(std::size_t i) const {
     ++i;
     while (i < t_.size()) {
+      i = skip_plain(i);
+      if (i >= t_.size()) return npos;
       const auto c = static_cast<unsigned char>(t_[i]);
       if (c == '"') return i + 1;
       if (c < 0x20) return npos;

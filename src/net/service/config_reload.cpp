@@ -96,8 +96,9 @@ reload_result reload_configuration(server& proxy, const cli_outcome& parsed, con
   if (!parsed.config) {
     reload_result r{false, "configuration reload rejected, the running configuration stays: " +
                                first_line(parsed.output)};
-    spdlog::error("{}", r.message);
+    // Counted before it is logged: whoever reads the log line finds the count.
     proxy.state().metrics.reloads_rejected.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("{}", r.message);
     return r;
   }
   const auto running = proxy.state().latest_config();
@@ -116,8 +117,8 @@ reload_result reload_configuration(server& proxy, const cli_outcome& parsed, con
   if (hook && !plan.pools.empty()) hook(plan.pools);
   reload_result r{true, plan.applied.empty() ? std::string("configuration reloaded: no setting changed")
                                              : "configuration reloaded: " + joined(plan.applied)};
-  spdlog::info("{}", r.message);
   proxy.state().metrics.reloads_applied.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("{}", r.message);
   return r;
 }
 

@@ -101,12 +101,37 @@ bool nlohmann_overflows(const std::string& doc) {
   return false;
 }
 
+// A special character (quote, backslash escape, control, UTF-8 sequence, a stray byte) at every offset of a
+// long string, on both sides of every 8-byte boundary the validator steps over.
+TEST(json_validation, long_strings_are_checked_at_every_offset) {
+  const std::string plain(24, 'a');
+  const struct {
+    std::string_view piece;
+    bool valid;
+  } cases[] = {
+      {"\\\"", true},  {"\\n", true},   {"\\u00e9", true}, {"\xC3\xA9", true}, {"\xF0\x9F\x98\x80", true},
+      {"\x01", false}, {"\x1F", false}, {"\\x", false},    {"\xC3", false},    {"\xED\xA0\x80", false},
+      {"\x80", false}, {"\x7F", true},  {" ", true},       {"\"", false}};
+  for (std::size_t at = 0; at <= plain.size(); ++at) {
+    for (const auto& c : cases) {
+      const std::string doc = "[\"" + plain.substr(0, at) + std::string(c.piece) + plain.substr(at) + "\"]";
+      EXPECT_EQ(is_valid_json(doc), c.valid) << "at " << at << ": " << doc;
+      EXPECT_EQ(is_valid_json(doc), nlohmann::json::accept(doc)) << doc;
+    }
+  }
+}
+
 // Differential: random byte mutations of real documents are accepted exactly when nlohmann accepts them.
 TEST(json_validation, agrees_with_nlohmann_on_random_mutations) {
   const std::string seeds[] = {
       R"({"do_remote_prefill":true,"remote_block_ids":[0,1,2],"remote_engine_id":"e-1","remote_host":"10.0.0.1",)"
       R"("remote_port":5559,"tp_size":1,"x":-1.25e-3,"s":"caf\u00e9 \ud83d\ude00","n":null,"o":{"a":[]}})",
-      "[\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\", 0, -0.0, 1e9, false, {\"k\": \"v\\n\"}]"};
+      "[\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\", 0, -0.0, 1e9, false, {\"k\": \"v\\n\"}]",
+      // long strings: their plain runs are checked eight bytes at a time
+      R"({"long":"abcdefghijklmnopqrstuvwxyz0123456789 ABCDEFGHIJ","esc":"0123456789abcdef\"tail0123456789",)"
+      "\"u\":\"0123456789\xC3\xA9"
+      "abcdefgh01234567\xF0\x9F\x98\x80"
+      "ijklmnopqrstu\"}"};
   const std::string alphabet = "{}[]\":,\\ -+.0123456789eEtrufalsn\x01\x7F\xC3\xA9\xED\xF4\x80uDd";
   std::mt19937 rng(20261129);
   int accepted = 0, checked = 0;
