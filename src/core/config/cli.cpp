@@ -416,6 +416,10 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                    config.decode_retry_kv = *mode;
                    return {};
                  });
+  app.add_flag("--usage-from-decoder", config.usage_from_decoder,
+               "Relay the decoder's usage.prompt_tokens_details.cached_tokens as it is (default: the "
+               "prefiller's figure, which counts the prefix-cache hits)")
+      ->group("Answers");
   flags.add_integer("--max-waiting-retries", config.max_waiting_retries, 0, max_waiting_retries_limit,
                     "Probes of a newly added instance before it is dropped (reference compatibility)",
                     "Retries");

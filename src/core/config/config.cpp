@@ -18,7 +18,8 @@ flow_settings flow_settings_of(const proxy_config& config) {
           .prefill_timeout = config.prefill_timeout,
           .first_token_timeout = config.first_token_timeout,
           .stream_idle_timeout = config.stream_idle_timeout,
-          .disagg_min_prompt_tokens = config.disagg_min_prompt_tokens};
+          .disagg_min_prompt_tokens = config.disagg_min_prompt_tokens,
+          .usage_from_prefiller = !config.usage_from_decoder};
 }
 
 bool reads_session_header(const proxy_config& config) {

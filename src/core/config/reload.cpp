@@ -68,6 +68,7 @@ reload_plan plan_reload(const proxy_config& running, const proxy_config& next) {
   c.reloadable("--max-retries", &pc::max_retries);
   c.reloadable("--retry-delay", &pc::retry_delay);
   c.reloadable("--decode-retry-kv", &pc::decode_retry_kv);
+  c.reloadable("--usage-from-decoder", &pc::usage_from_decoder);
   c.reloadable("--max-waiting-retries", &pc::max_waiting_retries);
   c.reloadable("--waiting-retry-interval", &pc::waiting_retry_interval);
   c.reloadable("--connect-timeout", &pc::connect_timeout);

@@ -1,18 +1,26 @@
 #include "pd_proxy/core/sse/relay_framer.hpp"
 
+#include "pd_proxy/core/flow/usage_rewrite.hpp"
+
 namespace pd_proxy {
 
 relay_framer::write_plan relay_framer::feed(std::string_view piece, bool last) {
   pending_ = after_write::nothing;
-  if (!stream_) return {piece, {}, last};
+  if (!stream_) return cached_tokens_.empty() ? write_plan{piece, {}, last} : feed_held_body(piece, last);
   const std::size_t cut = parser_.feed(piece, [this](const sse_event& event) {
-    if (classify(event) == sse_event_kind::done) saw_done_ = true;
+    const sse_event_kind kind = classify(event);
+    if (kind == sse_event_kind::done) {
+      saw_done_ = true;
+    } else if (!cached_tokens_.empty() && kind == sse_event_kind::token && !event.truncated &&
+               is_final_usage_chunk(event.data)) [[unlikely]] {
+      usage_event_ = true;
+    }
   });
-  if (last) return {held_, piece, true};
+  if (last) return rewritten({held_, piece, true});
   if (cut != std::string_view::npos) {
     rest_ = piece.substr(cut);
     pending_ = after_write::hold_rest;
-    return {held_, piece.substr(0, cut), false};
+    return rewritten({held_, piece.substr(0, cut), false});
   }
   held_.append(piece);
   if (held_.size() > max_held_event_bytes) {
@@ -20,6 +28,33 @@ relay_framer::write_plan relay_framer::feed(std::string_view piece, bool last) {
     return {held_, {}, false};
   }
   return {};
+}
+
+relay_framer::write_plan relay_framer::rewritten(write_plan plan) {
+  if (!usage_event_) [[likely]]
+    return plan;
+  usage_event_ = false;
+  std::string whole;
+  whole.reserve(plan.first.size() + plan.second.size());
+  whole.append(plan.first).append(plan.second);
+  bool changed = false;
+  rewritten_ = with_cached_tokens_in_events(whole, cached_tokens_, changed);
+  return {rewritten_, {}, plan.last};
+}
+
+relay_framer::write_plan relay_framer::feed_held_body(std::string_view piece, bool last) {
+  if (passing_body_) return {piece, {}, last};
+  if (held_.size() + piece.size() > max_rewritten_body_bytes) {
+    passing_body_ = true;  // too long to hold: what was held goes now, then the rest as it comes
+    pending_ = after_write::clear_held;
+    return {held_, piece, last};
+  }
+  held_.append(piece);
+  if (!last) return {};
+  const auto answer = with_cached_tokens(held_, cached_tokens_);
+  if (!answer) return {held_, {}, true};
+  rewritten_ = *answer;
+  return {rewritten_, {}, true};
 }
 
 void relay_framer::written() {

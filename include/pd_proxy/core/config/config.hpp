@@ -54,6 +54,9 @@ struct proxy_config {
   seconds_d retry_delay{0.001};
   // What a decode retry sends to the next decoder (see decode_retry_kv in core/flow/flow_settings.hpp).
   ::pd_proxy::decode_retry_kv decode_retry_kv = ::pd_proxy::decode_retry_kv::reuse;
+  // Answers: the decoder's usage.prompt_tokens_details.cached_tokens is relayed as it is, instead of the
+  // prefiller's figure (core/flow/usage_rewrite.hpp).
+  bool usage_from_decoder = false;
 
   // Accepted for compatibility with the reference's later flags; nothing uses them yet (they are to bound
   // the readiness probe of a backend added at run time).

@@ -34,6 +34,9 @@ struct flow_settings {
   // A prompt estimated below this many tokens skips the prefill hop (--disagg-min-prompt-tokens; 0: never,
   // core/flow/disaggregation.hpp).
   std::size_t disagg_min_prompt_tokens = 0;
+  // The prefiller's usage.prompt_tokens_details.cached_tokens replaces the decoder's in the answer's final
+  // usage (false: --usage-from-decoder).
+  bool usage_from_prefiller = true;
 };
 
 }  // namespace pd_proxy

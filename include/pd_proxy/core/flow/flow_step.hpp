@@ -77,7 +77,8 @@ struct flow_action {
     read_first_byte,  // read the first bytes of the leg's 2xx body within the leg's deadline
     relay,            // relay the leg's body to the client (its first bytes were read): each read within
                       // `timeout`; `keep_request`: the client's request stays in memory (a continuation may
-                      // need it), else it is freed now
+                      // need it), else it is freed now; `cached_tokens` not empty: the answer's final usage
+                      // carries it as prompt_tokens_details.cached_tokens (core/flow/usage_rewrite.hpp)
     release,          // release `hold` of the leg's reservation (the reservation and connection stay);
                       // `with_report`: report `result` first
     report,           // tell the leg's backend's health how the leg went: `result` (once per reservation)
@@ -107,6 +108,7 @@ struct flow_action {
   seconds_d timeout{0};      // send, read_body, relay, back_off
   const spliced_body* body = nullptr;  // send; owned by the machine, valid until the leg's next send
   std::string_view request_id{};       // send: empty means the client's request id
+  std::string_view cached_tokens{};    // relay: digits, or empty (the answer's usage as it is)
   errc code = errc::internal;          // answer_error
   std::string_view message{};          // answer_error
   int status = 0;                      // pass_through

@@ -18,7 +18,16 @@ class relay_framer {
  public:
   static constexpr std::size_t max_held_event_bytes = 256 * 1024;
 
+  /// A JSON body whose usage is rewritten is held whole up to this size; a longer one is passed on as it is.
+  static constexpr std::size_t max_rewritten_body_bytes = 8 * 1024 * 1024;
+
   explicit relay_framer(bool stream) : stream_(stream) {}
+
+  /// From now on the answer's final usage carries `cached_tokens` (digits; empty: nothing changes) as
+  /// usage.prompt_tokens_details.cached_tokens (core/flow/usage_rewrite.hpp): in a stream, the final usage
+  /// event is rewritten in the plan that sends it; a JSON body is held whole and rewritten at its end. Every
+  /// other byte goes as it came. Call before the first feed(); `cached_tokens` is copied.
+  void set_cached_tokens(std::string_view cached_tokens) { cached_tokens_.assign(cached_tokens); }
 
   /// The bytes to write now: `first` then `second` (either may be empty); `last` ends the response.
   struct write_plan {
@@ -49,6 +58,9 @@ class relay_framer {
  private:
   enum class after_write { nothing, hold_rest, clear_held };
 
+  write_plan feed_held_body(std::string_view piece, bool last);  // a JSON body whose usage is rewritten
+  write_plan rewritten(write_plan plan);  // the plan with its final usage event rewritten
+
   bool stream_;
   sse_parser parser_;
   std::string held_;       // bytes of an event not yet complete
@@ -56,6 +68,10 @@ class relay_framer {
   after_write pending_ = after_write::nothing;
   bool sent_half_event_ = false;  // part of an event went out unfinished (it outgrew the bound)
   bool saw_done_ = false;
+  std::string cached_tokens_;  // set_cached_tokens()
+  bool usage_event_ = false;   // the events of this feed() include the final usage event
+  bool passing_body_ = false;  // the JSON body outgrew max_rewritten_body_bytes: passed on as it is
+  std::string rewritten_;      // a rewritten plan's bytes
 };
 
 }  // namespace pd_proxy

@@ -2,6 +2,7 @@
 
 #include "pd_proxy/core/flow/disaggregation.hpp"
 #include "pd_proxy/core/flow/retry.hpp"
+#include "pd_proxy/core/flow/usage_rewrite.hpp"
 #include "pd_proxy/core/memory/recycled_blocks.hpp"
 
 namespace pd_proxy {
@@ -89,7 +90,9 @@ flow_action two_stage::resume(const flow_event& event) {
         holds_kv_ = false;
         prefill_body_ = {};
         decode_body_ = {};
-        plan_.add(flow_action::kind::relay, decode_leg).timeout = settings_.stream_idle_timeout;
+        flow_action& relay = plan_.add(flow_action::kind::relay, decode_leg);
+        relay.timeout = settings_.stream_idle_timeout;
+        relay.cached_tokens = cached_tokens_;
         return next();
       }
       break;
@@ -215,6 +218,10 @@ flow_action two_stage::on_answer(const flow_event& event) {
       kv_transfer_params_.clear();
     }
     local_prefill_ = !kv;
+    // Read only when the answer will carry a final usage to rewrite: a JSON body, or a stream that asked.
+    const bool rewrites_usage =
+        settings_.usage_from_prefiller && (!request_.stream() || asks_for_stream_usage(request_));
+    cached_tokens_.assign(rewrites_usage ? prefill_cached_tokens(event.body) : "");
     decode_body_ = splice_decode_body(
         request_, kv ? std::optional<std::string_view>(kv_transfer_params_) : std::nullopt);
     const bool first_decode = decode_.attempt == 0;  // else a re-prefill inside a decode attempt

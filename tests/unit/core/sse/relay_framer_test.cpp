@@ -81,5 +81,66 @@ TEST(relay_framer, an_event_beyond_256_kib_is_flushed_unfinished) {
   EXPECT_EQ(framer.failure_tail("data: e\n\n"), "data: e\n\n");
 }
 
+// The stream's usage chunk, whole or split at any byte, is rewritten; every other byte goes as it came.
+TEST(relay_framer, the_final_usage_event_carries_the_cached_tokens_whatever_the_split) {
+  const std::string token = "data: {\"id\":\"c\",\"choices\":[{\"text\":\"usage\"}]}\n\n";
+  const std::string usage =
+      "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"prompt_tokens_details\":"
+      "{\"cached_tokens\":8}}}\n\n";
+  const std::string done = "data: [DONE]\n\n";
+  const std::string body = token + usage + done;
+  std::string expected = body;
+  expected.replace(expected.find("\"cached_tokens\":8"), 17, "\"cached_tokens\":32");
+  for (std::size_t cut = 0; cut <= body.size(); ++cut) {
+    relay_framer framer(/*stream=*/true);
+    framer.set_cached_tokens("32");
+    std::string out;
+    const auto a = framer.feed(std::string_view(body).substr(0, cut), false);
+    out += joined(a);
+    framer.written();
+    const auto b = framer.feed(std::string_view(body).substr(cut), true);
+    out += joined(b);
+    framer.written();
+    EXPECT_EQ(out, expected) << "cut at " << cut;
+  }
+}
+
+TEST(relay_framer, without_cached_tokens_the_usage_event_is_relayed_as_it_came) {
+  const std::string body = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9}}\n\ndata: [DONE]\n\n";
+  relay_framer framer(/*stream=*/true);
+  EXPECT_EQ(joined(framer.feed(body, true)), body);
+}
+
+TEST(relay_framer, a_json_body_is_held_whole_and_its_usage_rewritten) {
+  const std::string body = R"({"id":"c","choices":[{"text":"hi"}],"usage":{"prompt_tokens":9}})";
+  for (std::size_t cut = 0; cut <= body.size(); ++cut) {
+    relay_framer framer(/*stream=*/false);
+    framer.set_cached_tokens("7");
+    const auto a = framer.feed(std::string_view(body).substr(0, cut), false);
+    EXPECT_TRUE(a.idle()) << cut;  // held until the end
+    framer.written();
+    const auto b = framer.feed(std::string_view(body).substr(cut), true);
+    EXPECT_EQ(joined(b), R"({"id":"c","choices":[{"text":"hi"}],"usage":{"prompt_tokens":9,)"
+                         R"("prompt_tokens_details":{"cached_tokens":7}}})")
+        << cut;
+    EXPECT_TRUE(b.last);
+  }
+}
+
+TEST(relay_framer, a_json_body_too_long_to_hold_is_passed_on_as_it_is) {
+  relay_framer framer(/*stream=*/false);
+  framer.set_cached_tokens("7");
+  const std::string chunk(relay_framer::max_rewritten_body_bytes / 2 + 1, ' ');
+  std::string out;
+  for (int i = 0; i < 3; ++i) {
+    const auto plan = framer.feed(chunk, false);
+    out += joined(plan);
+    framer.written();
+  }
+  const auto end = framer.feed(R"({"usage":{}})", true);
+  out += joined(end);
+  EXPECT_EQ(out, chunk + chunk + chunk + R"({"usage":{}})");
+}
+
 }  // namespace
 }  // namespace pd_proxy

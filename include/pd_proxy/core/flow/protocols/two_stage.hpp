@@ -24,6 +24,8 @@ namespace pd_proxy {
 /// attempt left are all decided here. A prompt estimated below --disagg-min-prompt-tokens (skips_prefill,
 /// core/flow/disaggregation.hpp) skips the prefill leg: the decode leg alone, with the client's body and no
 /// kv_transfer_params (the decoder prefills locally), its retries as any decode's but never re-prefilled.
+/// The prefill answer's usage.prompt_tokens_details.cached_tokens, when it has one, goes into the relayed
+/// answer's final usage (flow_settings::usage_from_prefiller).
 class two_stage final : public flow_machine {
  public:
   static constexpr leg_id prefill_leg = 0;
@@ -140,7 +142,8 @@ class two_stage final : public flow_machine {
   request_outcome outcome_ = request_outcome::ok;
   request_outcome answer_outcome_ = request_outcome::ok;  // what the answer being written means
   std::string kv_transfer_params_;
-  std::string reprefill_id_;  // "<id>-reprefill<k>" once the k-th new prefill started
+  std::string cached_tokens_;  // the last prefill answer's usage.prompt_tokens_details.cached_tokens, digits
+  std::string reprefill_id_;   // "<id>-reprefill<k>" once the k-th new prefill started
   spliced_body prefill_body_;
   spliced_body decode_body_;
   std::string message_;  // the answer_error message

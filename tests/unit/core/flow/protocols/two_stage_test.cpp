@@ -632,6 +632,9 @@ TEST(flow_settings, from_config) {
   EXPECT_EQ(s.disagg_min_prompt_tokens, 0u);
   config.disagg_min_prompt_tokens = 512;
   EXPECT_EQ(flow_settings_of(config).disagg_min_prompt_tokens, 512u);
+  EXPECT_TRUE(flow_settings_of(config).usage_from_prefiller);
+  config.usage_from_decoder = true;
+  EXPECT_FALSE(flow_settings_of(config).usage_from_prefiller);
   // A machine never runs with fewer than one attempt per leg.
   const auto request = client_request::parse(std::string(client_body)).value();
   EXPECT_EQ(two_stage(flow_settings{.attempts = 0}, request, "r").attempts(), 1);
@@ -943,6 +946,47 @@ TEST(two_stage_disaggregation, a_decoders_verdict_passes_through) {
   EXPECT_EQ(pass.kinds(), "read_body wait end_leg+report pass_through wait");
   expect_passed_through(pass, 400, "text/plain", "too long");
   EXPECT_EQ(h.client_answered(), request_outcome::backend_rejected);
+}
+
+}  // namespace
+}  // namespace pd_proxy
+
+//------------------------------------------------------------------------------ the prefiller's cached_tokens
+
+namespace pd_proxy {
+namespace {
+
+constexpr std::string_view prefill_with_cache =
+    R"({"usage":{"prompt_tokens":64,"prompt_tokens_details":{"cached_tokens":48}},"kv_transfer_params":{"a":1}})";
+
+// The cached_tokens the relay is asked to put into the answer's usage, for a client body and settings.
+std::string relayed_cached_tokens(std::string_view client, const flow_settings& s,
+                                  std::string_view answer = prefill_with_cache) {
+  harness h(s, client);
+  h.to_prefill_send();
+  EXPECT_EQ(h.answered(prefill_leg, 200, answer).last().what, act::reserve);
+  h.step(reserved(decode_leg));
+  EXPECT_EQ(h.step(head(decode_leg, 200)).kinds(), "read_first_byte wait");
+  return std::string(h.step(first_byte()).only(act::relay).cached_tokens);
+}
+
+TEST(two_stage_usage, the_prefillers_cached_tokens_go_to_the_answers_usage) {
+  EXPECT_EQ(relayed_cached_tokens(R"({"prompt":"Hi","stream":false})", settings()), "48");
+  EXPECT_EQ(relayed_cached_tokens(R"({"prompt":"Hi"})", settings()), "48");
+  EXPECT_EQ(relayed_cached_tokens(R"({"prompt":"Hi","stream":true,"stream_options":{"include_usage":true}})",
+                                  settings()),
+            "48");
+}
+
+TEST(two_stage_usage, nothing_is_rewritten_without_a_figure_a_usage_chunk_or_with_usage_from_decoder) {
+  // A stream without stream_options.include_usage ends with no usage chunk.
+  EXPECT_EQ(relayed_cached_tokens(R"({"prompt":"Hi","stream":true})", settings()), "");
+  // The prefiller reported no cached_tokens.
+  EXPECT_EQ(relayed_cached_tokens(R"({"prompt":"Hi"})", settings(), prefill_ok), "");
+  // --usage-from-decoder.
+  flow_settings from_decoder = settings();
+  from_decoder.usage_from_prefiller = false;
+  EXPECT_EQ(relayed_cached_tokens(R"({"prompt":"Hi"})", from_decoder), "");
 }
 
 }  // namespace
