@@ -12,6 +12,7 @@
 #include "pd_proxy/core/http/routes.hpp"
 #include "pd_proxy/mock/openai_format.hpp"
 #include "pd_proxy/mock/prefix_cache.hpp"
+#include "pd_proxy/mock/sglang_pairing.hpp"
 #include "pd_proxy/net/backend/backend_connection.hpp"
 #include "pd_proxy/net/client/client_request_reader.hpp"
 #include "pd_proxy/net/http/client_response.hpp"
@@ -245,6 +246,9 @@ class engine {
       co_await response.send_whole(200, "text/plain; version=0.0.4", metrics_body());
     } else if (req.method() == http::verb::post && path == "/kv/claim") {
       co_await serve_claim(req, response);
+    } else if (req.method() == http::verb::post && path == "/bootstrap/claim") {
+      const auto [status, text] = co_await answer_bootstrap_claim(rooms_, req.body());
+      co_await response.send_whole(status, "application/json", text);
     } else if (req.method() == http::verb::post && path == "/reset_prefix_cache") {
       cache_.clear();
       co_await response.send_whole(200, "application/json", "");
@@ -398,8 +402,19 @@ class engine {
     const json kv = body->contains("kv_transfer_params") && (*body)["kv_transfer_params"].is_object()
                         ? (*body)["kv_transfer_params"]
                         : json::object();
-    const bool prefill_role = flag_true(kv, "do_remote_decode");
-    const bool decode_role = !prefill_role && flag_true(kv, "do_remote_prefill");
+    // SGLang's roles are the engine's; the request must carry its bootstrap fields (sglang_pairing.hpp).
+    const bool sglang = !options_.disaggregation_mode.empty();
+    const bootstrap_fields bootstrap = sglang ? read_bootstrap_fields(*body) : bootstrap_fields{};
+    if (!bootstrap.error.empty()) {
+      co_await response.send_whole(400, "application/json",
+                                   format_error(400, "BadRequestError", bootstrap.error));
+      co_return outcome::served;
+    }
+    const seconds_d bootstrap_timeout{options_.bootstrap_timeout_s};
+    const bool prefill_role =
+        sglang ? options_.disaggregation_mode == "prefill" : flag_true(kv, "do_remote_decode");
+    const bool decode_role = sglang ? options_.disaggregation_mode == "decode"
+                                    : !prefill_role && flag_true(kv, "do_remote_prefill");
     const int prompt_tokens = estimate_prompt_tokens(*body);
 
     if (prefill_role && options_.faults.reject_prefill_400) {
@@ -432,6 +447,20 @@ class engine {
       spec.cached_tokens = *cached;
       stats.prompt_tokens += static_cast<std::uint64_t>(prompt_tokens);
       stats.generation_tokens += 1;
+      if (sglang) {
+        // The KV goes to the decoder that claims the room; the answer comes once it did.
+        if (!co_await rooms_.offer(bootstrap.room, bootstrap_timeout)) {
+          if (co_await cancelled()) co_return outcome::served;
+          co_await response.send_whole(500, "application/json",
+                                       format_error(500, "InternalServerError",
+                                                    "KV transfer timed out: no decode "
+                                                    "claimed the bootstrap room"));
+          co_return outcome::served;
+        }
+        spec.completion_tokens = 1;
+        co_await answer_one_token(response, spec, wants_stream(*body), token_text(request_id, 0));
+        co_return outcome::served;
+      }
       kv_held.cover(0);  // the KV table holds them from here
       auto blocks = kv_.allocate(request_id, prompt_tokens, std::chrono::steady_clock::now());
       if (!blocks) {
@@ -462,7 +491,8 @@ class engine {
     bool local_prefill = true;
     if (decode_role) {
       ++stats.decode_requests;
-      if (co_await claim_remote_kv(kv, request_id)) {
+      if (sglang ? co_await claim_from_prefill(bootstrap, request_id, bootstrap_timeout)
+                 : co_await claim_remote_kv(kv, request_id)) {
         ++stats.kv_pulls;
         local_prefill = false;
         // As vLLM's num_cached_tokens: the prompt's KV came from the prefiller but for the last token, which
@@ -472,6 +502,14 @@ class engine {
         ++stats.kv_pull_failures;
       }
       if (co_await cancelled()) co_return outcome::served;
+      if (sglang && local_prefill) {  // SGLang's decode aborts: there is no local prefill
+        co_await response.send_whole(
+            500, "application/json",
+            format_error(500, "InternalServerError",
+                         "KV transfer failed: the prefill of the bootstrap room never "
+                         "showed up"));
+        co_return outcome::served;
+      }
     } else {
       ++stats.plain_requests;
     }
@@ -557,6 +595,7 @@ class engine {
   std::string engine_id_;
   kv_block_table kv_;
   prefix_cache cache_;
+  bootstrap_rooms rooms_;           // --disaggregation-mode prefill: rooms offered to decoders
   std::size_t running_blocks_ = 0;  // KV blocks of running sequences (kv_hold)
   std::mt19937_64 rng_;
   std::uint64_t request_count_ = 0;

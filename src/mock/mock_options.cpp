@@ -45,6 +45,19 @@ mock_cli_outcome parse_mock_command_line(int argc, const char* const* argv) {
   bool no_side_channel = false;
   app.add_flag("--no-kv-side-channel", no_side_channel,
                "Decoders do not claim KV blocks from prefillers over HTTP (they only check the params)");
+  app.add_option(
+         "--disaggregation-mode", o.disaggregation_mode,
+         "SGLang PD role of every engine: prefill or decode (requests carry bootstrap_host, "
+         "bootstrap_port, bootstrap_room; the decode pairs with its prefill by room). Default: vLLM roles "
+         "from kv_transfer_params")
+      ->check(CLI::IsMember({"", "prefill", "decode"}))
+      ->group("SGLang");
+  app.add_option(
+         "--bootstrap-timeout", o.bootstrap_timeout_s,
+         "Seconds an SGLang decode waits for its prefill (and a prefill for its decode) before it fails "
+         "the request with 500")
+      ->check(CLI::PositiveNumber)
+      ->group("SGLang");
   app.add_option("--fail-status", o.faults.fail_status, "Answer every request with this HTTP status")
       ->check(CLI::Range(0, 599))
       ->group("Faults");

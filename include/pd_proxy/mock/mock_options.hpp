@@ -34,6 +34,11 @@ struct mock_options {
   std::size_t block_tokens = 16;           // tokens per block
   std::size_t prefix_cache_blocks = 4096;  // prefix-cache LRU per engine, in blocks of block_tokens (0: off)
   bool kv_side_channel = true;             // decoders claim KV blocks from the prefiller over HTTP
+  // SGLang's PD roles (src/mock/sglang_pairing.cpp): "prefill" or "decode" makes every engine of the process
+  // an SGLang engine of that role (requests carry bootstrap_host/port/room); empty: vLLM's roles, read from
+  // each request's kv_transfer_params.
+  std::string disaggregation_mode;
+  double bootstrap_timeout_s = 30.0;  // a decode waits this long for its prefill, a prefill for its decode
   fault_options faults;
   std::uint64_t seed = 0;
   std::int64_t created = 0;  // fixed `created` timestamp for byte-reproducible output (0: the clock)

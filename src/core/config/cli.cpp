@@ -18,6 +18,7 @@
 #include <thread>
 #include <tuple>
 
+#include "pd_proxy/core/backends/bootstrap_ports.hpp"
 #include "pd_proxy/core/backends/pool_expansion.hpp"
 #include "pd_proxy/core/config/config_sources.hpp"
 #include "pd_proxy/core/config/man_page.hpp"
@@ -361,6 +362,11 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
 
   const role_lists prefill = add_role_flags(flags, "prefiller", "Prefiller", 8001);
   const role_lists decode = add_role_flags(flags, "decoder", "Decoder", 8002);
+  const auto& bootstrap_ports = flags.add_list(
+      "--prefiller-bootstrap-ports", {},
+      "Each prefiller's SGLang bootstrap port (one per --prefiller-hosts entry, expanded as the ports; "
+      "--pd-protocol sglang-bootstrap sends it as bootstrap_port; none given: null, the engine's default)",
+      "Prefiller pool", "PORT");
 
   std::vector<std::string> prefiller_dns, decoder_dns;
   app.add_option("--prefiller-dns", prefiller_dns,
@@ -383,7 +389,8 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
 
   flags.add_text("--pd-protocol", config.pd_protocol,
                  "The PD protocol family spoken to the backends: two-stage (vLLM's: prefill with "
-                 "max_tokens 1, then decode with the prefiller's kv_transfer_params)",
+                 "max_tokens 1, then decode with the prefiller's kv_transfer_params) or sglang-bootstrap "
+                 "(SGLang's: one body with bootstrap_host/port/room to a prefiller and a decoder at once)",
                  "Retries", "two-stage", [&config](const std::string& text) -> std::string {
                    if (find_pd_protocol(text) == nullptr) {
                      std::string known;
@@ -656,6 +663,25 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
     auto prefillers = expand_role(flags, prefill, "prefiller");
     if (!prefillers.ok()) return usage_error(prefillers.error);
     config.prefillers = std::move(prefillers.backends);
+    if (flags.given("--prefiller-bootstrap-ports")) {
+      std::vector<long long> ports, increments;
+      std::optional<std::vector<long long>> ports_inc;
+      if (auto e = to_integers("--prefiller-bootstrap-ports", bootstrap_ports, 1, max_port, ports);
+          !e.empty())
+        return usage_error(e);
+      if (flags.given("--prefiller-ports-inc")) {
+        if (auto e = to_integers("--prefiller-ports-inc", *prefill.ports_inc, 1, max_pool_count, increments);
+            !e.empty())
+          return usage_error(e);
+        ports_inc = std::move(increments);
+      }
+      if (auto e = apply_bootstrap_ports(ports, prefill.hosts->size(), ports_inc, config.prefillers);
+          !e.empty())
+        return usage_error(e);
+    }
+  } else if (flags.given("--prefiller-bootstrap-ports")) {
+    return usage_error(
+        "--prefiller-bootstrap-ports needs --prefiller-hosts (DNS-discovered prefillers get none)");
   }
   if (static_pool("decoder", decoder_dns)) {
     auto decoders = expand_role(flags, decode, "decoder");

@@ -23,6 +23,18 @@ std::vector<backend_address> difference(const std::vector<backend_address>& from
   return out;
 }
 
+// Whether a prefiller in both pools has another bootstrap port in `next`.
+bool kept_bootstrap_port_changed(const std::vector<backend_address>& old,
+                                 const std::vector<backend_address>& next) {
+  std::map<std::string, std::optional<std::uint16_t>> ports;
+  for (const auto& a : old) ports.emplace(a.authority(), a.bootstrap_port);
+  for (const auto& a : next) {
+    const auto it = ports.find(a.authority());
+    if (it != ports.end() && it->second != a.bootstrap_port) return true;
+  }
+  return false;
+}
+
 // Walks the settings once: a reloadable one is copied from `next` into the plan's config and, when it
 // changed, listed as applied; a fixed one keeps its running value and, when it changed, is listed as ignored.
 class classifier {
@@ -112,6 +124,9 @@ reload_plan plan_reload(const proxy_config& running, const proxy_config& next) {
   c.fixed("--access-log", &pc::access_log);
   c.fixed("--prefiller-dns/--decoder-dns", &pc::dns_targets);
   c.fixed("--dns-refresh-interval", &pc::dns_refresh_interval);
+  // A prefiller kept by the reload keeps the bootstrap port it was added with; added ones take theirs.
+  if (kept_bootstrap_port_changed(running.prefillers, next.prefillers))
+    plan.ignored.emplace_back("--prefiller-bootstrap-ports");
   return plan;
 }
 

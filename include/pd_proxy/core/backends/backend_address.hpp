@@ -18,13 +18,19 @@ std::string_view to_string(backend_role role);
 struct backend_address {
   std::string host;        // canonical (parse_host): host name, IPv4 literal or IPv6 literal (no brackets)
   std::uint16_t port = 0;  // 1..65535
+  // A prefiller's SGLang bootstrap port (--prefiller-bootstrap-ports; none: the engine's default), sent to
+  // both legs by --pd-protocol sglang-bootstrap. An attribute of the instance, not part of its identity.
+  std::optional<std::uint16_t> bootstrap_port{};
 
   /// "host:port", with an IPv6 literal in brackets ("[::1]:9000"). Used for the Host header and logs.
   std::string authority() const;
 
-  /// Equal hosts and ports. Hosts from parse_host are canonical, so this is "the same instance": two
-  /// spellings of one IP address compare equal; a name and an address never do (names are not resolved).
-  friend bool operator==(const backend_address&, const backend_address&) = default;
+  /// Equal hosts and ports (the bootstrap port is not compared). Hosts from parse_host are canonical, so this
+  /// is "the same instance": two spellings of one IP address compare equal; a name and an address never do
+  /// (names are not resolved).
+  friend bool operator==(const backend_address& a, const backend_address& b) {
+    return a.host == b.host && a.port == b.port;
+  }
 };
 
 /// True when `host` is an IPv6 literal (contains ':').

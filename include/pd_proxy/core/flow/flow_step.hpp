@@ -57,6 +57,7 @@ struct flow_event {
   int status = 0;             // head, body
   std::string_view content_type{};
   std::string_view body{};
+  const backend* target = nullptr;  // reserved: the backend the leg holds (valid while the leg holds it)
 };
 
 /// What the driver does next. Synchronous actions (check_role, reserve, release, report, close, end_leg) are

@@ -403,7 +403,7 @@ class basic_pd_driver final : public abortable {
     leg.tried.add(target.id());
     (action.role == backend_role::prefill ? request_.record.prefiller : request_.record.decoder)
         .assign(target.authority());
-    return {.what = flow_event::kind::reserved, .leg = action.leg};
+    return {.what = flow_event::kind::reserved, .leg = action.leg, .target = &target};
   }
 
   //------------------------------------------------------------------------------
@@ -607,8 +607,9 @@ class basic_pd_driver final : public abortable {
     if (action.keep_request) {
       request_.keep_for_continuation();
     } else {
-      // No retry can need the prompt any more, nor the answers read whole.
-      request_.release_prompt();
+      // No retry can need the prompt any more, nor the answers read whole; but a send still in flight on
+      // another leg writes views of it (two legs sent at once): then it goes with the request.
+      if (!sending_elsewhere(action.leg)) request_.release_prompt();
       for (std::size_t i = 0; i < max_legs; ++i) {
         if (!running(static_cast<leg_id>(i))) legs_[i].answer = {};
       }
@@ -641,6 +642,18 @@ class basic_pd_driver final : public abortable {
         co_return co_await end_after_failure(action, leg, framer, failure);
       n = got;
     }
+  }
+
+  // A send on a leg other than `id` is queued or running (never in two-stage: no table exists).
+  bool sending_elsewhere(leg_id id) const {
+    if (!ops_) return false;
+    for (std::size_t slot = 0; slot < max_legs; ++slot) {
+      const operation& op = (*ops_)[slot];
+      if (slot != id && (op.queued || (op.running && !op.dropped)) &&
+          op.action.what == flow_action::kind::send)
+        return true;
+    }
+    return false;
   }
 
   // A relayed piece reached the client: the first is the request's first token; for streams the time since
