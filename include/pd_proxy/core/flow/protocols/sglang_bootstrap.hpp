@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "pd_proxy/core/flow/action_plan.hpp"
 #include "pd_proxy/core/flow/flow_machine.hpp"
 #include "pd_proxy/core/flow/flow_settings.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
@@ -64,29 +65,6 @@ class sglang_bootstrap final : public flow_machine {
     std::string body;
   };
 
-  // Actions decided together, carried out in order (as two_stage's plan).
-  class plan {
-   public:
-    void clear() { head_ = size_ = 0; }
-    flow_action& add(flow_action::kind what, leg_id leg) {
-      flow_action& action = actions_[(head_ + size_++) % actions_.size()];
-      action = flow_action{.what = what, .leg = leg};
-      return action;
-    }
-    bool empty() const { return size_ == 0; }
-    flow_action pop() {
-      const flow_action next = actions_[head_];
-      head_ = (head_ + 1) % actions_.size();
-      --size_;
-      return next;
-    }
-
-   private:
-    std::array<flow_action, 4> actions_;
-    std::uint8_t head_ = 0;
-    std::uint8_t size_ = 0;
-  };
-
   flow_action next();
   flow_action pop();
   flow_action begin_attempt();
@@ -117,7 +95,7 @@ class sglang_bootstrap final : public flow_machine {
   std::string_view request_id_;
   state state_ = state::idle;
   leg_id leg_ = prefill_leg;  // the leg being reserved; the failed leg while backing off
-  plan plan_;
+  action_plan plan_;
   int attempt_ = 0;
   bool fresh_[2] = {true, true};   // the attempt's reserve of each leg forgets the backends the leg tried
   bool open_[2] = {false, false};  // the leg holds a reservation (an end_leg is due)

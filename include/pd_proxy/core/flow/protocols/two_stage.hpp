@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "pd_proxy/core/flow/action_plan.hpp"
 #include "pd_proxy/core/flow/flow_machine.hpp"
 #include "pd_proxy/core/flow/flow_settings.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
@@ -75,31 +76,6 @@ class two_stage final : public flow_machine {
     std::string body;
   };
 
-  // Actions decided together, carried out in order: each but the last is answered with done_sync or
-  // started; the last's result is the next event the state reads (a `wait` follows an asynchronous one).
-  class plan {
-   public:
-    void clear() { head_ = size_ = 0; }
-    /// A new last action, for the caller to fill in (built in place: actions are large).
-    flow_action& add(flow_action::kind what, leg_id leg) {
-      flow_action& action = actions_[(head_ + size_++) % actions_.size()];
-      action = flow_action{.what = what, .leg = leg};
-      return action;
-    }
-    bool empty() const { return size_ == 0; }
-    flow_action pop() {
-      const flow_action next = actions_[head_];
-      head_ = (head_ + 1) % actions_.size();
-      --size_;
-      return next;
-    }
-
-   private:
-    std::array<flow_action, 4> actions_;
-    std::uint8_t head_ = 0;
-    std::uint8_t size_ = 0;
-  };
-
   flow_action next();  // the plan's next action, or wait
   flow_action pop();   // the plan's next action (marked then_wait when it is asynchronous and the last)
   flow_action begin_prefill(bool first_attempt);
@@ -130,7 +106,7 @@ class two_stage final : public flow_machine {
   std::string_view request_id_;
   state state_ = state::idle;
   leg_id leg_ = prefill_leg;  // the leg being attempted (or backed off)
-  plan plan_;
+  action_plan plan_;
   leg_state prefill_;
   leg_state decode_;
   bool first_attempt_ = true;  // the attempt being reserved is its leg's first (its tried set is new)
