@@ -10,6 +10,7 @@
 
 #include "pd_proxy/core/backends/backend.hpp"
 #include "pd_proxy/core/flow/bootstrap_body.hpp"
+#include "pd_proxy/core/flow/flow_action_name.hpp"
 #include "pd_proxy/core/flow/protocols/registry.hpp"
 
 namespace pd_proxy {
@@ -31,39 +32,7 @@ flow_settings settings(int attempts = 3) {
 }
 
 std::string_view name(act what) {
-  switch (what) {
-    case act::check_role:
-      return "check_role";
-    case act::reserve:
-      return "reserve";
-    case act::send:
-      return "send";
-    case act::read_body:
-      return "read_body";
-    case act::read_first_byte:
-      return "read_first_byte";
-    case act::relay:
-      return "relay";
-    case act::release:
-      return "release";
-    case act::report:
-      return "report";
-    case act::close:
-      return "close";
-    case act::end_leg:
-      return "end_leg";
-    case act::back_off:
-      return "back_off";
-    case act::answer_error:
-      return "answer_error";
-    case act::pass_through:
-      return "pass_through";
-    case act::wait:
-      return "wait";
-    case act::done:
-      return "done";
-  }
-  return "?";
+  return to_string(what);
 }
 
 // What the machine asked for after one event (answered as the real driver would: done_sync for a

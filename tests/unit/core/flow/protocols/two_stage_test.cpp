@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pd_proxy/core/config/config.hpp"
+#include "pd_proxy/core/flow/flow_action_name.hpp"
 #include "pd_proxy/core/flow/midstream_error.hpp"
 
 namespace pd_proxy {
@@ -34,39 +35,7 @@ flow_settings settings(int attempts = 3, decode_retry_kv mode = decode_retry_kv:
 }
 
 std::string_view name(act what) {
-  switch (what) {
-    case act::check_role:
-      return "check_role";
-    case act::reserve:
-      return "reserve";
-    case act::send:
-      return "send";
-    case act::read_body:
-      return "read_body";
-    case act::read_first_byte:
-      return "read_first_byte";
-    case act::relay:
-      return "relay";
-    case act::release:
-      return "release";
-    case act::report:
-      return "report";
-    case act::close:
-      return "close";
-    case act::end_leg:
-      return "end_leg";
-    case act::back_off:
-      return "back_off";
-    case act::answer_error:
-      return "answer_error";
-    case act::pass_through:
-      return "pass_through";
-    case act::wait:
-      return "wait";
-    case act::done:
-      return "done";
-  }
-  return "?";
+  return to_string(what);
 }
 
 bool is_async(act what) {
