@@ -34,6 +34,10 @@ struct flow_settings {
   // A prompt estimated below this many tokens skips the prefill hop (--disagg-min-prompt-tokens; 0: never,
   // core/flow/disaggregation.hpp).
   std::size_t disagg_min_prompt_tokens = 0;
+  // decoder-first: the metaserver URL the decoders call back (a view of the request's configuration, which
+  // outlives its machine) and how long they have to call back once the decoder was sent the request.
+  std::string_view metaserver_url{};
+  seconds_d metaserver_timeout{0};
 };
 
 }  // namespace pd_proxy

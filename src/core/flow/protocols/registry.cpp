@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "pd_proxy/core/flow/protocols/decoder_first.hpp"
 #include "pd_proxy/core/flow/protocols/two_stage.hpp"
 
 namespace pd_proxy {
@@ -10,6 +11,7 @@ namespace {
 // Adding a family: its files in core/flow/protocols/, and one line here.
 constexpr std::array protocols{
     pd_protocol{"two-stage", &make_two_stage},
+    pd_protocol{"decoder-first", &make_decoder_first, /*takes_call_backs=*/true},
 };
 
 }  // namespace

@@ -61,6 +61,14 @@ std::string_view name(act what) {
       return "answer_error";
     case act::pass_through:
       return "pass_through";
+    case act::expect_signals:
+      return "expect_signals";
+    case act::await_signal:
+      return "await_signal";
+    case act::answer_signals:
+      return "answer_signals";
+    case act::forget_signals:
+      return "forget_signals";
     case act::wait:
       return "wait";
     case act::done:
