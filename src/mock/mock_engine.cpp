@@ -10,6 +10,7 @@
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
 #include "pd_proxy/core/http/routes.hpp"
+#include "pd_proxy/mock/layerwise_pairing.hpp"
 #include "pd_proxy/mock/openai_format.hpp"
 #include "pd_proxy/mock/prefix_cache.hpp"
 #include "pd_proxy/net/backend/backend_connection.hpp"
@@ -48,6 +49,7 @@ class engine {
         acceptor_(std::in_place, io),
         kv_(options.kv_blocks, options.block_tokens),
         cache_(options.prefix_cache_blocks, options.block_tokens),
+        pushes_(io.get_executor()),
         rng_(options.seed * 1000003 + index) {
     acceptor_->open(endpoint.protocol());
     acceptor_->set_option(net::socket_base::reuse_address(true));
@@ -245,6 +247,11 @@ class engine {
       co_await response.send_whole(200, "text/plain; version=0.0.4", metrics_body());
     } else if (req.method() == http::verb::post && path == "/kv/claim") {
       co_await serve_claim(req, response);
+    } else if (req.method() == http::verb::post && path == "/mock/kv_push") {
+      const auto pushed = parse_json_object(req.body());
+      const bool waited = pushed && pushes_.push(pushed->value("request_id", std::string()));
+      co_await response.send_whole(waited ? 200 : 404, "application/json",
+                                   waited ? "{}" : R"({"waited":false})");
     } else if (req.method() == http::verb::post && path == "/reset_prefix_cache") {
       cache_.clear();
       co_await response.send_whole(200, "application/json", "");
@@ -363,6 +370,47 @@ class engine {
     co_return !read_ec && answer.result_int() == 200;
   }
 
+  // A layerwise decode: calls the metaserver back for each of its ids (concurrently, as the connector's
+  // thread pool), then waits for every id's KV push. Nullopt once the KV is in; else the status and message.
+  net::awaitable<std::optional<std::pair<int, std::string>>> receive_layerwise_kv(
+      const json& kv, const json& body, bool chat, const std::string& request_id, int prompt_tokens) {
+    std::string host, target;
+    std::uint16_t port = 0;
+    if (!is_loopback_url(kv["metaserver"].get<std::string>(), host, port, target)) {
+      co_return std::pair{400, std::string("pd-mock calls back loopback metaserver URLs only")};
+    }
+    const auto ids = layerwise_ids(body, chat, request_id);
+    const auto waiting = pushes_.expect(ids);
+    json blocks = json::array();
+    const auto count = std::min<std::size_t>(
+        1024, (static_cast<std::size_t>(std::max(prompt_tokens, 1)) + options_.block_tokens - 1) /
+                  options_.block_tokens);
+    for (std::size_t i = 0; i < count; ++i) blocks.push_back(i);
+    for (const auto& id : ids) {
+      const json callback{
+          {"token_ids", json::array()},
+          {"request_id", id},
+          {"do_remote_prefill", false},
+          {"do_remote_decode", true},
+          {"remote_block_ids", blocks},
+          {"remote_block_size", options_.block_tokens},
+          {"remote_engine_id", engine_id_},
+          {"remote_host", options_.advertise_host.empty() ? options_.host : options_.advertise_host},
+          {"remote_port", port_},
+          {"remote_tp_size", 1},
+          {"remote_pcp_size", 1},
+          {"remote_dcp_size", 1},
+          {"remote_cached_tokens", 0}};
+      net::co_spawn(io_, post_metaserver(host, port, target, dump_json(callback), claim_timeout),
+                    net::detached);
+    }
+    if (!co_await waiting->wait(seconds_d{options_.layerwise_kv_timeout_s})) {
+      co_return std::pair{500,
+                          std::string("the prefiller's KV did not arrive within --layerwise-kv-timeout")};
+    }
+    co_return std::nullopt;
+  }
+
   std::optional<int> injected_failure() {
     const auto& f = options_.faults;
     const int status = f.fail_status != 0 ? f.fail_status : 500;
@@ -401,6 +449,14 @@ class engine {
     const bool prefill_role = flag_true(kv, "do_remote_decode");
     const bool decode_role = !prefill_role && flag_true(kv, "do_remote_prefill");
     const int prompt_tokens = estimate_prompt_tokens(*body);
+    const bool layerwise = prefill_role ? is_layerwise_prefill(kv) : decode_role && is_layerwise_decode(kv);
+    if (layerwise && prefill_role) {
+      if (const auto error = layerwise_prefill_error(*body); !error.empty()) {
+        ++stats.failed;
+        co_await response.send_whole(400, "application/json", format_error(400, "BadRequestError", error));
+        co_return outcome::served;
+      }
+    }
 
     if (prefill_role && options_.faults.reject_prefill_400) {
       ++stats.failed;
@@ -432,6 +488,20 @@ class engine {
       spec.cached_tokens = *cached;
       stats.prompt_tokens += static_cast<std::uint64_t>(prompt_tokens);
       stats.generation_tokens += 1;
+      if (layerwise) {  // the KV goes to the decoders now; the answer carries none
+        spec.completion_tokens = 1;
+        for (const auto& target : layerwise_push_targets(kv)) {
+          if (!co_await push_kv(target.host, target.port, target.request_id, claim_timeout)) {
+            co_await response.send_whole(
+                500, "application/json",
+                format_error(500, "InternalServerError", "KV push to " + target.request_id + " failed"));
+            co_return outcome::served;
+          }
+        }
+        co_await response.send_whole(200, "application/json",
+                                     format_full_response(spec, token_text(request_id, 0)));
+        co_return outcome::served;
+      }
       kv_held.cover(0);  // the KV table holds them from here
       auto blocks = kv_.allocate(request_id, prompt_tokens, std::chrono::steady_clock::now());
       if (!blocks) {
@@ -462,7 +532,17 @@ class engine {
     bool local_prefill = true;
     if (decode_role) {
       ++stats.decode_requests;
-      if (co_await claim_remote_kv(kv, request_id)) {
+      if (layerwise) {
+        if (auto error = co_await receive_layerwise_kv(kv, *body, chat, request_id, prompt_tokens)) {
+          ++stats.kv_pull_failures;
+          co_await response.send_whole(error->first, "application/json",
+                                       format_error(error->first, "BadRequestError", error->second));
+          co_return outcome::served;
+        }
+        ++stats.kv_pulls;
+        local_prefill = false;
+        spec.cached_tokens = std::max(0, prompt_tokens - 1);
+      } else if (co_await claim_remote_kv(kv, request_id)) {
         ++stats.kv_pulls;
         local_prefill = false;
         // As vLLM's num_cached_tokens: the prompt's KV came from the prefiller but for the last token, which
@@ -557,6 +637,7 @@ class engine {
   std::string engine_id_;
   kv_block_table kv_;
   prefix_cache cache_;
+  kv_push_waits pushes_;            // layerwise decodes waiting for their KV
   std::size_t running_blocks_ = 0;  // KV blocks of running sequences (kv_hold)
   std::mt19937_64 rng_;
   std::uint64_t request_count_ = 0;
