@@ -10,6 +10,7 @@
 #include "pd_proxy/core/http/http_wire.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
 #include "pd_proxy/core/http/routes.hpp"
+#include "pd_proxy/mock/layerwise_pairing.hpp"
 #include "pd_proxy/mock/openai_format.hpp"
 #include "pd_proxy/mock/prefix_cache.hpp"
 #include "pd_proxy/mock/sglang_pairing.hpp"
@@ -49,6 +50,7 @@ class engine {
         acceptor_(std::in_place, io),
         kv_(options.kv_blocks, options.block_tokens),
         cache_(options.prefix_cache_blocks, options.block_tokens),
+        pushes_(io.get_executor()),
         rng_(options.seed * 1000003 + index) {
     acceptor_->open(endpoint.protocol());
     acceptor_->set_option(net::socket_base::reuse_address(true));
@@ -249,6 +251,11 @@ class engine {
     } else if (req.method() == http::verb::post && path == "/bootstrap/claim") {
       const auto [status, text] = co_await answer_bootstrap_claim(rooms_, req.body());
       co_await response.send_whole(status, "application/json", text);
+    } else if (req.method() == http::verb::post && path == "/mock/kv_push") {
+      const auto pushed = parse_json_object(req.body());
+      const bool waited = pushed && pushes_.push(pushed->value("request_id", std::string()));
+      co_await response.send_whole(waited ? 200 : 404, "application/json",
+                                   waited ? "{}" : R"({"waited":false})");
     } else if (req.method() == http::verb::post && path == "/reset_prefix_cache") {
       cache_.clear();
       co_await response.send_whole(200, "application/json", "");
@@ -367,6 +374,47 @@ class engine {
     co_return !read_ec && answer.result_int() == 200;
   }
 
+  // A layerwise decode: calls the metaserver back for each of its ids (concurrently, as the connector's
+  // thread pool), then waits for every id's KV push. Nullopt once the KV is in; else the status and message.
+  net::awaitable<std::optional<std::pair<int, std::string>>> receive_layerwise_kv(
+      const json& kv, const json& body, bool chat, const std::string& request_id, int prompt_tokens) {
+    std::string host, target;
+    std::uint16_t port = 0;
+    if (!is_loopback_url(kv["metaserver"].get<std::string>(), host, port, target)) {
+      co_return std::pair{400, std::string("pd-mock calls back loopback metaserver URLs only")};
+    }
+    const auto ids = layerwise_ids(body, chat, request_id);
+    const auto waiting = pushes_.expect(ids);
+    json blocks = json::array();
+    const auto count = std::min<std::size_t>(
+        1024, (static_cast<std::size_t>(std::max(prompt_tokens, 1)) + options_.block_tokens - 1) /
+                  options_.block_tokens);
+    for (std::size_t i = 0; i < count; ++i) blocks.push_back(i);
+    for (const auto& id : ids) {
+      const json callback{
+          {"token_ids", json::array()},
+          {"request_id", id},
+          {"do_remote_prefill", false},
+          {"do_remote_decode", true},
+          {"remote_block_ids", blocks},
+          {"remote_block_size", options_.block_tokens},
+          {"remote_engine_id", engine_id_},
+          {"remote_host", options_.advertise_host.empty() ? options_.host : options_.advertise_host},
+          {"remote_port", port_},
+          {"remote_tp_size", 1},
+          {"remote_pcp_size", 1},
+          {"remote_dcp_size", 1},
+          {"remote_cached_tokens", 0}};
+      net::co_spawn(io_, post_metaserver(host, port, target, dump_json(callback), claim_timeout),
+                    net::detached);
+    }
+    if (!co_await waiting->wait(seconds_d{options_.layerwise_kv_timeout_s})) {
+      co_return std::pair{500,
+                          std::string("the prefiller's KV did not arrive within --layerwise-kv-timeout")};
+    }
+    co_return std::nullopt;
+  }
+
   std::optional<int> injected_failure() {
     const auto& f = options_.faults;
     const int status = f.fail_status != 0 ? f.fail_status : 500;
@@ -416,6 +464,14 @@ class engine {
     const bool decode_role = sglang ? options_.disaggregation_mode == "decode"
                                     : !prefill_role && flag_true(kv, "do_remote_prefill");
     const int prompt_tokens = estimate_prompt_tokens(*body);
+    const bool layerwise = prefill_role ? is_layerwise_prefill(kv) : decode_role && is_layerwise_decode(kv);
+    if (layerwise && prefill_role) {
+      if (const auto error = layerwise_prefill_error(*body); !error.empty()) {
+        ++stats.failed;
+        co_await response.send_whole(400, "application/json", format_error(400, "BadRequestError", error));
+        co_return outcome::served;
+      }
+    }
 
     if (prefill_role && options_.faults.reject_prefill_400) {
       ++stats.failed;
@@ -461,6 +517,20 @@ class engine {
         co_await answer_one_token(response, spec, wants_stream(*body), token_text(request_id, 0));
         co_return outcome::served;
       }
+      if (layerwise) {  // the KV goes to the decoders now; the answer carries none
+        spec.completion_tokens = 1;
+        for (const auto& target : layerwise_push_targets(kv)) {
+          if (!co_await push_kv(target.host, target.port, target.request_id, claim_timeout)) {
+            co_await response.send_whole(
+                500, "application/json",
+                format_error(500, "InternalServerError", "KV push to " + target.request_id + " failed"));
+            co_return outcome::served;
+          }
+        }
+        co_await response.send_whole(200, "application/json",
+                                     format_full_response(spec, token_text(request_id, 0)));
+        co_return outcome::served;
+      }
       kv_held.cover(0);  // the KV table holds them from here
       auto blocks = kv_.allocate(request_id, prompt_tokens, std::chrono::steady_clock::now());
       if (!blocks) {
@@ -491,8 +561,18 @@ class engine {
     bool local_prefill = true;
     if (decode_role) {
       ++stats.decode_requests;
-      if (sglang ? co_await claim_from_prefill(bootstrap, request_id, bootstrap_timeout)
-                 : co_await claim_remote_kv(kv, request_id)) {
+      if (layerwise) {
+        if (auto error = co_await receive_layerwise_kv(kv, *body, chat, request_id, prompt_tokens)) {
+          ++stats.kv_pull_failures;
+          co_await response.send_whole(error->first, "application/json",
+                                       format_error(error->first, "BadRequestError", error->second));
+          co_return outcome::served;
+        }
+        ++stats.kv_pulls;
+        local_prefill = false;
+        spec.cached_tokens = std::max(0, prompt_tokens - 1);
+      } else if (sglang ? co_await claim_from_prefill(bootstrap, request_id, bootstrap_timeout)
+                        : co_await claim_remote_kv(kv, request_id)) {
         ++stats.kv_pulls;
         local_prefill = false;
         // As vLLM's num_cached_tokens: the prompt's KV came from the prefiller but for the last token, which
@@ -596,6 +676,7 @@ class engine {
   kv_block_table kv_;
   prefix_cache cache_;
   bootstrap_rooms rooms_;           // --disaggregation-mode prefill: rooms offered to decoders
+  kv_push_waits pushes_;            // layerwise decodes waiting for their KV
   std::size_t running_blocks_ = 0;  // KV blocks of running sequences (kv_hold)
   std::mt19937_64 rng_;
   std::uint64_t request_count_ = 0;

@@ -37,6 +37,9 @@ mock_cli_outcome parse_mock_command_line(int argc, const char* const* argv) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--kv-timeout", o.kv_timeout_s, "Seconds a prefiller holds unclaimed KV blocks")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--layerwise-kv-timeout", o.layerwise_kv_timeout_s,
+                 "Seconds a layerwise (decoder-first) decode waits for its prefiller's KV push, else 500")
+      ->check(CLI::PositiveNumber);
   app.add_option("--kv-blocks", o.kv_blocks, "KV blocks per engine")->check(CLI::PositiveNumber);
   app.add_option("--block-tokens", o.block_tokens, "Tokens per KV block")->check(CLI::PositiveNumber);
   app.add_option("--prefix-cache-blocks", o.prefix_cache_blocks,

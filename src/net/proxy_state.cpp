@@ -1,5 +1,7 @@
 #include "pd_proxy/net/proxy_state.hpp"
 
+#include "pd_proxy/core/flow/protocols/decoder_first.hpp"
+
 namespace pd_proxy {
 namespace {
 
@@ -27,6 +29,13 @@ proxy_state::proxy_state(proxy_config c)
                           .retry_interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                               config.waiting_retry_interval),
                           .max_waiting = 4096}) {
+  if (protocol.takes_call_backs) {
+    signals = std::make_unique<signal_board>(
+        config.metaserver_max_pending,
+        config.metaserver_url.empty()
+            ? default_metaserver_url(config.host, config.port, !config.tls_cert.empty())
+            : config.metaserver_url);
+  }
   for (const auto& address : config.prefillers) add_backend(backend_role::prefill, address);
   for (const auto& address : config.decoders) add_backend(backend_role::decode, address);
 }

@@ -30,6 +30,7 @@ struct mock_options {
   timing_params timing;
   int max_num_seqs = 256;                  // running sequences per engine; more wait
   double kv_timeout_s = 120.0;             // a prefiller frees unclaimed KV blocks after this
+  double layerwise_kv_timeout_s = 30.0;    // a layerwise decode waits this long for its KV push
   std::size_t kv_blocks = 1 << 16;         // KV blocks per engine
   std::size_t block_tokens = 16;           // tokens per block
   std::size_t prefix_cache_blocks = 4096;  // prefix-cache LRU per engine, in blocks of block_tokens (0: off)

@@ -17,6 +17,7 @@
 #include "pd_proxy/core/observe/proxy_counters.hpp"
 #include "pd_proxy/core/pools/pool_manager.hpp"
 #include "pd_proxy/core/scheduling/scheduler.hpp"
+#include "pd_proxy/net/flow/signal_board.hpp"
 #include "pd_proxy/net/observe/record_sinks.hpp"
 
 namespace boost::asio::ssl {
@@ -71,6 +72,9 @@ struct proxy_state {
   // Run-time changes of the pools (/instances, DNS discovery): waiting and draining instances. Declared
   // after everything it refers to.
   pool_manager pools;
+  // The call-back table and URL of a protocol that takes call-backs (decoder-first's metaserver); null
+  // otherwise, and POST /v1/metaserver is then an unknown route.
+  std::unique_ptr<signal_board> signals;
 
  private:
   mutable std::mutex latest_mutex_;

@@ -22,6 +22,7 @@
 #include "pd_proxy/core/backends/pool_expansion.hpp"
 #include "pd_proxy/core/config/config_sources.hpp"
 #include "pd_proxy/core/config/man_page.hpp"
+#include "pd_proxy/core/flow/protocols/decoder_first.hpp"
 #include "pd_proxy/core/flow/protocols/registry.hpp"
 #include "pd_proxy/core/http/authorization.hpp"
 #include "pd_proxy/core/scheduling/selection_policy.hpp"
@@ -389,8 +390,10 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
 
   flags.add_text("--pd-protocol", config.pd_protocol,
                  "The PD protocol family spoken to the backends: two-stage (vLLM's: prefill with "
-                 "max_tokens 1, then decode with the prefiller's kv_transfer_params) or sglang-bootstrap "
-                 "(SGLang's: one body with bootstrap_host/port/room to a prefiller and a decoder at once)",
+                 "max_tokens 1, then decode with the prefiller's kv_transfer_params), sglang-bootstrap "
+                 "(SGLang's: one body with bootstrap_host/port/room to a prefiller and a decoder at once) or "
+                 "decoder-first (vLLM-Ascend's layerwise: the decoder first, then one prefill with the KV "
+                 "parameters it posted to /v1/metaserver)",
                  "Retries", "two-stage", [&config](const std::string& text) -> std::string {
                    if (find_pd_protocol(text) == nullptr) {
                      std::string known;
@@ -404,6 +407,25 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
                    config.pd_protocol = text;
                    return {};
                  });
+  flags.add_text("--metaserver-url", config.metaserver_url,
+                 "With --pd-protocol decoder-first: the URL decoders call back with their KV parameters "
+                 "(default http://HOST:PORT/v1/metaserver from --host/--port; required when --host is a "
+                 "wildcard address)",
+                 "Retries", "URL", [&config](const std::string& text) -> std::string {
+                   if (!is_metaserver_url(text))
+                     return "--metaserver-url: " + quote_for_message(text) +
+                            " is not an http:// or https:// URL (no spaces, quotes or control characters)";
+                   config.metaserver_url = text;
+                   return {};
+                 });
+  flags.add_seconds("--metaserver-timeout", config.metaserver_timeout,
+                    "With --pd-protocol decoder-first: seconds a decoder has to call the metaserver back "
+                    "once it was sent the request, else the request fails with 504",
+                    "Retries", true);
+  flags.add_integer("--metaserver-max-pending", config.metaserver_max_pending, 1, 16777216,
+                    "With --pd-protocol decoder-first: call-back ids pending at once, all requests together "
+                    "(a request beyond it is answered 503)",
+                    "Retries", "N");
   flags.add_integer(
       "--max-retries", config.max_retries, INT_MIN, max_retries_limit,
       "Attempts per backend leg (the reference's name; values below 1 mean 1; at most 100). Each "
@@ -701,6 +723,11 @@ cli_outcome parse_or_throw(int argc, const char* const* argv, const env_lookup& 
   if (has_control_character(config.backend_api_key)) {
     return usage_error(std::string(key_from_flag ? "--backend-api-key" : "$OPENAI_API_KEY") +
                        ": the key contains a control character (a line break?)");
+  }
+  if (config.pd_protocol == "decoder-first" && config.metaserver_url.empty() &&
+      is_wildcard_host(config.host)) {
+    return usage_error("--pd-protocol decoder-first: --host " + quote_for_message(config.host) +
+                       " is a wildcard address, which decoders cannot call back: give --metaserver-url");
   }
   if (auto error = security_settings(app, env, client_keys, key_files, config); !error.empty()) {
     return usage_error(error);

@@ -19,7 +19,9 @@ flow_settings flow_settings_of(const proxy_config& config) {
           .first_token_timeout = config.first_token_timeout,
           .stream_idle_timeout = config.stream_idle_timeout,
           .disagg_min_prompt_tokens = config.disagg_min_prompt_tokens,
-          .usage_from_prefiller = !config.usage_from_decoder};
+          .usage_from_prefiller = !config.usage_from_decoder,
+          .metaserver_url = config.metaserver_url,
+          .metaserver_timeout = config.metaserver_timeout};
 }
 
 bool reads_session_header(const proxy_config& config) {

@@ -77,6 +77,8 @@ reload_plan plan_reload(const proxy_config& running, const proxy_config& next) {
   c.fixed("--host", &pc::host);
   c.fixed("--port", &pc::port);
   c.fixed("--pd-protocol", &pc::pd_protocol);
+  c.fixed("--metaserver-url", &pc::metaserver_url);
+  c.fixed("--metaserver-max-pending", &pc::metaserver_max_pending);
   c.reloadable("--max-retries", &pc::max_retries);
   c.reloadable("--retry-delay", &pc::retry_delay);
   c.reloadable("--decode-retry-kv", &pc::decode_retry_kv);

@@ -149,7 +149,18 @@ std::string spliced_body::str() const {
 }
 
 spliced_body splice_prefill_body(const client_request& request) {
+  return splice_prefill_body(request, std::string_view());
+}
+
+spliced_body splice_prefill_body(const client_request& request, std::string_view kv_transfer_params) {
   splicer out(request);
+  const auto put_kv = [&] {
+    if (kv_transfer_params.empty()) {
+      out.put(six_key_params);
+    } else {
+      out.put(kv_params_key, kv_transfer_params);
+    }
+  };
   bool has_stream = false, has_max = false, has_min = false, has_kv = false;
   for (const auto& m : request.members()) {
     const std::string_view name = request.name(m);
@@ -165,7 +176,7 @@ spliced_body splice_prefill_body(const client_request& request) {
     } else if (name == "max_completion_tokens") {
       out.put(max_completion_tokens_one);
     } else if (name == "kv_transfer_params") {
-      out.put(six_key_params);
+      put_kv();
       has_kv = true;
     } else if (name == "stream_options") {
       out.drop();
@@ -176,7 +187,7 @@ spliced_body splice_prefill_body(const client_request& request) {
   if (!has_stream) out.put(stream_false);
   if (!has_max) out.put(max_tokens_one);
   if (!has_min) out.put(min_tokens_one);
-  if (!has_kv) out.put(six_key_params);
+  if (!has_kv) put_kv();
   return out.finish();
 }
 

@@ -18,7 +18,7 @@ struct route_entry {
 };
 
 // Looked up in this order: the PD routes first (the common case), then the rest.
-constexpr std::array<route_entry, 11> table{{
+constexpr std::array<route_entry, 12> table{{
     {"/v1/completions", route::completions, request_route::completions, methods::post, route_guard::api_key},
     {"/v1/chat/completions", route::chat_completions, request_route::chat_completions, methods::post,
      route_guard::api_key},
@@ -32,6 +32,7 @@ constexpr std::array<route_entry, 11> table{{
     {"/instances/remove", route::instances_remove, request_route::other, methods::post, route_guard::admin},
     {"/reset_prefix_cache", route::reset_prefix_cache, request_route::other, methods::post,
      route_guard::admin},
+    {"/v1/metaserver", route::metaserver, request_route::other, methods::post, route_guard::open},
 }};
 
 const route_entry* entry_of(route r) {

@@ -15,6 +15,7 @@
 #include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/client/admission_wait.hpp"
 #include "pd_proxy/net/client/client_request_reader.hpp"
+#include "pd_proxy/net/client/metaserver_route.hpp"
 #include "pd_proxy/net/client/models_route.hpp"
 #include "pd_proxy/net/flow/pd_driver.hpp"
 #include "pd_proxy/net/http/client_response.hpp"
@@ -117,12 +118,21 @@ net::awaitable<bool> handle_request(proxy_state& state, connection_pool& pool, s
     co_await response.send_whole(ready.status, "application/json", ready.body);
     co_return response.keep_alive();
   }
+  if (r == route::metaserver && state.signals && method_allowed(r, req.method_string())) {
+    // Decoders call back while the drain lets their requests finish: served even then.
+    using namespace net::experimental::awaitable_operators;
+    client_watch watch;
+    const auto finished = co_await (serve_metaserver(*state.signals, response, req.body()) ||
+                                    watch_client(socket, buffer, config.ignore_client_half_close, watch));
+    if (finished.index() == 1) co_return false;
+    co_return response.keep_alive() && !watch.pipeline_dropped && !watch.half_closed;
+  }
   if (draining) {
     observed.shutting_down();
     co_await response.send_error(errc::shutting_down, "proxy shutting down", retry_after_header);
     co_return false;
   }
-  if (r == route::unknown) {
+  if (r == route::unknown || (r == route::metaserver && !state.signals)) {
     const std::string text = "no route for " + std::string(path);
     co_await response.send_error(errc::not_found, text);
     co_return response.keep_alive();
@@ -184,8 +194,8 @@ net::awaitable<bool> handle_request(proxy_state& state, connection_pool& pool, s
         r == route::completions ? "/v1/completions" : "/v1/chat/completions", *checked.request,
         message.body_hold, request_id, observed.record(), backend_headers,
         reads_session_header(config) ? std::string_view(req[config.session_header]) : std::string_view{});
-    const pd_driver_deps deps{state.sched,       state.counters, state.metrics.local(),
-                              state.request_num, config_ptr,     state.protocol};
+    const pd_driver_deps deps{state.sched, state.counters, state.metrics.local(), state.request_num,
+                              config_ptr,  state.protocol, state.signals.get()};
     std::variant<request_outcome, std::monostate> finished;
     if (state.admission.limited()) {
       finished = co_await (admit_and_run(state, deps, pool, stoppable, request, response) ||

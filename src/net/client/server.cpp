@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "pd_proxy/core/flow/protocols/decoder_first.hpp"
 #include "pd_proxy/core/http/request_id.hpp"
 #include "pd_proxy/net/client/client_session.hpp"
 #include "pd_proxy/net/client/task_group.hpp"
@@ -140,6 +141,11 @@ server::server(proxy_config config) : state_(std::make_unique<proxy_state>(std::
     if (!last_error) last_error = net::error::address_in_use;
     throw boost::system::system_error(last_error,
                                       "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port));
+  }
+  // decoder-first: without --metaserver-url the decoders call back on the port bound (--port 0: a free one).
+  if (state_->signals && cfg.metaserver_url.empty()) {
+    state_->signals->set_url(default_metaserver_url(cfg.host, acceptors_.front()->local_endpoint().port(),
+                                                    /*tls=*/!cfg.tls_cert.empty()));
   }
 }
 

@@ -4,6 +4,7 @@
 #include "pd_proxy/core/memory/recycled_blocks.hpp"
 #include "pd_proxy/net/backend/backend_stream.hpp"
 #include "pd_proxy/net/flow/basic_pd_driver.hpp"
+#include "pd_proxy/net/flow/signal_board.hpp"
 
 namespace pd_proxy {
 namespace {
@@ -32,7 +33,9 @@ net::awaitable<request_outcome> run_pd_flow(const pd_driver_deps& deps, connecti
                                             stop_list& stoppable, flow_request& request,
                                             client_response& response) {
   deps.counters.pd_requests.fetch_add(1, std::memory_order_relaxed);
-  auto machine = deps.protocol.make(flow_settings_of(*deps.config), request.body, request.request_id);
+  flow_settings settings = flow_settings_of(*deps.config);
+  if (deps.signals != nullptr) settings.metaserver_url = deps.signals->url();  // the bound port's
+  auto machine = deps.protocol.make(settings, request.body, request.request_id);
   request.record.prefill_skipped = machine->prefill_skipped();  // counted when the request ends
   auto driver =
       recycled_blocks<socket_driver>::make(deps, connections, request, response, *machine, stoppable);

@@ -51,6 +51,12 @@ struct proxy_config {
   // The PD protocol family spoken to the backends (--pd-protocol), a name from core/flow/protocols/registry.
   // Fixed at start-up.
   std::string pd_protocol = "two-stage";
+  // decoder-first (docs/protocols.md): the URL decoders call back (--metaserver-url; empty: http://<host>:
+  // <port>/v1/metaserver, refused for a wildcard host), how long they have (--metaserver-timeout) and how
+  // many call-back ids may be pending at once, all requests together (--metaserver-max-pending).
+  std::string metaserver_url;
+  seconds_d metaserver_timeout{60.0};
+  std::size_t metaserver_max_pending = 65536;
   seconds_d retry_delay{0.001};
   // What a decode retry sends to the next decoder (see decode_retry_kv in core/flow/flow_settings.hpp).
   ::pd_proxy::decode_retry_kv decode_retry_kv = ::pd_proxy::decode_retry_kv::reuse;

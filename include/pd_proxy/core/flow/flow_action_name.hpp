@@ -37,6 +37,14 @@ constexpr std::string_view to_string(flow_action::kind what) {
       return "answer_error";
     case k::pass_through:
       return "pass_through";
+    case k::expect_signals:
+      return "expect_signals";
+    case k::await_signal:
+      return "await_signal";
+    case k::answer_signals:
+      return "answer_signals";
+    case k::forget_signals:
+      return "forget_signals";
     case k::wait:
       return "wait";
     case k::done:

@@ -37,6 +37,10 @@ struct flow_settings {
   // The prefiller's usage.prompt_tokens_details.cached_tokens replaces the decoder's in the answer's final
   // usage (false: --usage-from-decoder).
   bool usage_from_prefiller = true;
+  // decoder-first: the metaserver URL the decoders call back (a view of the request's configuration, which
+  // outlives its machine) and how long they have to call back once the decoder was sent the request.
+  std::string_view metaserver_url{};
+  seconds_d metaserver_timeout{0};
 };
 
 }  // namespace pd_proxy

@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
 
 #include "pd_proxy/core/backends/backend.hpp"
@@ -45,6 +47,10 @@ struct flow_event {
     stopped,          // the drain deadline stopped the request before its answer started
     client_gone,      // the client went away: every leg is being closed
     driver_error,     // the driver could not carry the action out (a bug): the machine ends the request
+    signal,           // await_signal: a backend called the proxy back on key `key` (of expect_signals'
+                      // keys) with `body`
+    signal_timeout,   // await_signal: the keys' deadline passed before every one called back
+    signals_refused,  // expect_signals: the table of pending keys is full, or a key is pending already
   };
 
   kind what = kind::start;
@@ -55,8 +61,9 @@ struct flow_event {
   bool none_usable = false;   // no_backend
   bool usable = false;        // role_checked
   int status = 0;             // head, body
+  std::size_t key = 0;        // signal
   std::string_view content_type{};
-  std::string_view body{};
+  std::string_view body{};          // body, signal
   const backend* target = nullptr;  // reserved: the backend the leg holds (valid while the leg holds it)
 };
 
@@ -91,6 +98,14 @@ struct flow_action {
     pass_through,     // answer the client with a backend's own `status`, `content_type` and `body`
     wait,             // nothing more to start: report the next completion
     done,             // nothing more to do: outcome() says how the request ended
+    // Call-backs: a backend that calls the proxy back (decoder-first's metaserver) reaches the request
+    // through the keys it registered. No protocol that registers none pays for them.
+    expect_signals,  // register `keys` (replacing the request's earlier ones): a call-back on one of them
+                     // becomes a `signal` event; all must call back within `timeout` from now (zero: none)
+    await_signal,    // asynchronous: the next call-back not yet reported (at once if one is queued), or
+                     // signal_timeout once the deadline passed
+    answer_signals,  // answer every call-back received so far and not yet answered: `status`, `text` (JSON)
+    forget_signals,  // unregister the keys that did not call back: a call-back on them now finds nothing
   };
 
   kind what = kind::done;
@@ -106,22 +121,23 @@ struct flow_action {
                              // next completion without asking (its answer to `started` would be `wait`)
   int attempt = 0;           // reserve: the attempt of this leg it starts (1-based), for logs
   int attempts = 0;          // reserve: the attempts allowed
-  seconds_d timeout{0};      // send, read_body, relay, back_off
-  const spliced_body* body = nullptr;  // send; owned by the machine, valid until the leg's next send
-  std::string_view request_id{};       // send: empty means the client's request id
-  std::string_view cached_tokens{};    // relay: digits, or empty (the answer's usage as it is)
-  errc code = errc::internal;          // answer_error
-  std::string_view message{};          // answer_error
-  int status = 0;                      // pass_through
-  std::string_view content_type{};     // pass_through: never empty
-  std::string_view text{};             // pass_through: the body
+  seconds_d timeout{0};      // send, read_body, relay, back_off, expect_signals
+  const spliced_body* body = nullptr;   // send; owned by the machine, valid until the leg's next send
+  std::string_view request_id{};        // send: empty means the client's request id
+  std::string_view cached_tokens{};     // relay: digits, or empty (the answer's usage as it is)
+  errc code = errc::internal;           // answer_error
+  std::string_view message{};           // answer_error
+  int status = 0;                       // pass_through, answer_signals
+  std::string_view content_type{};      // pass_through: never empty
+  std::string_view text{};              // pass_through: the body; answer_signals: the answer's body
+  std::span<const std::string> keys{};  // expect_signals; owned by the machine, valid until its next one
 };
 
 /// Whether the driver answers `what` with `started` (and its completion later) rather than at once.
 constexpr bool is_asynchronous(flow_action::kind what) {
   using k = flow_action::kind;
   return what == k::send || what == k::read_body || what == k::read_first_byte || what == k::relay ||
-         what == k::back_off || what == k::answer_error || what == k::pass_through;
+         what == k::back_off || what == k::answer_error || what == k::pass_through || what == k::await_signal;
 }
 
 }  // namespace pd_proxy

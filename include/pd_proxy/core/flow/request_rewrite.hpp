@@ -108,6 +108,10 @@ struct spliced_body {
 /// only. Never throws (but bad_alloc).
 spliced_body splice_prefill_body(const client_request& request);
 
+/// The same with `kv_transfer_params` (raw JSON text, byte for byte) as the prefill's kv_transfer_params
+/// instead of the six-key object (decoder-first); empty means the six-key object.
+spliced_body splice_prefill_body(const client_request& request, std::string_view kv_transfer_params);
+
 /// The decode leg's body: the client's request unchanged except `kv_transfer_params`, which is
 /// `kv_transfer_params` (raw JSON text of the prefiller's object, byte for byte) at the place of the client's
 /// first one, or appended, when given, and removed otherwise (a client cannot make a decoder pull KV from an

@@ -24,6 +24,8 @@ enum class route : std::uint8_t {
   instances_add,       // POST /instances/add
   instances_remove,    // POST /instances/remove
   reset_prefix_cache,  // POST /reset_prefix_cache
+  metaserver,          // POST /v1/metaserver: decoder-first's call-backs (unknown under other protocols);
+                       // open: the call-back ids are the credential (docs/security.md)
   unknown,             // no route: 404
 };
 

@@ -28,6 +28,7 @@
 #include "pd_proxy/core/sse/relay_framer.hpp"
 #include "pd_proxy/core/time/deadline.hpp"
 #include "pd_proxy/net/flow/pd_driver_deps.hpp"
+#include "pd_proxy/net/flow/signal_board.hpp"
 #include "pd_proxy/net/flow/stop_list.hpp"
 #include "pd_proxy/net/net.hpp"
 #include "pd_proxy/net/operation_timer.hpp"
@@ -123,6 +124,7 @@ class basic_pd_driver final : public abortable {
     abort_all();
     if (running_ > 0) co_await children_ended();
     release_legs();
+    end_signals();
     co_return machine_.outcome();
   }
 
@@ -131,15 +133,18 @@ class basic_pd_driver final : public abortable {
     for (auto& leg : legs_) {
       if (leg.stream) leg.stream->abort();
     }
+    if (inbox_) inbox_->wake();
   }
 
  private:
   struct nothing_owned {};
 
-  // Operations are keyed by slot: a leg's own (0 .. max_legs-1), the client's answer, the back-off timer.
+  // Operations are keyed by slot: a leg's own (0 .. max_legs-1), the client's answer, the back-off timer, the
+  // wait for a call-back.
   static constexpr std::size_t client_slot = max_legs;
   static constexpr std::size_t timer_slot = max_legs + 1;
-  static constexpr std::size_t slot_count = max_legs + 2;
+  static constexpr std::size_t signal_slot = max_legs + 2;
+  static constexpr std::size_t slot_count = max_legs + 3;
 
   struct leg_state {
     std::optional<leg_reservation> reservation;
@@ -170,6 +175,7 @@ class basic_pd_driver final : public abortable {
     using k = flow_action::kind;
     if (action.what == k::answer_error || action.what == k::pass_through) return client_slot;
     if (action.what == k::back_off) return timer_slot;
+    if (action.what == k::await_signal) return signal_slot;
     return action.leg;
   }
 
@@ -278,6 +284,7 @@ class basic_pd_driver final : public abortable {
       op.dropped = true;
       op.signal.emit(net::cancellation_type::terminal);
       if (slot < max_legs && legs_[slot].stream) legs_[slot].stream->abort();
+      if (slot == signal_slot && inbox_) inbox_->wake();
     }
     queued_ = 0;
   }
@@ -313,6 +320,15 @@ class basic_pd_driver final : public abortable {
 
   flow_event execute(const flow_action& action) {
     using k = flow_action::kind;
+    if (action.what == k::expect_signals) return expect_signals(action);
+    if (action.what == k::answer_signals) {
+      if (inbox_) inbox_->answer_all(action.status, action.text);
+      return {.what = flow_event::kind::done_sync, .leg = action.leg};
+    }
+    if (action.what == k::forget_signals) {
+      forget_signals();
+      return {.what = flow_event::kind::done_sync, .leg = action.leg};
+    }
     if (action.what == k::check_role) {
       return {.what = flow_event::kind::role_checked,
               .none_usable = deps_.sched.size(action.role) > 0,
@@ -426,6 +442,8 @@ class basic_pd_driver final : public abortable {
       case k::answer_error:
       case k::pass_through:
         return answer(action);
+      case k::await_signal:
+        return await_signal(action);
       default:
         return unknown();
     }
@@ -688,9 +706,71 @@ class basic_pd_driver final : public abortable {
     const auto error = midstream_error(stopping, failure);
     const std::string event = sse_error_event(error.code, error.message);
     const std::string tail = framer.failure_tail(event);
-    if (!tail.empty() && co_await response_.write_chunk(tail)) co_return ended;
+    // Not `!tail.empty() && co_await ...`: GCC 12 can miscompile a coroutine frame with a co_await inside &&.
+    if (!tail.empty()) {
+      if (co_await response_.write_chunk(tail)) co_return ended;
+    }
     co_await response_.end_stream(/*complete=*/true);
     co_return ended;
+  }
+
+  //------------------------------------------------------------------------------
+  // Call-backs (expect_signals): only a machine that registers keys makes the inbox
+
+  flow_event expect_signals(const flow_action& action) {
+    if (deps_.signals == nullptr) return bug("expect_signals without a call-back table");
+    if (!inbox_) inbox_ = std::make_shared<signal_inbox>(executor_);
+    forget_signals();
+    const auto now = std::chrono::steady_clock::now();
+    const auto deadline =
+        action.timeout.count() > 0
+            ? now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(action.timeout)
+            : std::chrono::steady_clock::time_point::max();
+    const std::uint32_t generation = inbox_->renew(deadline);
+    signal_keys_.assign(action.keys.begin(), action.keys.end());
+    const auto added = deps_.signals->table().add(signal_keys_, signal_owner{inbox_, generation});
+    if (added != signal_table<signal_owner>::add_result::added) {
+      spdlog::warn("request {}: {} call-back ids refused ({})", request_.request_id, signal_keys_.size(),
+                   added == signal_table<signal_owner>::add_result::full ? "the table is full"
+                                                                         : "an id is pending already");
+      signal_keys_.clear();
+      return {.what = flow_event::kind::signals_refused, .leg = action.leg};
+    }
+    spdlog::debug("request {}: awaiting call-backs for {} ids, first {}", request_.request_id,
+                  signal_keys_.size(), signal_keys_.empty() ? std::string() : signal_keys_.front());
+    return {.what = flow_event::kind::done_sync, .leg = action.leg};
+  }
+
+  // The keys that did not call back leave the table: a late call-back on them finds nothing.
+  void forget_signals() {
+    if (inbox_ && !signal_keys_.empty()) {
+      deps_.signals->table().remove(signal_keys_, signal_owner{inbox_, inbox_->generation()});
+    }
+    signal_keys_.clear();
+  }
+
+  // The request ended: its keys are forgotten and every call-back still waiting is answered.
+  void end_signals() {
+    if (!inbox_) return;
+    forget_signals();
+    inbox_->close(R"({"detail":"the request ended before its prefill completed"})");
+    inbox_.reset();
+  }
+
+  net::awaitable<flow_event> await_signal(flow_action action) {
+    if (!inbox_) co_return bug("an await_signal without expect_signals");
+    while (inbox_->empty()) {
+      if (stop_.stopping()) co_return flow_event{.what = flow_event::kind::stopped, .leg = action.leg};
+      if (std::chrono::steady_clock::now() >= inbox_->deadline()) {
+        co_return flow_event{.what = flow_event::kind::signal_timeout, .leg = action.leg};
+      }
+      co_await inbox_->wait();
+      if (co_await cancelled()) co_return flow_event{.what = flow_event::kind::client_gone};
+    }
+    auto arrived = inbox_->pop();
+    signal_body_ = std::move(arrived.body);
+    co_return flow_event{
+        .what = flow_event::kind::signal, .leg = action.leg, .key = arrived.index, .body = signal_body_};
   }
 
   const pd_driver_deps& deps_;
@@ -714,6 +794,9 @@ class basic_pd_driver final : public abortable {
   std::size_t first_ = 0;
   leg_id first_leg_ = max_legs;
   std::chrono::steady_clock::time_point last_write_{};  // the relay's last write to the client
+  std::shared_ptr<signal_inbox> inbox_;                 // see expect_signals (never in two-stage)
+  std::vector<std::string> signal_keys_;                // the keys registered now
+  std::string signal_body_;                             // the body of the last `signal` event
 };
 
 }  // namespace pd_proxy

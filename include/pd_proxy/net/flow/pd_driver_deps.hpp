@@ -13,6 +13,8 @@
 
 namespace pd_proxy {
 
+class signal_board;
+
 struct pd_driver_deps {
   scheduler& sched;                            // picks and holds the backends
   proxy_counters& counters;                    // process-wide counters
@@ -20,6 +22,7 @@ struct pd_driver_deps {
   std::atomic<std::int64_t>& in_flight;        // PD requests in flight (the reference's request_num)
   std::shared_ptr<const proxy_config> config;  // the request's snapshot (reloadable settings), to its end
   const pd_protocol& protocol;                 // --pd-protocol
+  signal_board* signals = nullptr;             // call-backs (decoder-first's metaserver); null when none
 };
 
 }  // namespace pd_proxy

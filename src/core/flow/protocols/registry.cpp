@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "pd_proxy/core/flow/protocols/decoder_first.hpp"
 #include "pd_proxy/core/flow/protocols/sglang_bootstrap.hpp"
 #include "pd_proxy/core/flow/protocols/two_stage.hpp"
 
@@ -12,6 +13,7 @@ namespace {
 constexpr std::array protocols{
     pd_protocol{"two-stage", &make_two_stage},
     pd_protocol{"sglang-bootstrap", &make_sglang_bootstrap},
+    pd_protocol{"decoder-first", &make_decoder_first, /*takes_call_backs=*/true},
 };
 
 }  // namespace

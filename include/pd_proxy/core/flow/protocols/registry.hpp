@@ -20,6 +20,9 @@ using make_flow_machine = std::unique_ptr<flow_machine> (*)(const flow_settings&
 struct pd_protocol {
   std::string_view name;  // as --pd-protocol takes it
   make_flow_machine make;
+  // Its backends call the proxy back (flow_action::expect_signals): the process keeps a call-back table and
+  // serves POST /v1/metaserver.
+  bool takes_call_backs = false;
 };
 
 /// Every registered family, the default ("two-stage") first.
