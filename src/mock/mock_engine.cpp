@@ -458,6 +458,23 @@ class engine {
                                    format_error(400, "BadRequestError", bootstrap.error));
       co_return outcome::served;
     }
+    // vLLM's prompt_logprobs checks (entrypoints/openai protocol, check_logprobs).
+    const auto asked_logprobs = sglang ? body->end() : body->find("prompt_logprobs");
+    const bool wants_logprobs = asked_logprobs != body->end() && !asked_logprobs->is_null();
+    if (wants_logprobs) {
+      std::string error;
+      if (!asked_logprobs->is_number_integer()) {
+        error = "`prompt_logprobs` must be an integer.";
+      } else if (const auto n = asked_logprobs->get<long long>(); wants_stream(*body) && (n > 0 || n == -1)) {
+        error = "`prompt_logprobs` are not available when `stream=True`.";
+      } else if (n < -1) {
+        error = "`prompt_logprobs` must be a positive value or -1.";
+      }
+      if (!error.empty()) {
+        co_await response.send_whole(400, "application/json", format_error(400, "BadRequestError", error));
+        co_return outcome::served;
+      }
+    }
     const seconds_d bootstrap_timeout{options_.bootstrap_timeout_s};
     const bool prefill_role =
         sglang ? options_.disaggregation_mode == "prefill" : flag_true(kv, "do_remote_decode");
@@ -494,7 +511,8 @@ class engine {
     completion_spec spec{chat,           response_id(chat, request_id),
                          options_.model, options_.created ? options_.created : now,
                          prompt_tokens,  0,
-                         std::nullopt,   0};
+                         std::nullopt,   0,
+                         std::nullopt};
 
     if (prefill_role) {
       ++stats.prefill_requests;
@@ -540,6 +558,8 @@ class engine {
       }
       stats.kv_blocks_held = kv_.used_blocks();
       spec.completion_tokens = 1;
+      if (wants_logprobs)
+        spec.prompt_logprobs = format_prompt_logprobs(render_prompt(*body).text, prompt_tokens);
       spec.kv_transfer_params =
           json{{"do_remote_prefill", true},
                {"do_remote_decode", false},
@@ -578,6 +598,8 @@ class engine {
         // As vLLM's num_cached_tokens: the prompt's KV came from the prefiller but for the last token, which
         // the decoder computes. The decoder's own prefix cache is neither queried nor filled.
         spec.cached_tokens = std::max(0, prompt_tokens - 1);
+        // Nor did it compute the prompt's logits: it cannot tell their logprobs.
+        if (wants_logprobs) spec.prompt_logprobs = unknown_prompt_logprobs(prompt_tokens);
       } else {
         ++stats.kv_pull_failures;
       }
@@ -599,6 +621,8 @@ class engine {
       const auto cached = co_await prefill(*body, prompt_tokens);
       if (!cached) co_return outcome::served;
       spec.cached_tokens = *cached;
+      if (wants_logprobs)
+        spec.prompt_logprobs = format_prompt_logprobs(render_prompt(*body).text, prompt_tokens);
     }
     spec.completion_tokens = requested_tokens(*body, chat);
     const auto first_delay = std::chrono::duration_cast<duration>(

@@ -1,5 +1,6 @@
 #include "pd_proxy/mock/openai_format.hpp"
 
+#include <algorithm>
 #include <array>
 #include <functional>
 
@@ -85,11 +86,11 @@ std::string format_full_response(const completion_spec& spec, std::string_view t
                   {"logprobs", nullptr},
                   {"finish_reason", "length"},
                   {"stop_reason", nullptr},
-                  {"prompt_logprobs", nullptr}};
+                  {"prompt_logprobs", spec.prompt_logprobs ? *spec.prompt_logprobs : json(nullptr)}};
   }
   body["choices"] = json::array({choice});
   body["usage"] = usage_of(spec);
-  if (spec.chat) body["prompt_logprobs"] = nullptr;
+  if (spec.chat) body["prompt_logprobs"] = spec.prompt_logprobs ? *spec.prompt_logprobs : json(nullptr);
   body["kv_transfer_params"] = spec.kv_transfer_params ? *spec.kv_transfer_params : json(nullptr);
   return dump_json(body);
 }
@@ -176,6 +177,24 @@ rendered_prompt render_prompt(const json& request) {
     }
   }
   return out;
+}
+
+json format_prompt_logprobs(std::string_view prompt, int prompt_tokens) {
+  json out = json::array({nullptr});
+  for (int i = 1; i < prompt_tokens; ++i) {
+    const std::size_t at = std::min(prompt.size(), static_cast<std::size_t>(i) * chars_per_token);
+    const std::string_view text = prompt.substr(at, chars_per_token);
+    std::uint64_t h = 14695981039346656037ull;  // FNV-1a
+    for (const char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    const auto id = std::to_string(h % 32000);
+    const double logprob = -static_cast<double>((h >> 20) % 900 + 1) / 100.0;
+    out.push_back(json{{id, json{{"logprob", logprob}, {"rank", 1}, {"decoded_token", text}}}});
+  }
+  return out;
+}
+
+json unknown_prompt_logprobs(int prompt_tokens) {
+  return json::array_t(static_cast<std::size_t>(std::max(1, prompt_tokens)), nullptr);
 }
 
 int requested_tokens(const json& request, bool chat) {

@@ -54,6 +54,43 @@ TEST(mock_engine, handshake_by_hand_prefill_then_decode) {
   EXPECT_EQ(decoder.stats(0).prefix_cache_queries.load(), 0u);
 }
 
+TEST(mock_engine, prompt_logprobs_come_from_whoever_computed_the_prompt) {
+  mock::mock_server prefiller(fast_engines(1));
+  mock::mock_server decoder(fast_engines(1));
+  prefiller.start();
+  decoder.start();
+  json prefill = *parse_json_object(prefill_body);
+  prefill["prompt_logprobs"] = 2;
+  const auto p = request(prefiller.port(0), post(dump_json(prefill), "plp-1"));
+  ASSERT_EQ(p.status, 200) << p.body;
+  const json computed = (*parse_json_object(p.body))["choices"][0]["prompt_logprobs"];
+  ASSERT_EQ(computed.size(), 9u) << p.body;  // one per estimated prompt token
+  EXPECT_TRUE(computed[0].is_null());
+  EXPECT_TRUE(computed[1].is_object());
+
+  // The decoder pulled the KV: it computed none of the prompt.
+  json decode = {{"prompt", prefill["prompt"]}, {"max_tokens", 2}, {"prompt_logprobs", 2}};
+  decode["kv_transfer_params"] = *extract_kv_transfer_params(p.body);
+  const auto d = request(decoder.port(0), post(dump_json(decode), "plp-2"));
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_EQ((*parse_json_object(d.body))["choices"][0]["prompt_logprobs"], json(json::array_t(9, nullptr)));
+  // A plain request computes them as the prefiller does.
+  decode.erase("kv_transfer_params");
+  const auto plain = request(decoder.port(0), post(dump_json(decode), "plp-3"));
+  EXPECT_EQ((*parse_json_object(plain.body))["choices"][0]["prompt_logprobs"], computed);
+
+  // vLLM's checks: none in a stream (0 is allowed), nothing below -1.
+  decode["stream"] = true;
+  const auto refused = request(decoder.port(0), post(dump_json(decode), "plp-4"));
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("`prompt_logprobs` are not available when `stream=True`."), std::string::npos);
+  decode["prompt_logprobs"] = 0;
+  EXPECT_EQ(request(decoder.port(0), post(dump_json(decode), "plp-5")).status, 200);
+  decode["stream"] = false;
+  decode["prompt_logprobs"] = -2;
+  EXPECT_EQ(request(decoder.port(0), post(dump_json(decode), "plp-6")).status, 400);
+}
+
 TEST(mock_engine, mangled_params_are_counted_as_a_local_prefill) {
   mock::mock_server prefiller(fast_engines(1));
   mock::mock_server decoder(fast_engines(1));

@@ -21,6 +21,8 @@ struct completion_spec {
   int completion_tokens = 0;
   std::optional<json> kv_transfer_params;  // non-streaming responses carry it (null when absent)
   int cached_tokens = 0;  // usage.prompt_tokens_details.cached_tokens: prompt tokens not computed here
+  // prompt_logprobs (a choice's for completions, the response's for chat); null when nullopt.
+  std::optional<json> prompt_logprobs;
 };
 
 /// The response id vLLM derives from X-Request-Id.
@@ -58,6 +60,16 @@ int estimate_prompt_tokens(const json& request);
 /// each), with a part where each chat message (labelled with its role) or prompt string starts: what the
 /// prefix cache hashes, so that roles and message boundaries count without changing the token estimate.
 rendered_prompt render_prompt(const json& request);
+
+/// vLLM's prompt_logprobs for `prompt` (render_prompt's text) of `prompt_tokens` tokens: `null` for the first
+/// token (nothing precedes it), then for each token `{"<id>": {"logprob": x, "rank": 1, "decoded_token":
+/// "<text>"}}`, the token being the next chars_per_token bytes of the prompt, its id and logprob derived from
+/// them (deterministic, FNV-1a). Only the prompt token itself is listed, whatever top-k was asked.
+json format_prompt_logprobs(std::string_view prompt, int prompt_tokens);
+
+/// What a decoder that pulled the prompt's KV answers when asked for prompt_logprobs: one `null` per prompt
+/// token, as it computed none of them (a stand-in for vllm-ascend #13363, told apart from the prefiller's).
+json unknown_prompt_logprobs(int prompt_tokens);
 
 /// Tokens to generate: `max_completion_tokens` (chat) or `max_tokens`, 16 when neither is given, at least 1.
 int requested_tokens(const json& request, bool chat);

@@ -192,12 +192,18 @@ spliced_body splice_prefill_body(const client_request& request, std::string_view
 }
 
 spliced_body splice_decode_body(const client_request& request,
-                                std::optional<std::string_view> kv_transfer_params) {
+                                std::optional<std::string_view> kv_transfer_params,
+                                bool drop_prompt_logprobs) {
   splicer out(request);
   bool placed = false;
   for (const auto& m : request.members()) {
-    if (request.name(m) != "kv_transfer_params") {
-      out.keep(m);
+    const std::string_view name = request.name(m);
+    if (name != "kv_transfer_params") {
+      if (drop_prompt_logprobs && name == "prompt_logprobs") {
+        out.drop();
+      } else {
+        out.keep(m);
+      }
     } else if (kv_transfer_params && !placed) {
       out.put(kv_params_key, *kv_transfer_params);
       placed = true;
@@ -214,8 +220,8 @@ std::string make_prefill_body(const client_request& request) {
 }
 
 std::string make_decode_body(const client_request& request,
-                             std::optional<std::string_view> kv_transfer_params) {
-  return splice_decode_body(request, kv_transfer_params).str();
+                             std::optional<std::string_view> kv_transfer_params, bool drop_prompt_logprobs) {
+  return splice_decode_body(request, kv_transfer_params, drop_prompt_logprobs).str();
 }
 
 std::optional<std::string_view> find_kv_transfer_params(std::string_view prefill_response_body) {

@@ -5,6 +5,7 @@
 
 #include "pd_proxy/core/flow/request_rewrite.hpp"
 #include "pd_proxy/core/json/json_scan.hpp"
+#include "pd_proxy/core/sse/data_line_rewrite.hpp"
 
 namespace pd_proxy {
 namespace {
@@ -101,31 +102,12 @@ std::optional<std::string> with_cached_tokens(std::string_view answer, std::stri
 std::string with_cached_tokens_in_events(std::string_view sse, std::string_view cached_tokens,
                                          bool& changed) {
   changed = false;
-  std::string out;
-  out.reserve(sse.size() + 32);
-  std::size_t i = 0;
-  while (i < sse.size()) {
-    std::size_t end = sse.find_first_of("\r\n", i);
-    if (end == std::string_view::npos) end = sse.size();
-    const std::string_view line = sse.substr(i, end - i);
-    std::string_view data;
-    if (line.starts_with("data:")) data = line.substr(line.starts_with("data: ") ? 6 : 5);
-    const auto rewritten =
-        is_final_usage_chunk(data) ? with_cached_tokens(data, cached_tokens) : std::nullopt;
-    if (rewritten) {
-      out.append(line.substr(0, offset_in(line, data))).append(*rewritten);
-      changed = true;
-    } else {
-      out.append(line);
-    }
-    // The line ending as it was: LF, CR LF or CR.
-    std::size_t next = end;
-    if (next < sse.size() && sse[next] == '\r') ++next;
-    if (next < sse.size() && sse[next] == '\n') ++next;
-    out.append(sse.substr(end, next - end));
-    i = next;
-  }
-  return out;
+  return rewrite_data_lines(sse, [&](std::string_view data) -> std::optional<std::string> {
+    if (!is_final_usage_chunk(data)) return std::nullopt;
+    auto rewritten = with_cached_tokens(data, cached_tokens);
+    if (rewritten) changed = true;
+    return rewritten;
+  });
 }
 
 }  // namespace pd_proxy

@@ -1,19 +1,17 @@
 #include "pd_proxy/core/sse/relay_framer.hpp"
 
-#include "pd_proxy/core/flow/usage_rewrite.hpp"
-
 namespace pd_proxy {
 
 relay_framer::write_plan relay_framer::feed(std::string_view piece, bool last) {
   pending_ = after_write::nothing;
-  if (!stream_) return cached_tokens_.empty() ? write_plan{piece, {}, last} : feed_held_body(piece, last);
+  if (!stream_) return rewriter_ ? feed_held_body(piece, last) : write_plan{piece, {}, last};
   const std::size_t cut = parser_.feed(piece, [this](const sse_event& event) {
     const sse_event_kind kind = classify(event);
     if (kind == sse_event_kind::done) {
       saw_done_ = true;
-    } else if (!cached_tokens_.empty() && kind == sse_event_kind::token && !event.truncated &&
-               is_final_usage_chunk(event.data)) [[unlikely]] {
-      usage_event_ = true;
+    } else if (rewriter_ && kind == sse_event_kind::token && !event.truncated &&
+               rewriter_->concerns(event.data)) [[unlikely]] {
+      rewrite_event_ = true;
     }
   });
   if (last) return rewritten({held_, piece, true});
@@ -31,14 +29,13 @@ relay_framer::write_plan relay_framer::feed(std::string_view piece, bool last) {
 }
 
 relay_framer::write_plan relay_framer::rewritten(write_plan plan) {
-  if (!usage_event_) [[likely]]
+  if (!rewrite_event_) [[likely]]
     return plan;
-  usage_event_ = false;
+  rewrite_event_ = false;
   std::string whole;
   whole.reserve(plan.first.size() + plan.second.size());
   whole.append(plan.first).append(plan.second);
-  bool changed = false;
-  rewritten_ = with_cached_tokens_in_events(whole, cached_tokens_, changed);
+  rewritten_ = rewriter_->rewrite_events(whole);
   return {rewritten_, {}, plan.last};
 }
 
@@ -51,9 +48,9 @@ relay_framer::write_plan relay_framer::feed_held_body(std::string_view piece, bo
   }
   held_.append(piece);
   if (!last) return {};
-  const auto answer = with_cached_tokens(held_, cached_tokens_);
+  auto answer = rewriter_->rewrite_body(held_);
   if (!answer) return {held_, {}, true};
-  rewritten_ = *answer;
+  rewritten_ = std::move(*answer);
   return {rewritten_, {}, true};
 }
 

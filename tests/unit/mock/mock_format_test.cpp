@@ -6,7 +6,7 @@ namespace pd_proxy::mock {
 namespace {
 
 completion_spec spec(bool chat) {
-  return completion_spec{chat, response_id(chat, "r1"), "m", 1700000000, 3, 2, std::nullopt, 0};
+  return completion_spec{chat, response_id(chat, "r1"), "m", 1700000000, 3, 2, std::nullopt, 0, std::nullopt};
 }
 
 TEST(mock_format, completions_stream_events_golden) {
@@ -57,6 +57,31 @@ TEST(mock_format, full_responses_golden) {
       "\"total_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":0}},"
       "\"prompt_logprobs\":null,"
       "\"kv_transfer_params\":null}");
+}
+
+TEST(mock_format, prompt_logprobs_are_vllms_shape_one_per_prompt_token) {
+  const json lp = format_prompt_logprobs("abcdefghij", 3);
+  ASSERT_EQ(lp.size(), 3u);
+  EXPECT_TRUE(lp[0].is_null());  // nothing precedes the first token
+  for (std::size_t i = 1; i < 3; ++i) {
+    ASSERT_TRUE(lp[i].is_object()) << lp;
+    ASSERT_EQ(lp[i].size(), 1u) << lp;
+    const json& entry = lp[i].begin().value();
+    EXPECT_LT(entry.at("logprob").get<double>(), 0.0);
+    EXPECT_EQ(entry.at("rank"), 1);
+    EXPECT_EQ(entry.at("decoded_token"), i == 1 ? "efgh" : "ij");
+  }
+  EXPECT_EQ(format_prompt_logprobs("abcdefghij", 3), lp);  // deterministic
+  EXPECT_EQ(unknown_prompt_logprobs(3), json::array({nullptr, nullptr, nullptr}));
+  // Where vLLM puts them: a completion's choice, a chat response's top level.
+  auto s = spec(false);
+  s.prompt_logprobs = json::array({nullptr});
+  EXPECT_NE(format_full_response(s, "ab").find(R"("stop_reason":null,"prompt_logprobs":[null]})"),
+            std::string::npos);
+  auto c = spec(true);
+  c.prompt_logprobs = json::array({nullptr});
+  EXPECT_NE(format_full_response(c, "ab").find(R"(},"prompt_logprobs":[null],"kv_transfer_params")"),
+            std::string::npos);
 }
 
 TEST(mock_format, token_counts) {

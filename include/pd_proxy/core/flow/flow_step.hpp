@@ -21,6 +21,8 @@
 
 namespace pd_proxy {
 
+struct answer_rewrite;
+
 /// A leg of one request, chosen by its machine: 0 <= leg < max_legs.
 using leg_id = std::uint8_t;
 inline constexpr std::size_t max_legs = 4;
@@ -85,8 +87,8 @@ struct flow_action {
     read_first_byte,  // read the first bytes of the leg's 2xx body within the leg's deadline
     relay,            // relay the leg's body to the client (its first bytes were read): each read within
                       // `timeout`; `keep_request`: the client's request stays in memory (a continuation may
-                      // need it), else it is freed now; `cached_tokens` not empty: the answer's final usage
-                      // carries it as prompt_tokens_details.cached_tokens (core/flow/usage_rewrite.hpp)
+                      // need it), else it is freed now; `rewrite` not null: the answer is rewritten so
+                      // (core/flow/answer_rewrite.hpp)
     release,          // release `hold` of the leg's reservation (the reservation and connection stay);
                       // `with_report`: report `result` first
     report,           // tell the leg's backend's health how the leg went: `result` (once per reservation)
@@ -124,13 +126,15 @@ struct flow_action {
   seconds_d timeout{0};      // send, read_body, relay, back_off, expect_signals
   const spliced_body* body = nullptr;   // send; owned by the machine, valid until the leg's next send
   std::string_view request_id{};        // send: empty means the client's request id
-  std::string_view cached_tokens{};     // relay: digits, or empty (the answer's usage as it is)
   errc code = errc::internal;           // answer_error
   std::string_view message{};           // answer_error
   int status = 0;                       // pass_through, answer_signals
   std::string_view content_type{};      // pass_through: never empty
   std::string_view text{};              // pass_through: the body; answer_signals: the answer's body
   std::span<const std::string> keys{};  // expect_signals; owned by the machine, valid until its next one
+
+  // relay; owned by the machine, valid until relay_ended. Null: the answer is relayed as it comes.
+  const answer_rewrite* rewrite = nullptr;
 };
 
 /// Whether the driver answers `what` with `started` (and its completion later) rather than at once.

@@ -115,16 +115,20 @@ spliced_body splice_prefill_body(const client_request& request, std::string_view
 /// The decode leg's body: the client's request unchanged except `kv_transfer_params`, which is
 /// `kv_transfer_params` (raw JSON text of the prefiller's object, byte for byte) at the place of the client's
 /// first one, or appended, when given, and removed otherwise (a client cannot make a decoder pull KV from an
-/// address of its choosing). Pieces as in splice_prefill_body. Never throws (but bad_alloc).
+/// address of its choosing); and, with `drop_prompt_logprobs`, without `prompt_logprobs` (the prefiller's
+/// figures answer them: core/flow/prompt_logprobs_rewrite.hpp). Pieces as in splice_prefill_body. Never
+/// throws (but bad_alloc).
 spliced_body splice_decode_body(const client_request& request,
-                                std::optional<std::string_view> kv_transfer_params);
+                                std::optional<std::string_view> kv_transfer_params,
+                                bool drop_prompt_logprobs = false);
 
 /// splice_prefill_body(request).str().
 std::string make_prefill_body(const client_request& request);
 
-/// splice_decode_body(request, kv_transfer_params).str().
+/// splice_decode_body(request, kv_transfer_params, drop_prompt_logprobs).str().
 std::string make_decode_body(const client_request& request,
-                             std::optional<std::string_view> kv_transfer_params);
+                             std::optional<std::string_view> kv_transfer_params,
+                             bool drop_prompt_logprobs = false);
 
 /// The raw text of the `kv_transfer_params` object of a prefill answer; nullopt when the answer is not a
 /// JSON object or the member is missing, null, not a non-empty object, or malformed. Only that member is

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "pd_proxy/core/flow/answer_rewrite.hpp"
 #include "pd_proxy/core/sse/sse_parser.hpp"
 
 namespace pd_proxy {
@@ -18,16 +20,17 @@ class relay_framer {
  public:
   static constexpr std::size_t max_held_event_bytes = 256 * 1024;
 
-  /// A JSON body whose usage is rewritten is held whole up to this size; a longer one is passed on as it is.
+  /// A JSON body that is rewritten is held whole up to this size; a longer one is passed on as it is.
   static constexpr std::size_t max_rewritten_body_bytes = 8 * 1024 * 1024;
 
   explicit relay_framer(bool stream) : stream_(stream) {}
 
-  /// From now on the answer's final usage carries `cached_tokens` (digits; empty: nothing changes) as
-  /// usage.prompt_tokens_details.cached_tokens (core/flow/usage_rewrite.hpp): in a stream, the final usage
-  /// event is rewritten in the plan that sends it; a JSON body is held whole and rewritten at its end. Every
-  /// other byte goes as it came. Call before the first feed(); `cached_tokens` is copied.
-  void set_cached_tokens(std::string_view cached_tokens) { cached_tokens_.assign(cached_tokens); }
+  /// The answer is rewritten as `rewrite` says (core/flow/answer_rewrite.hpp): in a stream, the events it
+  /// concerns (its first chunks for prompt_logprobs, the final usage chunk for cached_tokens) are rewritten
+  /// in the plan that sends them; a JSON body is held whole and rewritten at its end. Every other byte goes
+  /// as it came. Call before the first feed(), only with a rewrite that is not empty; `rewrite` must outlive
+  /// the framer. Without it, nothing is scanned beyond the SSE framing.
+  void set_rewrite(const answer_rewrite& rewrite) { rewriter_.emplace(rewrite); }
 
   /// The bytes to write now: `first` then `second` (either may be empty); `last` ends the response.
   struct write_plan {
@@ -58,8 +61,8 @@ class relay_framer {
  private:
   enum class after_write { nothing, hold_rest, clear_held };
 
-  write_plan feed_held_body(std::string_view piece, bool last);  // a JSON body whose usage is rewritten
-  write_plan rewritten(write_plan plan);  // the plan with its final usage event rewritten
+  write_plan feed_held_body(std::string_view piece, bool last);  // a JSON body that is rewritten
+  write_plan rewritten(write_plan plan);  // the plan with the events it concerns rewritten
 
   bool stream_;
   sse_parser parser_;
@@ -68,8 +71,8 @@ class relay_framer {
   after_write pending_ = after_write::nothing;
   bool sent_half_event_ = false;  // part of an event went out unfinished (it outgrew the bound)
   bool saw_done_ = false;
-  std::string cached_tokens_;  // set_cached_tokens()
-  bool usage_event_ = false;   // the events of this feed() include the final usage event
+  std::optional<answer_rewriter> rewriter_;  // set_rewrite()
+  bool rewrite_event_ = false;               // the events of this feed() include one the rewriter concerns
   bool passing_body_ = false;  // the JSON body outgrew max_rewritten_body_bytes: passed on as it is
   std::string rewritten_;      // a rewritten plan's bytes
 };

@@ -635,7 +635,7 @@ class basic_pd_driver final : public abortable {
     auto& stream = *leg.stream;
     const bool sse = request_.body.stream();
     relay_framer framer(sse);
-    if (!action.cached_tokens.empty()) framer.set_cached_tokens(action.cached_tokens);
+    if (action.rewrite) framer.set_rewrite(*action.rewrite);
     response_.start_stream(200, sse ? "text/event-stream; charset=utf-8" : "application/json");
     std::size_t n = first_;
     while (true) {

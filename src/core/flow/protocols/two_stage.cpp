@@ -92,7 +92,7 @@ flow_action two_stage::resume(const flow_event& event) {
         decode_body_ = {};
         flow_action& relay = plan_.add(flow_action::kind::relay, decode_leg);
         relay.timeout = settings_.stream_idle_timeout;
-        relay.cached_tokens = cached_tokens_;
+        if (!rewrite_.empty()) relay.rewrite = &rewrite_;
         return next();
       }
       break;
@@ -221,9 +221,17 @@ flow_action two_stage::on_answer(const flow_event& event) {
     // Read only when the answer will carry a final usage to rewrite: a JSON body, or a stream that asked.
     const bool rewrites_usage =
         settings_.usage_from_prefiller && (!request_.stream() || asks_for_stream_usage(request_));
-    cached_tokens_.assign(rewrites_usage ? prefill_cached_tokens(event.body) : "");
-    decode_body_ = splice_decode_body(
-        request_, kv ? std::optional<std::string_view>(kv_transfer_params_) : std::nullopt);
+    rewrite_.cached_tokens.assign(rewrites_usage ? prefill_cached_tokens(event.body) : "");
+    // The prompt's logprobs are the prefiller's: the decoder is not asked for them (vllm-ascend #13363).
+    const bool asks_logprobs = asks_prompt_logprobs(request_);
+    if (asks_logprobs) {
+      read_prompt_logprobs(event.body, rewrite_.logprobs);
+    } else {
+      rewrite_.logprobs.clear();
+    }
+    decode_body_ =
+        splice_decode_body(request_, kv ? std::optional<std::string_view>(kv_transfer_params_) : std::nullopt,
+                           /*drop_prompt_logprobs=*/asks_logprobs);
     const bool first_decode = decode_.attempt == 0;  // else a re-prefill inside a decode attempt
     if (first_decode) decode_.attempt = 1;
     return reserve(decode_leg, first_decode);

@@ -76,6 +76,24 @@ TEST(request_rewrite, decode_without_prefiller_params_drops_client_params) {
   EXPECT_EQ(make_decode_body(c, R"({"a":1})"), R"({"prompt":"p","kv_transfer_params":{"a":1}})");
 }
 
+TEST(request_rewrite, prompt_logprobs_go_to_the_prefill_and_leave_the_decode_when_asked) {
+  const auto c = client(R"({"prompt":"p","prompt_logprobs":3,"n":2})");
+  EXPECT_NE(make_prefill_body(c).find(R"("prompt_logprobs":3,"n":2)"), std::string::npos);
+  EXPECT_EQ(make_decode_body(c, R"({"a":1})", /*drop_prompt_logprobs=*/true),
+            R"({"prompt":"p","n":2,"kv_transfer_params":{"a":1}})");
+  EXPECT_EQ(make_decode_body(c, std::nullopt, /*drop_prompt_logprobs=*/true), R"({"prompt":"p","n":2})");
+  // Kept otherwise (a skipped prefill: the decoder computes the prompt itself).
+  EXPECT_EQ(make_decode_body(c, std::nullopt), R"({"prompt":"p","prompt_logprobs":3,"n":2})");
+  // Last, first or alone, and spelled with escapes.
+  EXPECT_EQ(make_decode_body(client(R"({"prompt":"p","prompt_logprobs":0})"), std::nullopt, true),
+            R"({"prompt":"p"})");
+  EXPECT_EQ(make_decode_body(client(R"({"prompt_logprobs":0,"prompt":"p"})"), std::nullopt, true),
+            R"({"prompt":"p"})");
+  EXPECT_EQ(make_decode_body(client(R"({"prompt_logprobs":-1})"), std::nullopt, true), "{}");
+  EXPECT_EQ(make_decode_body(client(R"({"prompt_\u006cogprobs":1,"n":1})"), std::nullopt, true),
+            R"({"n":1})");
+}
+
 TEST(request_rewrite, escaped_keys_cannot_smuggle_members) {
   // "kv_transfer_params" and "stream" spelled with escapes are still recognised.
   const auto c =

@@ -93,7 +93,9 @@ TEST(relay_framer, the_final_usage_event_carries_the_cached_tokens_whatever_the_
   expected.replace(expected.find("\"cached_tokens\":8"), 17, "\"cached_tokens\":32");
   for (std::size_t cut = 0; cut <= body.size(); ++cut) {
     relay_framer framer(/*stream=*/true);
-    framer.set_cached_tokens("32");
+    answer_rewrite rewrite;
+    rewrite.cached_tokens = "32";
+    framer.set_rewrite(rewrite);
     std::string out;
     const auto a = framer.feed(std::string_view(body).substr(0, cut), false);
     out += joined(a);
@@ -115,7 +117,9 @@ TEST(relay_framer, a_json_body_is_held_whole_and_its_usage_rewritten) {
   const std::string body = R"({"id":"c","choices":[{"text":"hi"}],"usage":{"prompt_tokens":9}})";
   for (std::size_t cut = 0; cut <= body.size(); ++cut) {
     relay_framer framer(/*stream=*/false);
-    framer.set_cached_tokens("7");
+    answer_rewrite rewrite;
+    rewrite.cached_tokens = "7";
+    framer.set_rewrite(rewrite);
     const auto a = framer.feed(std::string_view(body).substr(0, cut), false);
     EXPECT_TRUE(a.idle()) << cut;  // held until the end
     framer.written();
@@ -129,7 +133,9 @@ TEST(relay_framer, a_json_body_is_held_whole_and_its_usage_rewritten) {
 
 TEST(relay_framer, a_json_body_too_long_to_hold_is_passed_on_as_it_is) {
   relay_framer framer(/*stream=*/false);
-  framer.set_cached_tokens("7");
+  answer_rewrite rewrite;
+  rewrite.cached_tokens = "7";
+  framer.set_rewrite(rewrite);
   const std::string chunk(relay_framer::max_rewritten_body_bytes / 2 + 1, ' ');
   std::string out;
   for (int i = 0; i < 3; ++i) {
@@ -140,6 +146,74 @@ TEST(relay_framer, a_json_body_too_long_to_hold_is_passed_on_as_it_is) {
   const auto end = framer.feed(R"({"usage":{}})", true);
   out += joined(end);
   EXPECT_EQ(out, chunk + chunk + chunk + R"({"usage":{}})");
+}
+
+// A stream with prompt_logprobs to place and a usage chunk to rewrite, cut in two at `cut`.
+std::string relayed(const std::string& body, const answer_rewrite& rewrite, std::size_t cut) {
+  relay_framer framer(/*stream=*/true);
+  framer.set_rewrite(rewrite);
+  std::string out;
+  out += joined(framer.feed(std::string_view(body).substr(0, cut), false));
+  framer.written();
+  out += joined(framer.feed(std::string_view(body).substr(cut), true));
+  framer.written();
+  return out;
+}
+
+TEST(relay_framer, the_first_chunk_carries_the_prompt_logprobs_whatever_the_split) {
+  const std::string first = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"text\":\" a\"}]}\n\n";
+  const std::string second = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"text\":\" b\"}]}\n\n";
+  const std::string usage =
+      "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"prompt_tokens_details\":"
+      "{\"cached_tokens\":8}}}\n\n";
+  const std::string done = "data: [DONE]\n\n";
+  const std::string body = first + second + usage + done;
+  answer_rewrite rewrite;
+  rewrite.cached_tokens = "32";
+  rewrite.logprobs.choices.push_back({"0", "[null,{\"7\":{\"logprob\":-1.0}}]"});
+  const std::string expected =
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"text\":\" a\",\"prompt_logprobs\":"
+      "[null,{\"7\":{\"logprob\":-1.0}}]}]}\n\n" +
+      second +
+      "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"prompt_tokens_details\":"
+      "{\"cached_tokens\":32}}}\n\n" +
+      done;
+  for (std::size_t cut = 0; cut <= body.size(); ++cut)
+    EXPECT_EQ(relayed(body, rewrite, cut), expected) << cut;
+}
+
+TEST(relay_framer, a_chats_first_chunk_carries_them_at_its_top_level_with_crlf_kept) {
+  const std::string first =
+      "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"
+      "{\"role\":\"assistant\",\"content\":\"\"}}]}\r\n\r\n";
+  const std::string rest =
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{}}]}\r\n\r\ndata: [DONE]\r\n\r\n";
+  answer_rewrite rewrite;
+  rewrite.logprobs.top_level = "[null]";
+  std::string expected = first;
+  expected.insert(expected.find("}]}") + 2, ",\"prompt_logprobs\":[null]");
+  for (std::size_t cut = 0; cut <= first.size() + rest.size(); ++cut) {
+    EXPECT_EQ(relayed(first + rest, rewrite, cut), expected + rest) << cut;
+  }
+}
+
+TEST(relay_framer, a_json_body_is_held_whole_and_gets_its_prompt_logprobs) {
+  const std::string body =
+      R"({"id":"c","choices":[{"index":0,"text":"hi","prompt_logprobs":null}],"usage":{"prompt_tokens":9}})";
+  answer_rewrite rewrite;
+  rewrite.logprobs.choices.push_back({"0", "[null]"});
+  for (std::size_t cut = 0; cut <= body.size(); ++cut) {
+    relay_framer framer(/*stream=*/false);
+    framer.set_rewrite(rewrite);
+    EXPECT_TRUE(framer.feed(std::string_view(body).substr(0, cut), false).idle()) << cut;
+    framer.written();
+    const auto end = framer.feed(std::string_view(body).substr(cut), true);
+    EXPECT_EQ(
+        joined(end),
+        R"({"id":"c","choices":[{"index":0,"text":"hi","prompt_logprobs":[null]}],"usage":{"prompt_tokens":9}})")
+        << cut;
+    EXPECT_TRUE(end.last);
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "pd_proxy/core/flow/action_plan.hpp"
+#include "pd_proxy/core/flow/answer_rewrite.hpp"
 #include "pd_proxy/core/flow/flow_machine.hpp"
 #include "pd_proxy/core/flow/flow_settings.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
@@ -26,7 +27,10 @@ namespace pd_proxy {
 /// core/flow/disaggregation.hpp) skips the prefill leg: the decode leg alone, with the client's body and no
 /// kv_transfer_params (the decoder prefills locally), its retries as any decode's but never re-prefilled.
 /// The prefill answer's usage.prompt_tokens_details.cached_tokens, when it has one, goes into the relayed
-/// answer's final usage (flow_settings::usage_from_prefiller).
+/// answer's final usage (flow_settings::usage_from_prefiller). A client's `prompt_logprobs` goes to the
+/// prefill leg only (the decoder, which computes none of the prompt, is not asked), and the prefiller's
+/// prompt_logprobs into the relayed answer (core/flow/answer_rewrite.hpp); a skipped prefill leaves both to
+/// the decoder.
 class two_stage final : public flow_machine {
  public:
   static constexpr leg_id prefill_leg = 0;
@@ -118,8 +122,8 @@ class two_stage final : public flow_machine {
   request_outcome outcome_ = request_outcome::ok;
   request_outcome answer_outcome_ = request_outcome::ok;  // what the answer being written means
   std::string kv_transfer_params_;
-  std::string cached_tokens_;  // the last prefill answer's usage.prompt_tokens_details.cached_tokens, digits
-  std::string reprefill_id_;   // "<id>-reprefill<k>" once the k-th new prefill started
+  answer_rewrite rewrite_;    // from the last prefill answer: what the relay changes in the decoder's answer
+  std::string reprefill_id_;  // "<id>-reprefill<k>" once the k-th new prefill started
   spliced_body prefill_body_;
   spliced_body decode_body_;
   std::string message_;  // the answer_error message

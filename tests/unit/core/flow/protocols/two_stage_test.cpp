@@ -936,7 +936,8 @@ std::string relayed_cached_tokens(std::string_view client, const flow_settings& 
   EXPECT_EQ(h.answered(prefill_leg, 200, answer).last().what, act::reserve);
   h.step(reserved(decode_leg));
   EXPECT_EQ(h.step(head(decode_leg, 200)).kinds(), "read_first_byte wait");
-  return std::string(h.step(first_byte()).only(act::relay).cached_tokens);
+  const answer_rewrite* rewrite = h.step(first_byte()).only(act::relay).rewrite;
+  return rewrite != nullptr ? rewrite->cached_tokens : "";
 }
 
 TEST(two_stage_usage, the_prefillers_cached_tokens_go_to_the_answers_usage) {
@@ -956,6 +957,84 @@ TEST(two_stage_usage, nothing_is_rewritten_without_a_figure_a_usage_chunk_or_wit
   flow_settings from_decoder = settings();
   from_decoder.usage_from_prefiller = false;
   EXPECT_EQ(relayed_cached_tokens(R"({"prompt":"Hi"})", from_decoder), "");
+}
+
+}  // namespace
+}  // namespace pd_proxy
+
+//------------------------------------------------------------------------------ the prefiller's
+// prompt_logprobs
+
+namespace pd_proxy {
+namespace {
+
+constexpr std::string_view prefill_with_logprobs =
+    R"({"choices":[{"index":0,"text":"x","prompt_logprobs":[null,{"9":{"logprob":-1.5,"rank":1}}]}],)"
+    R"("prompt_logprobs":null,"kv_transfer_params":{"a":1}})";
+
+// What the machine sent each leg and asked the relay to rewrite, for a client body.
+struct logprobs_run {
+  std::string prefill_body;
+  std::string decode_body;
+  const answer_rewrite* rewrite = nullptr;
+};
+
+logprobs_run run_with_logprobs(harness& h, std::string_view answer = prefill_with_logprobs) {
+  logprobs_run run;
+  run.prefill_body = h.to_prefill_send().sent_body();
+  EXPECT_EQ(h.answered(prefill_leg, 200, answer).last().what, act::reserve);
+  run.decode_body = h.step(reserved(decode_leg)).sent_body();
+  EXPECT_EQ(h.step(head(decode_leg, 200)).kinds(), "read_first_byte wait");
+  run.rewrite = h.step(first_byte()).only(act::relay).rewrite;
+  return run;
+}
+
+TEST(two_stage_prompt_logprobs, the_prefiller_is_asked_and_its_figures_go_to_the_relay) {
+  for (const bool stream : {false, true}) {
+    const std::string client =
+        std::string(R"({"prompt":"Hi","prompt_logprobs":2,"stream":)") + (stream ? "true" : "false") + "}";
+    harness h(settings(), client);
+    const logprobs_run run = run_with_logprobs(h);
+    EXPECT_NE(run.prefill_body.find(R"("prompt_logprobs":2)"), std::string::npos) << run.prefill_body;
+    EXPECT_EQ(run.decode_body.find("prompt_logprobs"), std::string::npos) << run.decode_body;
+    ASSERT_NE(run.rewrite, nullptr);
+    EXPECT_TRUE(run.rewrite->logprobs.top_level.empty());  // null in the prefill answer
+    ASSERT_EQ(run.rewrite->logprobs.choices.size(), 1u);
+    EXPECT_EQ(run.rewrite->logprobs.choices[0].index, "0");
+    EXPECT_EQ(run.rewrite->logprobs.choices[0].value, R"([null,{"9":{"logprob":-1.5,"rank":1}}])");
+  }
+}
+
+TEST(two_stage_prompt_logprobs, a_client_without_them_or_with_null_changes_nothing) {
+  for (const std::string_view client :
+       {R"({"prompt":"Hi","stream":true})", R"({"prompt":"Hi","stream":true,"prompt_logprobs":null})"}) {
+    harness h(settings(), client);
+    const logprobs_run run = run_with_logprobs(h);
+    EXPECT_EQ(run.rewrite, nullptr) << client;  // a stream without include_usage: nothing to rewrite
+    EXPECT_EQ(run.decode_body, make_decode_body(h.request, R"({"a":1})")) << client;
+  }
+}
+
+TEST(two_stage_prompt_logprobs, a_chat_answers_top_level_figures_and_usage_comes_too) {
+  constexpr std::string_view chat_answer =
+      R"({"choices":[{"index":0,"message":{}}],"usage":{"prompt_tokens_details":{"cached_tokens":16}},)"
+      R"("prompt_logprobs":[null,{"5":{"logprob":-0.5}}],"kv_transfer_params":{"a":1}})";
+  harness h(settings(), R"({"messages":[{"role":"user","content":"Hi"}],"prompt_logprobs":0})");
+  const logprobs_run run = run_with_logprobs(h, chat_answer);
+  ASSERT_NE(run.rewrite, nullptr);
+  EXPECT_EQ(run.rewrite->logprobs.top_level, R"([null,{"5":{"logprob":-0.5}}])");
+  EXPECT_TRUE(run.rewrite->logprobs.choices.empty());
+  EXPECT_EQ(run.rewrite->cached_tokens, "16");
+  EXPECT_EQ(run.decode_body, R"({"messages":[{"role":"user","content":"Hi"}],"kv_transfer_params":{"a":1}})");
+}
+
+TEST(two_stage_prompt_logprobs, a_skipped_prefill_leaves_them_to_the_decoder) {
+  const std::string client = R"({"prompt":"Hi","prompt_logprobs":1})";
+  harness h(skipping(1000), client);
+  h.step(start());
+  EXPECT_EQ(h.step(reserved(decode_leg)).sent_body(), client);
+  EXPECT_EQ(h.step(head(decode_leg, 200)).kinds(), "read_first_byte wait");
+  EXPECT_EQ(h.step(first_byte()).only(act::relay).rewrite, nullptr);
 }
 
 }  // namespace
