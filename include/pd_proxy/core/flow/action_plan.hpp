@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "pd_proxy/core/flow/flow_step.hpp"
@@ -9,9 +10,10 @@
 namespace pd_proxy {
 
 /// Actions decided together, carried out in order: each but the last is answered with done_sync or started;
-/// the last's result is the next event the machine reads. At most four at once (a ring; adding a fifth
-/// before popping overwrites the first: machines plan fewer). Not thread-safe.
-class action_plan {
+/// the last's result is the next event the machine reads. At most `capacity` at once (a ring; adding one more
+/// before popping overwrites the first: a machine picks a capacity above what it plans). Not thread-safe.
+template <std::size_t capacity>
+class basic_action_plan {
  public:
   void clear() { head_ = size_ = 0; }
   /// A new last action, for the caller to fill in (built in place: actions are large).
@@ -30,9 +32,12 @@ class action_plan {
   }
 
  private:
-  std::array<flow_action, 4> actions_;
+  std::array<flow_action, capacity> actions_;
   std::uint8_t head_ = 0;
   std::uint8_t size_ = 0;
 };
+
+/// The plan of a machine that decides at most four actions at once.
+using action_plan = basic_action_plan<4>;
 
 }  // namespace pd_proxy

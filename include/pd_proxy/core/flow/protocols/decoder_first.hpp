@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pd_proxy/core/flow/action_plan.hpp"
 #include "pd_proxy/core/flow/flow_machine.hpp"
 #include "pd_proxy/core/flow/flow_settings.hpp"
 #include "pd_proxy/core/flow/request_rewrite.hpp"
@@ -94,28 +95,6 @@ class decoder_first final : public flow_machine {
     std::string body;
   };
 
-  class plan {
-   public:
-    void clear() { head_ = size_ = 0; }
-    flow_action& add(flow_action::kind what, leg_id leg) {
-      flow_action& action = actions_[(head_ + size_++) % actions_.size()];
-      action = flow_action{.what = what, .leg = leg};
-      return action;
-    }
-    bool empty() const { return size_ == 0; }
-    flow_action pop() {
-      const flow_action next = actions_[head_];
-      head_ = (head_ + 1) % actions_.size();
-      --size_;
-      return next;
-    }
-
-   private:
-    std::array<flow_action, 8> actions_;
-    std::uint8_t head_ = 0;
-    std::uint8_t size_ = 0;
-  };
-
   flow_action next();
   flow_action pop();
   flow_action on_event(const flow_event& event);
@@ -143,7 +122,7 @@ class decoder_first final : public flow_machine {
 
   flow_settings settings_;
   const client_request& request_;
-  plan plan_;
+  basic_action_plan<8> plan_;
   leg_state prefill_;
   leg_state decode_;
   bool done_ = false;

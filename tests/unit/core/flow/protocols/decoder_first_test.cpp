@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pd_proxy/core/config/cli.hpp"
+#include "pd_proxy/core/flow/flow_action_name.hpp"
 #include "pd_proxy/core/flow/protocols/registry.hpp"
 #include "pd_proxy/core/flow/signal_table.hpp"
 
@@ -33,47 +34,7 @@ flow_settings settings(int attempts = 3) {
 }
 
 std::string name(act what) {
-  switch (what) {
-    case act::check_role:
-      return "check_role";
-    case act::reserve:
-      return "reserve";
-    case act::send:
-      return "send";
-    case act::read_body:
-      return "read_body";
-    case act::read_first_byte:
-      return "read_first_byte";
-    case act::relay:
-      return "relay";
-    case act::release:
-      return "release";
-    case act::report:
-      return "report";
-    case act::close:
-      return "close";
-    case act::end_leg:
-      return "end_leg";
-    case act::back_off:
-      return "back_off";
-    case act::answer_error:
-      return "answer_error";
-    case act::pass_through:
-      return "pass_through";
-    case act::expect_signals:
-      return "expect_signals";
-    case act::await_signal:
-      return "await_signal";
-    case act::answer_signals:
-      return "answer_signals";
-    case act::forget_signals:
-      return "forget_signals";
-    case act::wait:
-      return "wait";
-    case act::done:
-      return "done";
-  }
-  return "?";
+  return std::string(to_string(what));
 }
 
 // The actions asked for after one event (synchronous ones without a result answered done_sync, asynchronous
